@@ -1,1 +1,11 @@
 //! Pure verification functions for wallets, witnesses and auditors: no I/O, no panics on any input.
+//!
+//! A client never needs node code to check anything: inclusion and consistency proofs live here,
+//! and the checkpoint, cosignature, map-proof and history checks are re-exported here.
+
+mod proof;
+
+pub use proof::{
+    ProofError, consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof,
+    verify_consistency, verify_inclusion,
+};

@@ -1,0 +1,190 @@
+//! Inclusion and consistency proof verification, exactly RFC 9162 §2.1.3.2 and §2.1.4.2.
+//!
+//! These are pure functions over untrusted input: every malformed proof is an error, never a panic.
+
+use crate::hash::{Hash, TreeHasher};
+
+/// Why a Merkle proof was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The leaf index is not inside the tree.
+    #[error("leaf index {index} is not below tree size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    /// A consistency proof was asked from a larger tree to a smaller one.
+    #[error("consistency from size {from} to smaller size {to}")]
+    SizesReversed { from: u64, to: u64 },
+    /// The proof has more or fewer hashes than the sizes call for.
+    #[error("proof has {got} hashes where the sizes call for {expected}")]
+    WrongLength { expected: usize, got: usize },
+    /// The proof is well formed but does not lead to the expected root.
+    #[error("proof leads to root {computed:?}, expected {expected:?}")]
+    RootMismatch { computed: Hash, expected: Hash },
+    /// Two trees of the same size with different roots: not the same log.
+    #[error("same size {size} but different roots")]
+    SameSizeDifferentRoots { size: u64 },
+}
+
+/// Number of hashes in an inclusion proof for `index` in a tree of `size` (RFC 9162 shape).
+pub fn inclusion_proof_len(index: u64, size: u64) -> usize {
+    if index >= size {
+        return 0;
+    }
+    let inner = inner_proof_len(index, size);
+    let border = (index >> inner).count_ones() as usize;
+    inner + border
+}
+
+/// Number of hashes in a consistency proof from `from` to `to`, for `0 < from < to`.
+pub fn consistency_proof_len(from: u64, to: u64) -> usize {
+    if from == 0 || from >= to {
+        return 0;
+    }
+    let inner = inner_proof_len(from - 1, to);
+    let shift = (from - 1).trailing_ones() as usize;
+    let border = ((from - 1) >> inner).count_ones() as usize;
+    let start = usize::from(from != 1u64 << shift) + inner + border;
+    start - shift
+}
+
+/// Height of the part of the path where the leaf's and the last leaf's paths differ.
+fn inner_proof_len(index: u64, size: u64) -> usize {
+    (64 - (index ^ (size - 1)).leading_zeros()) as usize
+}
+
+/// Computes the root that an inclusion proof leads to, or why it cannot lead to any root.
+///
+/// # Errors
+/// [`ProofError::IndexOutOfRange`] or [`ProofError::WrongLength`].
+pub fn root_from_inclusion_proof<H: TreeHasher>(
+    hasher: &H,
+    index: u64,
+    size: u64,
+    leaf_hash: &Hash,
+    proof: &[Hash],
+) -> Result<Hash, ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    let expected = inclusion_proof_len(index, size);
+    if proof.len() != expected {
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = *leaf_hash;
+    for p in proof {
+        if sn == 0 {
+            return Err(ProofError::WrongLength { expected, got: proof.len() });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = hasher.hash_children(p, &r);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            r = hasher.hash_children(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
+    }
+    Ok(r)
+}
+
+/// Verifies that `leaf_hash` is the leaf at `index` of the tree of `size` leaves with `root`.
+///
+/// # Errors
+/// A [`ProofError`] saying why the proof does not hold.
+pub fn verify_inclusion<H: TreeHasher>(
+    hasher: &H,
+    index: u64,
+    size: u64,
+    leaf_hash: &Hash,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
+    let computed = root_from_inclusion_proof(hasher, index, size, leaf_hash, proof)?;
+    if computed != *root {
+        return Err(ProofError::RootMismatch { computed, expected: *root });
+    }
+    Ok(())
+}
+
+/// Verifies that the tree of `to` leaves with `to_root` extends the tree of `from` leaves with
+/// `from_root`.
+///
+/// # Errors
+/// A [`ProofError`] saying why the proof does not hold.
+pub fn verify_consistency<H: TreeHasher>(
+    hasher: &H,
+    from: u64,
+    to: u64,
+    from_root: &Hash,
+    to_root: &Hash,
+    proof: &[Hash],
+) -> Result<(), ProofError> {
+    if from > to {
+        return Err(ProofError::SizesReversed { from, to });
+    }
+    if from == to {
+        if !proof.is_empty() {
+            return Err(ProofError::WrongLength { expected: 0, got: proof.len() });
+        }
+        if from_root != to_root {
+            return Err(ProofError::SameSizeDifferentRoots { size: from });
+        }
+        return Ok(());
+    }
+    if from == 0 {
+        // Every tree extends the empty tree; the proof is empty (RFC 9162 §2.1.4.1).
+        if !proof.is_empty() {
+            return Err(ProofError::WrongLength { expected: 0, got: proof.len() });
+        }
+        return Ok(());
+    }
+    let expected = consistency_proof_len(from, to);
+    if proof.len() != expected {
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
+    }
+    // When `from` is a power of two, its root is the first hash of the walk (step 2).
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if from.is_power_of_two() {
+        path.push(*from_root);
+    }
+    path.extend_from_slice(proof);
+    let (mut fn_, mut sn) = (from - 1, to - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (path[0], path[0]);
+    for c in &path[1..] {
+        if sn == 0 {
+            return Err(ProofError::WrongLength { expected, got: proof.len() });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = hasher.hash_children(c, &fr);
+            sr = hasher.hash_children(c, &sr);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            sr = hasher.hash_children(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
+    }
+    if fr != *from_root {
+        return Err(ProofError::RootMismatch { computed: fr, expected: *from_root });
+    }
+    if sr != *to_root {
+        return Err(ProofError::RootMismatch { computed: sr, expected: *to_root });
+    }
+    Ok(())
+}
