@@ -144,8 +144,9 @@ impl TreeHasher for Sha256 {
     }
 }
 
-/// Plain BLAKE3 of domain-tagged parts, for the protocol's other hashes (map keys, history chain).
-pub(crate) fn blake3_parts(parts: &[&[u8]]) -> Hash {
+/// Plain BLAKE3 over the concatenation of `parts`: the protocol's other hashes (map keys, the
+/// history chain) are built from domain-tagged parts with it.
+pub fn blake3_parts(parts: &[&[u8]]) -> Hash {
     let mut h = blake3::Hasher::new();
     for part in parts {
         h.update(part);
