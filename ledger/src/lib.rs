@@ -16,6 +16,8 @@
 //! — testigo.example/log/1 k3pVt1PKRuD8yXdCVE8nbBOxAuBrq1cJkgNiFtVdEgS72nmF+AzoBfnvHkiyypRIAmo/pcZCh2HCVxVwTaGvW+L3UQM=
 //! ```
 
+pub mod api;
+pub mod auth;
 pub mod checkpoint;
 pub mod entry;
 pub mod hash;
