@@ -67,13 +67,19 @@ pub fn root_from_inclusion_proof<H: TreeHasher>(
     }
     let expected = inclusion_proof_len(index, size);
     if proof.len() != expected {
-        return Err(ProofError::WrongLength { expected, got: proof.len() });
+        return Err(ProofError::WrongLength {
+            expected,
+            got: proof.len(),
+        });
     }
     let (mut fn_, mut sn) = (index, size - 1);
     let mut r = *leaf_hash;
     for p in proof {
         if sn == 0 {
-            return Err(ProofError::WrongLength { expected, got: proof.len() });
+            return Err(ProofError::WrongLength {
+                expected,
+                got: proof.len(),
+            });
         }
         if fn_ & 1 == 1 || fn_ == sn {
             r = hasher.hash_children(p, &r);
@@ -88,7 +94,10 @@ pub fn root_from_inclusion_proof<H: TreeHasher>(
         sn >>= 1;
     }
     if sn != 0 {
-        return Err(ProofError::WrongLength { expected, got: proof.len() });
+        return Err(ProofError::WrongLength {
+            expected,
+            got: proof.len(),
+        });
     }
     Ok(r)
 }
@@ -107,7 +116,10 @@ pub fn verify_inclusion<H: TreeHasher>(
 ) -> Result<(), ProofError> {
     let computed = root_from_inclusion_proof(hasher, index, size, leaf_hash, proof)?;
     if computed != *root {
-        return Err(ProofError::RootMismatch { computed, expected: *root });
+        return Err(ProofError::RootMismatch {
+            computed,
+            expected: *root,
+        });
     }
     Ok(())
 }
@@ -130,7 +142,10 @@ pub fn verify_consistency<H: TreeHasher>(
     }
     if from == to {
         if !proof.is_empty() {
-            return Err(ProofError::WrongLength { expected: 0, got: proof.len() });
+            return Err(ProofError::WrongLength {
+                expected: 0,
+                got: proof.len(),
+            });
         }
         if from_root != to_root {
             return Err(ProofError::SameSizeDifferentRoots { size: from });
@@ -140,13 +155,19 @@ pub fn verify_consistency<H: TreeHasher>(
     if from == 0 {
         // Every tree extends the empty tree; the proof is empty (RFC 9162 §2.1.4.1).
         if !proof.is_empty() {
-            return Err(ProofError::WrongLength { expected: 0, got: proof.len() });
+            return Err(ProofError::WrongLength {
+                expected: 0,
+                got: proof.len(),
+            });
         }
         return Ok(());
     }
     let expected = consistency_proof_len(from, to);
     if proof.len() != expected {
-        return Err(ProofError::WrongLength { expected, got: proof.len() });
+        return Err(ProofError::WrongLength {
+            expected,
+            got: proof.len(),
+        });
     }
     // When `from` is a power of two, its root is the first hash of the walk (step 2).
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
@@ -162,7 +183,10 @@ pub fn verify_consistency<H: TreeHasher>(
     let (mut fr, mut sr) = (path[0], path[0]);
     for c in &path[1..] {
         if sn == 0 {
-            return Err(ProofError::WrongLength { expected, got: proof.len() });
+            return Err(ProofError::WrongLength {
+                expected,
+                got: proof.len(),
+            });
         }
         if fn_ & 1 == 1 || fn_ == sn {
             fr = hasher.hash_children(c, &fr);
@@ -178,13 +202,22 @@ pub fn verify_consistency<H: TreeHasher>(
         sn >>= 1;
     }
     if sn != 0 {
-        return Err(ProofError::WrongLength { expected, got: proof.len() });
+        return Err(ProofError::WrongLength {
+            expected,
+            got: proof.len(),
+        });
     }
     if fr != *from_root {
-        return Err(ProofError::RootMismatch { computed: fr, expected: *from_root });
+        return Err(ProofError::RootMismatch {
+            computed: fr,
+            expected: *from_root,
+        });
     }
     if sr != *to_root {
-        return Err(ProofError::RootMismatch { computed: sr, expected: *to_root });
+        return Err(ProofError::RootMismatch {
+            computed: sr,
+            expected: *to_root,
+        });
     }
     Ok(())
 }
