@@ -251,12 +251,39 @@ fn batch_results_equal_strict_results_item_by_item() {
     let mut identity = [0u8; 32];
     identity[0] = 1;
     leaves[8].signer = PublicKey(identity);
-    let refs: Vec<&Leaf> = leaves.iter().collect();
-    let batch = verify_leaves(ORIGIN, &refs);
-    let strict: Vec<_> = leaves.iter().map(|l| verify_leaf(ORIGIN, l)).collect();
+    // Mix in a torsioned signature: the filter must send it to the strict check.
+    let message = b"torsioned".to_vec();
+    let torsioned = torsioned_signature("mallory", &message);
+    let mallory = pk("mallory");
+    let messages: Vec<Vec<u8>> = leaves
+        .iter()
+        .map(|l| testigo_ledger::entry::signature::signing_message(ORIGIN, &l.body))
+        .collect();
+    let mut items: Vec<SignedMessage<'_>> = leaves
+        .iter()
+        .zip(&messages)
+        .map(|(l, m)| SignedMessage {
+            key: &l.signer,
+            message: m,
+            signature: &l.signature,
+        })
+        .collect();
+    items.push(SignedMessage {
+        key: &mallory,
+        message: &message,
+        signature: &torsioned,
+    });
+    let batch = verify_batch(&items);
+    let strict: Vec<_> = items
+        .iter()
+        .map(|i| verify_strict(i.key, i.message, i.signature))
+        .collect();
     assert_eq!(batch, strict);
-    assert_eq!(batch.iter().filter(|r| r.is_err()).count(), 3);
-    assert!(verify_leaves(ORIGIN, &[]).is_empty());
+    assert_eq!(batch.iter().filter(|r| r.is_err()).count(), 4);
+    let refs: Vec<&Leaf> = leaves.iter().collect();
+    let per_leaf: Vec<_> = leaves.iter().map(|l| verify_leaf(ORIGIN, l)).collect();
+    assert_eq!(verify_leaves(ORIGIN, &refs), per_leaf);
+    assert!(verify_batch(&[]).is_empty());
 }
 
 #[test]
