@@ -187,3 +187,87 @@ pub struct ErrorBody {
     #[serde(default)]
     pub details: serde_json::Value,
 }
+
+/// `GET /v1/accounts/{key}`: the account's record as committed by the latest checkpoint's
+/// `StateRoot`, with its map proof, and the live nonce for building the next entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountProof {
+    /// The account.
+    pub key: PublicKey,
+    /// Size of the checkpoint whose last leaf is the `StateRoot` the proof is against.
+    pub checkpoint_size: u64,
+    /// The record bytes committed in the map (`None`: not in the map at that checkpoint).
+    pub record: Option<Bytes>,
+    /// The map proof (`MapProof::to_bytes`, versioned wire format) against the `StateRoot`'s
+    /// `map_root`.
+    pub map_proof: Bytes,
+    /// The nonce the account's next entry must use (above every nonce it has used), from the
+    /// live state; not covered by the proof.
+    pub next_nonce: u64,
+}
+
+/// One leaf of an account's history with its inclusion proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The leaf bytes.
+    pub leaf: Bytes,
+    /// Its inclusion proof against the checkpoint of [`History::checkpoint_size`].
+    pub inclusion: InclusionProof,
+}
+
+/// `GET /v1/accounts/{key}/history?from=N`: the account's leaves from its `N`th (0-based, in
+/// history order), each with a proof against the latest checkpoint; capped per response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// The account.
+    pub key: PublicKey,
+    /// The checkpoint size the proofs are for.
+    pub checkpoint_size: u64,
+    /// Position of the first entry in the account's history.
+    pub from: u64,
+    /// The leaves, in history order.
+    pub entries: Vec<HistoryEntry>,
+    /// Where the next page starts, if the cap cut this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+/// One consent grant, named by the index of its `GrantConsent` leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentView {
+    /// Index of the grant leaf.
+    pub index: u64,
+    /// The granting subject.
+    pub subject: PublicKey,
+    /// The accessor allowed, or `None` for any accessor.
+    pub accessor: Option<PublicKey>,
+    /// Categories covered (DPV terms).
+    pub categories: Vec<crate::entry::DataCategory>,
+    /// Purposes covered (DPV terms).
+    pub purposes: Vec<crate::entry::Purpose>,
+    /// Minimum price per access.
+    pub price: u64,
+    /// Start of validity, Unix ms.
+    pub valid_from: u64,
+    /// End of validity (exclusive), Unix ms.
+    pub valid_until: Option<u64>,
+    /// Index of the revoking leaf, if revoked.
+    pub revoked_at: Option<u64>,
+}
+
+/// `GET /v1/accounts/{key}/consents`: the grants the account made (a subject) or that name it or
+/// any accessor (an accessor), live state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consents {
+    /// The grants, by index.
+    pub consents: Vec<ConsentView>,
+}
+
+/// `GET /healthz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`, or `failed` once the write path has stopped.
+    pub status: String,
+    /// Leaves in the latest checkpoint.
+    pub checkpoint_size: u64,
+}

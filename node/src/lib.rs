@@ -1,5 +1,27 @@
-//! Testigo operator and witness node: the sequencer, the embedded store, the HTTP API and libp2p
-//! replication around the `testigo-ledger` protocol crate (DESIGN §7). This crate does the I/O;
-//! every rule lives in the ledger.
+//! # testigo-node
+//!
+//! The operator (and, later, witness) node: a sequencer task that owns the state and the write
+//! path, an embedded store, and the HTTP API of DESIGN §7. The rules live in `testigo-ledger`;
+//! this crate orders, stores and serves.
+//!
+//! ```text
+//! POST /v1/entries ─▶ parse ─▶ verify signatures (all cores, batched) ─▶ sequencer task
+//!     ─▶ State::apply ─▶ durable commit ─▶ answer `sequenced`
+//!     ─▶ (batch closes: N entries or T ms) StateRoot ─▶ tree ─▶ signed checkpoint
+//!     ─▶ answer `checkpointed`, publish on /v1/events
+//! ```
 
+pub mod api;
+pub mod config;
+pub mod datadir;
+pub mod keyfile;
+mod node;
+pub mod reader;
+pub mod sequencer;
 pub mod storage;
+mod store_reader;
+
+pub use config::{Config, ConfigError, StorageEngine};
+pub use datadir::GenesisParams;
+pub use keyfile::{KeyFile, KeyFileError};
+pub use node::{NodeError, run};

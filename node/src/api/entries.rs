@@ -1,0 +1,314 @@
+//! `POST /v1/entries` (submission) and `GET /v1/entries` (bulk read).
+//!
+//! Submissions come as JSON (`{"leaf": b64}` or `{"leaves": [b64, ..]}`) or, for high-volume
+//! accessors, as `Content-Type: application/octet-stream`: the leaves concatenated, each preceded
+//! by its length as a 4-byte big-endian integer. A single JSON entry is answered with its
+//! [`Sequenced`] (200) or its error (4xx); a batch, in either form, with a [`BatchResponse`]
+//! (200) holding one result per leaf in order. Envelopes must carry `sequenced_at` zero.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use testigo_ledger::api::{
+    BatchResponse, BatchResult, Entries, IndexedLeaf, Sequenced, Submission, Wait,
+};
+use testigo_ledger::entry::Leaf;
+
+use super::auth::Signed;
+use super::metrics::{CodeLabel, KindLabel};
+use super::proofs::query;
+use super::{ApiError, AppState, read};
+use crate::sequencer::{Outcome, Refusal, verify::verify_parallel};
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SubmitQuery {
+    #[serde(default)]
+    wait: Wait,
+}
+
+/// The submission's form, which decides the answer's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    One,
+    Batch,
+}
+
+pub(crate) async fn post_entries(
+    State(state): State<Arc<AppState>>,
+    q: Result<Query<SubmitQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let SubmitQuery { wait } = query(q)?;
+    if wait == Wait::Witnessed {
+        return Err(ApiError::NotImplemented(
+            "wait=witnessed needs witness replication, which this node does not run yet; \
+             use wait=checkpointed",
+        ));
+    }
+    let limit = state.limits.max_request_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let (form, raw) = if content_type.starts_with("application/octet-stream") {
+        (Form::Batch, split_binary(&bytes)?)
+    } else if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Submission>(&bytes) {
+            Ok(Submission::One { leaf }) => (Form::One, vec![leaf.0]),
+            Ok(Submission::Batch { leaves }) => {
+                (Form::Batch, leaves.into_iter().map(|l| l.0).collect())
+            }
+            Err(e) => {
+                return Err(ApiError::bad_request(
+                    "bad_request",
+                    format!("expected {{\"leaf\": base64}} or {{\"leaves\": [base64, ..]}}: {e}"),
+                ));
+            }
+        }
+    } else {
+        return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
+    };
+    if raw.is_empty() || raw.len() > state.limits.max_batch_submission {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            format!(
+                "a submission holds 1..={} leaves, not {}",
+                state.limits.max_batch_submission,
+                raw.len()
+            ),
+        ));
+    }
+    let results = submit(&state, raw, wait).await?;
+    state
+        .metrics
+        .observe_latency(wait == Wait::Checkpointed, started.elapsed());
+    for result in &results {
+        match result {
+            Ok(s) if !s.duplicate => {}
+            Ok(_) => {}
+            Err(refusal) => {
+                state
+                    .metrics
+                    .refusals
+                    .get_or_create(&CodeLabel { code: refusal.code })
+                    .inc();
+            }
+        }
+    }
+    Ok(match form {
+        Form::One => match results.into_iter().next() {
+            Some(Ok(sequenced)) => Json(sequenced).into_response(),
+            Some(Err(refusal)) => ApiError::Rejected(refusal).into_response(),
+            None => ApiError::internal("no result for a single submission").into_response(),
+        },
+        Form::Batch => {
+            let results = results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(s) => BatchResult::Ok(s),
+                    Err(refusal) => BatchResult::Err {
+                        error: ApiError::Rejected(refusal).body(),
+                    },
+                })
+                .collect();
+            Json(BatchResponse { results }).into_response()
+        }
+    })
+}
+
+/// Parses, verifies and sequences; one result per raw leaf, in order.
+async fn submit(
+    state: &Arc<AppState>,
+    raw: Vec<Vec<u8>>,
+    wait: Wait,
+) -> Result<Vec<Result<Sequenced, Refusal>>, ApiError> {
+    let mut results: Vec<Option<Result<Sequenced, Refusal>>> = vec![None; raw.len()];
+    let mut parsed = Vec::with_capacity(raw.len());
+    let mut positions = Vec::with_capacity(raw.len());
+    for (i, bytes) in raw.iter().enumerate() {
+        match Leaf::from_bytes(bytes) {
+            Ok(leaf) if leaf.sequenced_at != 0 => {
+                results[i] = Some(Err(Refusal::new(
+                    "malformed_leaf",
+                    "submit the envelope with sequenced_at zero; the sequencer sets it",
+                    serde_json::json!({ "sequenced_at": leaf.sequenced_at }),
+                )));
+            }
+            Ok(leaf) => {
+                parsed.push(leaf);
+                positions.push(i);
+            }
+            Err(e) => {
+                results[i] = Some(Err(Refusal::new(
+                    "malformed_leaf",
+                    e.to_string(),
+                    serde_json::Value::Null,
+                )));
+            }
+        }
+    }
+    let parsed = Arc::new(parsed);
+    let verdicts = verify_parallel(state.log.origin.as_str().into(), parsed.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    let parsed = Arc::try_unwrap(parsed).unwrap_or_else(|shared| shared.as_ref().clone());
+    let mut valid = Vec::with_capacity(parsed.len());
+    let mut valid_positions = Vec::with_capacity(parsed.len());
+    for ((leaf, verdict), i) in parsed.into_iter().zip(verdicts).zip(positions) {
+        match verdict {
+            Ok(()) => {
+                valid.push(leaf);
+                valid_positions.push(i);
+            }
+            Err(e) => {
+                results[i] = Some(Err(Refusal::new(
+                    "invalid_signature",
+                    format!("entry signature by {} {e}", leaf.signer),
+                    serde_json::json!({ "signer": leaf.signer }),
+                )));
+            }
+        }
+    }
+    if !valid.is_empty() {
+        let Outcome {
+            results: sequenced,
+            checkpoint,
+        } = state.sequencer.submit(valid, wait).await?;
+        for (result, i) in sequenced.into_iter().zip(valid_positions) {
+            results[i] = Some(match result {
+                Ok(receipt) => {
+                    if !receipt.duplicate {
+                        state
+                            .metrics
+                            .entries
+                            .get_or_create(&KindLabel {
+                                kind: receipt.kind.as_str(),
+                            })
+                            .inc();
+                    }
+                    let (note, inclusion) = match &checkpoint {
+                        Some(cp) => {
+                            let (index, size) = (receipt.index, cp.size);
+                            let proof = read(state, move |r| r.inclusion(index, size)).await?;
+                            (Some(cp.note.clone()), Some(proof))
+                        }
+                        None => (None, None),
+                    };
+                    Ok(Sequenced {
+                        index: receipt.index,
+                        sequenced_at: receipt.sequenced_at,
+                        leaf_hash: receipt.leaf_hash,
+                        duplicate: receipt.duplicate,
+                        checkpoint: note,
+                        inclusion,
+                    })
+                }
+                Err(refusal) => Err(refusal),
+            });
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.ok_or_else(|| ApiError::internal("an entry got no result")))
+        .collect()
+}
+
+/// Splits the binary batch form: `(u32 BE length ‖ leaf)*`.
+fn split_binary(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
+    let mut leaves = Vec::new();
+    while !bytes.is_empty() {
+        let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                "binary batch: truncated length prefix",
+            ));
+        };
+        let len = u32::from_be_bytes(*len) as usize;
+        if len > rest.len() {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                format!(
+                    "binary batch: leaf {} declares {len} bytes, {} remain",
+                    leaves.len(),
+                    rest.len()
+                ),
+            ));
+        }
+        let (leaf, rest) = rest.split_at(len);
+        leaves.push(leaf.to_vec());
+        bytes = rest;
+    }
+    Ok(leaves)
+}
+
+/// Encodes leaves in the binary batch form.
+pub fn encode_binary_batch<'a>(leaves: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for leaf in leaves {
+        // Leaves are bounded by MAX_LEAF_LEN, far below u32::MAX.
+        out.extend_from_slice(&(leaf.len() as u32).to_be_bytes());
+        out.extend_from_slice(leaf);
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RangeQuery {
+    start: u64,
+    end: u64,
+}
+
+/// `GET /v1/entries?start=S&end=E`: operator, witnesses and regulators only.
+pub(crate) async fn get_entries(
+    State(state): State<Arc<AppState>>,
+    signed: Signed,
+    q: Result<Query<RangeQuery>, QueryRejection>,
+) -> Result<Json<Entries>, ApiError> {
+    state.authorizer.require(&signed, None)?;
+    let RangeQuery { start, end } = query(q)?;
+    if start >= end {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            format!("start {start} must be below end {end}"),
+        ));
+    }
+    let end = end.min(start.saturating_add(state.limits.max_entries_page));
+    let leaves = read(&state, move |r| r.leaves(start, end)).await?;
+    Ok(Json(Entries {
+        entries: (start..)
+            .zip(leaves)
+            .map(|(index, leaf)| IndexedLeaf {
+                index,
+                leaf: testigo_ledger::api::Bytes(leaf),
+            })
+            .collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_binary_form_round_trips_and_refuses_truncation() {
+        let batch = encode_binary_batch([&b"abc"[..], &b""[..], &b"de"[..]]);
+        assert_eq!(
+            split_binary(&batch).unwrap(),
+            vec![b"abc".to_vec(), vec![], b"de".to_vec()]
+        );
+        assert!(split_binary(&batch[..batch.len() - 1]).is_err());
+        assert!(split_binary(&[0, 0]).is_err());
+    }
+}

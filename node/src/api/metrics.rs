@@ -1,0 +1,138 @@
+//! Prometheus metrics (`GET /metrics`): queue depth, batch sizes, latencies to sequenced and to
+//! checkpointed, entries by kind, refusals by code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::{ApiError, AppState};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct KindLabel {
+    pub(crate) kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct CodeLabel {
+    pub(crate) code: &'static str,
+}
+
+/// The node's metrics and their registry.
+pub struct Metrics {
+    registry: Registry,
+    pub(crate) queue_depth: Gauge,
+    pub(crate) commit_entries: Histogram,
+    pub(crate) checkpoint_entries: Histogram,
+    pub(crate) latency_sequenced: Histogram,
+    pub(crate) latency_checkpointed: Histogram,
+    pub(crate) entries: Family<KindLabel, Counter>,
+    pub(crate) refusals: Family<CodeLabel, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("testigo");
+        let queue_depth = Gauge::default();
+        let commit_entries = Histogram::new(exponential_buckets(1.0, 4.0, 9));
+        let checkpoint_entries = Histogram::new(exponential_buckets(1.0, 4.0, 9));
+        let latency_sequenced = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let latency_checkpointed = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let entries = Family::<KindLabel, Counter>::default();
+        let refusals = Family::<CodeLabel, Counter>::default();
+        registry.register(
+            "queue_depth",
+            "Entries queued for the sequencer",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "commit_entries",
+            "Entries per durable commit",
+            commit_entries.clone(),
+        );
+        registry.register(
+            "checkpoint_entries",
+            "New entries per checkpoint (batch size)",
+            checkpoint_entries.clone(),
+        );
+        registry.register(
+            "latency_sequenced_seconds",
+            "Submission to durable answer",
+            latency_sequenced.clone(),
+        );
+        registry.register(
+            "latency_checkpointed_seconds",
+            "Submission to checkpointed answer",
+            latency_checkpointed.clone(),
+        );
+        registry.register("entries", "Entries sequenced, by kind", entries.clone());
+        registry.register("refusals", "Entries refused, by code", refusals.clone());
+        Self {
+            registry,
+            queue_depth,
+            commit_entries,
+            checkpoint_entries,
+            latency_sequenced,
+            latency_checkpointed,
+            entries,
+            refusals,
+        }
+    }
+
+    /// Records one answered submission's latency.
+    pub(crate) fn observe_latency(&self, checkpointed: bool, elapsed: Duration) {
+        let histogram = if checkpointed {
+            &self.latency_checkpointed
+        } else {
+            &self.latency_sequenced
+        };
+        histogram.observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition format.
+    ///
+    /// # Errors
+    /// Only if formatting fails, which writing to a `String` does not.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(
+    State(state): State<Arc<AppState>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let depth = i64::try_from(state.sequencer.queue_depth()).unwrap_or(i64::MAX);
+    state.metrics.queue_depth.set(depth);
+    let text = state.metrics.encode().map_err(ApiError::internal)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    ))
+}

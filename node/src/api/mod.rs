@@ -1,0 +1,142 @@
+//! The HTTP API (DESIGN §7) under `/v1`, plus `/metrics` and `/healthz` at the root.
+//!
+//! | route | auth | answer |
+//! | --- | --- | --- |
+//! | `GET /v1/log` | – | [`LogInfo`] |
+//! | `POST /v1/entries?wait=sequenced\|checkpointed` | – | one entry (`{"leaf"}`) or a batch (`{"leaves"}`, or `application/octet-stream`: leaves each prefixed by its length as u32 big-endian) |
+//! | `GET /v1/entries?start&end` | operator, witness, regulator | leaves, end exclusive, capped |
+//! | `GET /v1/checkpoint` | – | `text/plain` signed note |
+//! | `GET /v1/proof/inclusion?index&size` | – | inclusion proof with the leaf hash |
+//! | `GET /v1/proof/consistency?from&to` | – | consistency proof |
+//! | `GET /v1/accounts/{key}` | the account, operator, witness, regulator | record + map proof |
+//! | `GET /v1/accounts/{key}/history?from` | same | leaves + inclusion proofs |
+//! | `GET /v1/accounts/{key}/consents` | same | grants |
+//! | `GET /v1/events` | – | server-sent events, one `checkpoint` event per new checkpoint |
+//! | `GET /metrics`, `GET /healthz` | – | Prometheus text; `{"status"}` |
+//!
+//! Errors: see [`error`].
+
+mod accounts;
+pub mod auth;
+mod entries;
+pub mod error;
+mod events;
+pub mod metrics;
+mod proofs;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use testigo_ledger::api::{Health, LogInfo};
+
+pub use entries::encode_binary_batch;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+use crate::reader::{LogRead, ReadError};
+use crate::sequencer::SequencerHandle;
+
+/// Request and page limits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_request_bytes: usize,
+    pub(crate) max_batch_submission: usize,
+    pub(crate) max_entries_page: u64,
+}
+
+/// What every handler shares.
+pub(crate) struct AppState {
+    pub(crate) log: LogInfo,
+    pub(crate) sequencer: SequencerHandle,
+    pub(crate) reader: Arc<dyn LogRead>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) authorizer: auth::Authorizer,
+    pub(crate) limits: Limits,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("origin", &self.log.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole API, testable without a socket (`tower::ServiceExt::oneshot`).
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/log", get(log_info))
+        .route(
+            "/v1/entries",
+            get(entries::get_entries).post(entries::post_entries),
+        )
+        .route("/v1/checkpoint", get(proofs::checkpoint))
+        .route("/v1/proof/inclusion", get(proofs::inclusion))
+        .route("/v1/proof/consistency", get(proofs::consistency))
+        .route("/v1/accounts/{key}", get(accounts::account))
+        .route("/v1/accounts/{key}/history", get(accounts::history))
+        .route("/v1/accounts/{key}/consents", get(accounts::consents))
+        .route("/v1/events", get(events::events))
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn log_info(State(state): State<Arc<AppState>>) -> Json<LogInfo> {
+    Json(state.log.clone())
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let checkpoint_size = state
+        .sequencer
+        .checkpoints()
+        .borrow()
+        .as_ref()
+        .map_or(0, |c| c.size);
+    let running = state.sequencer.is_running();
+    let status = if running {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let health = Health {
+        status: if running { "ok" } else { "failed" }.to_owned(),
+        checkpoint_size,
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(health))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route; see /v1/log".into())
+}
+
+/// Runs a store read on a blocking thread and maps its errors.
+pub(crate) async fn read<R: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&dyn LogRead) -> Result<R, ReadError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let reader = state.reader.clone();
+    tokio::task::spawn_blocking(move || f(reader.as_ref()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            ReadError::OutOfRange(message) => ApiError::bad_request("invalid_range", message),
+            ReadError::Store(cause) => ApiError::internal(cause),
+        })
+}
+
+/// The size of the latest checkpoint: what account and history proofs are made against.
+pub(crate) fn checkpoint_size(state: &AppState) -> u64 {
+    state
+        .sequencer
+        .checkpoints()
+        .borrow()
+        .as_ref()
+        .map_or(0, |c| c.size)
+}

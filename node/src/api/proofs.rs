@@ -1,0 +1,73 @@
+//! The checkpoint and the proofs: public, no signature needed.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use testigo_ledger::api::{ConsistencyProof, InclusionProof};
+
+use super::{ApiError, AppState, read};
+
+/// `GET /v1/checkpoint`: the latest signed note, `text/plain`.
+pub(crate) async fn checkpoint(
+    State(state): State<Arc<AppState>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let note = state
+        .sequencer
+        .checkpoints()
+        .borrow()
+        .as_ref()
+        .map(|c| c.note.clone())
+        .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        note,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct InclusionQuery {
+    index: u64,
+    size: u64,
+}
+
+/// Maps a query-string rejection to a JSON 400.
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request("bad_request", e.body_text()))
+}
+
+/// `GET /v1/proof/inclusion?index=I&size=N`.
+pub(crate) async fn inclusion(
+    State(state): State<Arc<AppState>>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+) -> Result<Json<InclusionProof>, ApiError> {
+    let InclusionQuery { index, size } = query(q)?;
+    read(&state, move |r| r.inclusion(index, size))
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+/// `GET /v1/proof/consistency?from=M&to=N`.
+pub(crate) async fn consistency(
+    State(state): State<Arc<AppState>>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Result<Json<ConsistencyProof>, ApiError> {
+    let ConsistencyQuery { from, to } = query(q)?;
+    read(&state, move |r| r.consistency(from, to))
+        .await
+        .map(Json)
+}

@@ -1,0 +1,208 @@
+//! The node's configuration: embedded defaults, an optional TOML file, then command-line flags,
+//! validated into a [`Config`] before any work starts.
+//!
+//! ```toml
+//! data_dir = "./testigo-data"
+//! http_listen = "127.0.0.1:7700"
+//! p2p_listen = "/ip4/0.0.0.0/tcp/7701"   # reserved for replication, not yet used
+//! storage = "redb"                       # or "sled" (not power-loss safe, see README)
+//! batch_max_entries = 4096
+//! batch_max_delay_ms = 50
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The largest batch delay allowed: a checkpoint at least four times a second.
+pub const MAX_BATCH_DELAY_MS: u64 = 250;
+
+/// Which embedded engine stores the log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageEngine {
+    /// redb: one `fdatasync` per commit; the default.
+    #[default]
+    Redb,
+    /// sled 0.34: survives a process crash but not a power loss.
+    Sled,
+}
+
+/// Everything `run` needs, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the key, the genesis entry and the store live.
+    pub data_dir: PathBuf,
+    /// HTTP API address (`main` binds it; `run` takes a bound listener).
+    pub http_listen: SocketAddr,
+    /// libp2p listen address, reserved for replication (not used yet).
+    pub p2p_listen: String,
+    /// The storage engine.
+    pub storage: StorageEngine,
+    /// A batch closes after this many entries...
+    pub batch_max_entries: usize,
+    /// ...or this many milliseconds after its first entry, whichever comes first.
+    pub batch_max_delay_ms: u64,
+    /// Submissions waiting for the sequencer before new ones get 503.
+    pub queue_capacity: usize,
+    /// Largest request body, bytes (413 beyond).
+    pub max_request_bytes: usize,
+    /// Most leaves in one submission.
+    pub max_batch_submission: usize,
+    /// Most entries in one `GET /v1/entries` page.
+    pub max_entries_page: u64,
+    /// Signed-request signatures remembered to refuse replays within the ±5 min window.
+    pub replay_cache_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./testigo-data"),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            p2p_listen: "/ip4/0.0.0.0/tcp/7701".to_owned(),
+            storage: StorageEngine::Redb,
+            batch_max_entries: 4096,
+            batch_max_delay_ms: 50,
+            queue_capacity: 1024,
+            max_request_bytes: 8 * 1024 * 1024,
+            max_batch_submission: 10_000,
+            max_entries_page: 1000,
+            replay_cache_capacity: 1 << 20,
+        }
+    }
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`Config`].
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file; keys it does not set keep their defaults.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] or [`ConfigError::Parse`] (unknown keys are refused).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks the ranges the node relies on.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the key and its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.batch_max_entries == 0 {
+            return bad("batch_max_entries must be at least 1".into());
+        }
+        if !(1..=MAX_BATCH_DELAY_MS).contains(&self.batch_max_delay_ms) {
+            return bad(format!(
+                "batch_max_delay_ms must be 1..={MAX_BATCH_DELAY_MS}, not {}",
+                self.batch_max_delay_ms
+            ));
+        }
+        if self.queue_capacity == 0 || self.max_batch_submission == 0 {
+            return bad("queue_capacity and max_batch_submission must be at least 1".into());
+        }
+        if self.max_entries_page == 0 || self.replay_cache_capacity == 0 {
+            return bad("max_entries_page and replay_cache_capacity must be at least 1".into());
+        }
+        if self.max_request_bytes < testigo_ledger::entry::MAX_LEAF_LEN * 2 {
+            return bad(format!(
+                "max_request_bytes must hold at least one leaf ({} bytes)",
+                testigo_ledger::entry::MAX_LEAF_LEN * 2
+            ));
+        }
+        Ok(())
+    }
+
+    /// The batch delay as a duration.
+    pub fn batch_delay(&self) -> Duration {
+        Duration::from_millis(self.batch_max_delay_ms)
+    }
+
+    /// The operator key file inside the data directory.
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join(KEY_FILE)
+    }
+
+    /// The signed genesis leaf inside the data directory.
+    pub fn genesis_path(&self) -> PathBuf {
+        self.data_dir.join(GENESIS_FILE)
+    }
+
+    /// The storage engine's directory inside the data directory.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join(STORE_DIR)
+    }
+}
+
+/// File name of the operator key.
+pub const KEY_FILE: &str = "log.key";
+/// File name of the signed genesis leaf (`sequenced_at` zero until it is leaf 0 of the log).
+pub const GENESIS_FILE: &str = "genesis.leaf";
+/// Directory of the storage engine.
+pub const STORE_DIR: &str = "store";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_a_file_overrides_only_what_it_names() {
+        Config::default().validate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "batch_max_delay_ms = 20\nstorage = \"sled\"\n").unwrap();
+        let config = Config::from_file(&path).unwrap();
+        assert_eq!(config.batch_max_delay_ms, 20);
+        assert_eq!(config.storage, StorageEngine::Sled);
+        assert_eq!(config.batch_max_entries, 4096);
+    }
+
+    #[test]
+    fn unknown_keys_and_out_of_range_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "batch_delay = 20\n").unwrap();
+        assert!(matches!(
+            Config::from_file(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+        let config = Config {
+            batch_max_delay_ms: 251,
+            ..Config::default()
+        };
+        assert!(matches!(config.validate(), Err(ConfigError::Invalid(_))));
+    }
+}

@@ -1,0 +1,161 @@
+//! The data directory: the operator key, the signed genesis entry, and the store.
+//!
+//! `init` (or the first `run`) creates the key (0600, atomic) and signs the `Genesis` body with
+//! it; the genesis leaf becomes leaf 0 when the node first starts its log.
+
+use std::path::Path;
+
+use testigo_ledger::PublicKey;
+use testigo_ledger::entry::{Body, Genesis, Leaf, WitnessKey, sign_body};
+
+use crate::config::Config;
+use crate::keyfile::{KeyFile, KeyFileError, write_atomically};
+
+/// The parameters a new log's `Genesis` fixes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisParams {
+    /// The log's name.
+    pub origin: String,
+    /// Operator fee in basis points.
+    pub fee_bps: u16,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Minor-unit decimals.
+    pub decimals: u8,
+    /// Witnesses.
+    pub witnesses: Vec<WitnessKey>,
+    /// Cosignatures needed.
+    pub quorum: u16,
+    /// Regulator keys.
+    pub regulators: Vec<PublicKey>,
+}
+
+impl Default for GenesisParams {
+    fn default() -> Self {
+        Self {
+            origin: "testigo.localhost/log".to_owned(),
+            fee_bps: 500,
+            currency: "EUR".to_owned(),
+            decimals: 2,
+            witnesses: Vec::new(),
+            quorum: 0,
+            regulators: Vec::new(),
+        }
+    }
+}
+
+/// Why the data directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    /// The key file.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// Creating the directory or reading the genesis failed.
+    #[error("data directory {path}: {source}")]
+    Io {
+        /// What.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The genesis file is not a genesis leaf signed by the key.
+    #[error("genesis file {0} is not a Genesis entry signed by this data directory's key")]
+    BadGenesis(std::path::PathBuf),
+    /// Half a data directory: a key without a genesis or the reverse.
+    #[error(
+        "data directory {0} holds only one of log.key and genesis.leaf; restore the other or start from an empty directory"
+    )]
+    Partial(std::path::PathBuf),
+    /// No randomness for the salt.
+    #[error("cannot generate the operator salt: {0}")]
+    Random(String),
+}
+
+/// Creates the data directory, the key and the signed genesis.
+///
+/// # Errors
+/// [`DataDirError`] if anything exists already or cannot be written.
+pub fn init(config: &Config, params: &GenesisParams) -> Result<(KeyFile, Leaf), DataDirError> {
+    init_with_key(config, params, KeyFile::generate()?)
+}
+
+/// [`init`] with a given key (tests use seeded keys).
+///
+/// # Errors
+/// As [`init`].
+pub fn init_with_key(
+    config: &Config,
+    params: &GenesisParams,
+    key: KeyFile,
+) -> Result<(KeyFile, Leaf), DataDirError> {
+    let io = |source| DataDirError::Io {
+        path: config.data_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(io)?;
+    if config.genesis_path().exists() {
+        return Err(DataDirError::Partial(config.data_dir.clone()));
+    }
+    let mut operator_salt = [0u8; 32];
+    getrandom_fill(&mut operator_salt)?;
+    let body = Body::Genesis(Genesis {
+        nonce: 0,
+        origin: params.origin.clone(),
+        log_key: key.public(),
+        fee_bps: params.fee_bps,
+        currency: params.currency.clone(),
+        decimals: params.decimals,
+        witnesses: params.witnesses.clone(),
+        quorum: params.quorum,
+        regulators: params.regulators.clone(),
+        operator_salt,
+    });
+    let leaf = sign_body(&params.origin, key.signing_key(), &body);
+    key.create(&config.key_path())?;
+    write_atomically(&config.genesis_path(), &leaf.to_bytes(), false)?;
+    tracing::info!(origin = %params.origin, log_key = %key.public(), dir = %config.data_dir.display(), "created log key and genesis");
+    Ok((key, leaf))
+}
+
+fn getrandom_fill(buf: &mut [u8; 32]) -> Result<(), DataDirError> {
+    let key = testigo_ledger::entry::signature::generate_signing_key()
+        .map_err(|e| DataDirError::Random(e.to_string()))?;
+    buf.copy_from_slice(&key.to_bytes());
+    Ok(())
+}
+
+/// Opens the data directory, creating it with `defaults` on first start.
+///
+/// # Errors
+/// [`DataDirError`] for a partial directory, a foreign genesis or I/O failures.
+pub fn open_or_init(
+    config: &Config,
+    defaults: &GenesisParams,
+) -> Result<(KeyFile, Leaf, Genesis), DataDirError> {
+    let (key_exists, genesis_exists) = (config.key_path().exists(), config.genesis_path().exists());
+    let (key, leaf) = match (key_exists, genesis_exists) {
+        (false, false) => init(config, defaults)?,
+        (true, true) => {
+            let key = KeyFile::load(&config.key_path())?;
+            let leaf = read_genesis(&config.genesis_path())?;
+            (key, leaf)
+        }
+        _ => return Err(DataDirError::Partial(config.data_dir.clone())),
+    };
+    let bad = || DataDirError::BadGenesis(config.genesis_path());
+    let Ok(Body::Genesis(genesis)) = leaf.decode_body() else {
+        return Err(bad());
+    };
+    if genesis.log_key != key.public() || leaf.signer != key.public() {
+        return Err(bad());
+    }
+    Ok((key, leaf, genesis))
+}
+
+fn read_genesis(path: &Path) -> Result<Leaf, DataDirError> {
+    let bytes = std::fs::read(path).map_err(|source| DataDirError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Leaf::from_bytes(&bytes).map_err(|_| DataDirError::BadGenesis(path.to_owned()))
+}

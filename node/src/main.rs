@@ -1,0 +1,56 @@
+//! `testigo-node`: parses arguments, sets up tracing, binds, runs (STYLE 7).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, RunArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+        Command::Init(args) => {
+            let config = args.node.config()?;
+            let (key, _) = testigo_node::datadir::init(&config, &args.genesis())
+                .context("cannot initialise the data directory")?;
+            println!("log key: {}", key.public());
+            Ok(())
+        }
+        Command::Run(args) => {
+            let config = args.config()?;
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(config.http_listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", config.http_listen))?;
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    tracing::info!("shutting down");
+                };
+                testigo_node::run(config, listener, shutdown)
+                    .await
+                    .context("node failed")
+            })
+        }
+    }
+}

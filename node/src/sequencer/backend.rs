@@ -1,0 +1,76 @@
+//! What the sequencer task drives: the rules, the tree and the store, behind one narrow trait.
+//!
+//! The sequencer owns batching, back-pressure and who waits for what; the backend owns the
+//! ledger (`State::apply`, `integrate`, the state map, checkpoint signing) and durable writes.
+//! Every method runs on a blocking thread: it may fsync.
+
+use testigo_ledger::api::ConsentView;
+use testigo_ledger::entry::{BodyKind, Leaf};
+use testigo_ledger::{Hash, PublicKey};
+
+use super::Refusal;
+
+/// One entry sequenced and on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Leaf index.
+    pub index: u64,
+    /// The time stamped into the leaf, Unix ms.
+    pub sequenced_at: u64,
+    /// The stamped leaf's hash.
+    pub leaf_hash: Hash,
+    /// The entry's kind.
+    pub kind: BodyKind,
+    /// An identical resubmission: this is the original's receipt.
+    pub duplicate: bool,
+}
+
+/// A checkpoint signed and stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointInfo {
+    /// Tree size; the leaf at `size - 1` is a `StateRoot`.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed note, as served by `GET /v1/checkpoint`.
+    pub note: String,
+    /// The state-map version the closing `StateRoot` commits: account proofs are read from it.
+    pub map_version: u64,
+}
+
+/// The backend cannot go on: its in-memory state may be ahead of the disk. The sequencer stops
+/// and a restart recovers from the store.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+/// The write path (see module docs).
+pub(crate) trait Backend: Send + 'static {
+    /// Applies `leaves` (signatures already verified, `sequenced_at` zero) in order, stamping them
+    /// `at`, and writes every accepted one durably in one atomic commit before returning.
+    /// A refused leaf changes nothing; an identical resubmission returns the original receipt.
+    ///
+    /// # Errors
+    /// [`BackendError`] if the commit failed: nothing from this call is on disk.
+    fn append(
+        &mut self,
+        leaves: Vec<Leaf>,
+        at: u64,
+    ) -> Result<Vec<Result<Receipt, Refusal>>, BackendError>;
+
+    /// Appends the `StateRoot` leaf for everything before it, updates the tree and signs and
+    /// stores the checkpoint, in one atomic commit.
+    ///
+    /// # Errors
+    /// [`BackendError`] if it cannot be written.
+    fn checkpoint(&mut self, at: u64) -> Result<CheckpointInfo, BackendError>;
+
+    /// The `sequenced_at` of the last leaf: the sequencer's clock never goes below it.
+    fn last_sequenced_at(&self) -> u64;
+
+    /// The nonce `key`'s next entry must carry, `None` if no such account.
+    fn next_nonce(&self, key: &PublicKey) -> Option<u64>;
+
+    /// The grants `key` made (a subject) or that name it or any accessor (an accessor).
+    fn consents(&self, key: &PublicKey) -> Vec<ConsentView>;
+}

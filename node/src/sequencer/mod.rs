@@ -1,0 +1,149 @@
+//! The sequencer: one task owns the state and the write path (STYLE 6).
+//!
+//! ```text
+//! HTTP handlers ──verify (all cores)──▶ SequencerHandle ──bounded mpsc──▶ task ──▶ Backend
+//!                                            ▲                               │ durable commit
+//!                                            └──────── oneshot replies ◀─────┘ then answers
+//! ```
+//!
+//! Submissions are grouped: the task takes whatever is queued (up to the batch size), applies and
+//! commits it in one durable write, and answers `wait=sequenced` callers. A batch closes after
+//! `batch_max_entries` entries or `batch_max_delay_ms` after its first entry; the task then has
+//! the backend append the `StateRoot`, update the tree and sign the checkpoint, answers
+//! `wait=checkpointed` callers, and publishes the checkpoint (for `/v1/events`). Nothing is
+//! answered before it is on disk.
+
+mod backend;
+mod log;
+mod refusal;
+mod task;
+pub(crate) mod verify;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use testigo_ledger::api::Wait;
+use testigo_ledger::entry::Leaf;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub(crate) use backend::Backend;
+pub use backend::{BackendError, CheckpointInfo, Receipt};
+pub(crate) use log::LogBackend;
+pub use log::SharedStore;
+pub use refusal::{Refusal, RefusalClass, class_of};
+pub(crate) use task::{Settings, spawn};
+
+/// Why a submission got no per-entry answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SequencerError {
+    /// The queue is full: back-pressure, retry later (503 + `Retry-After`).
+    #[error("sequencer queue is full")]
+    QueueFull,
+    /// The sequencer has stopped (shutdown).
+    #[error("sequencer has stopped")]
+    Stopped,
+    /// The write path failed; the node must be restarted.
+    #[error("sequencer failed: {0}")]
+    Fatal(String),
+}
+
+/// The answer to a submission.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Per leaf, in submission order.
+    pub results: Vec<Result<Receipt, Refusal>>,
+    /// With `wait=checkpointed`: the first checkpoint covering every sequenced entry.
+    pub checkpoint: Option<Arc<CheckpointInfo>>,
+}
+
+/// A read of the sequencer's state, answered between batches.
+pub(crate) type ReadFn = Box<dyn FnOnce(&dyn Backend) + Send>;
+
+pub(crate) enum Command {
+    Submit {
+        leaves: Vec<Leaf>,
+        wait: Wait,
+        reply: oneshot::Sender<Result<Outcome, SequencerError>>,
+    },
+    Read(ReadFn),
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Submit { leaves, wait, .. } => f
+                .debug_struct("Submit")
+                .field("leaves", &leaves.len())
+                .field("wait", wait)
+                .finish(),
+            Command::Read(_) => f.write_str("Read"),
+        }
+    }
+}
+
+/// Cloneable handle to the sequencer task.
+#[derive(Clone, Debug)]
+pub struct SequencerHandle {
+    tx: mpsc::Sender<Command>,
+    queued: Arc<AtomicUsize>,
+    checkpoints: watch::Receiver<Option<Arc<CheckpointInfo>>>,
+}
+
+impl SequencerHandle {
+    /// Queues verified leaves and waits for `wait` (`Sequenced` or `Checkpointed`; the API
+    /// refuses `Witnessed` before it gets here).
+    ///
+    /// # Errors
+    /// [`SequencerError::QueueFull`] without waiting when the queue is full; `Stopped` or `Fatal`
+    /// if the task is gone.
+    pub async fn submit(&self, leaves: Vec<Leaf>, wait: Wait) -> Result<Outcome, SequencerError> {
+        let (reply, answer) = oneshot::channel();
+        let count = leaves.len();
+        self.tx
+            .try_send(Command::Submit {
+                leaves,
+                wait,
+                reply,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SequencerError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => SequencerError::Stopped,
+            })?;
+        self.queued.fetch_add(count, Ordering::Relaxed);
+        answer.await.map_err(|_| SequencerError::Stopped)?
+    }
+
+    /// Runs `f` on the sequencer's state between batches.
+    ///
+    /// # Errors
+    /// [`SequencerError::Stopped`] if the task is gone.
+    pub(crate) async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Backend) -> R + Send + 'static,
+    ) -> Result<R, SequencerError> {
+        let (reply, answer) = oneshot::channel();
+        let read: ReadFn = Box::new(move |backend| {
+            let _ = reply.send(f(backend));
+        });
+        self.tx
+            .send(Command::Read(read))
+            .await
+            .map_err(|_| SequencerError::Stopped)?;
+        answer.await.map_err(|_| SequencerError::Stopped)
+    }
+
+    /// Entries queued and not yet taken by the task.
+    pub fn queue_depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// The latest checkpoint, updated as each one is stored.
+    pub fn checkpoints(&self) -> watch::Receiver<Option<Arc<CheckpointInfo>>> {
+        self.checkpoints.clone()
+    }
+
+    /// Whether the task is still running.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}

@@ -1,0 +1,279 @@
+//! The sequencer task's loop: group, commit, answer; close batches by size or time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use testigo_ledger::api::Wait;
+use testigo_ledger::entry::Leaf;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{
+    Backend, BackendError, CheckpointInfo, Command, Outcome, Receipt, Refusal, SequencerError,
+    SequencerHandle,
+};
+use crate::api::metrics::Metrics;
+
+/// How the task batches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    /// A batch closes after this many new entries...
+    pub(crate) max_entries: usize,
+    /// ...or this long after its first.
+    pub(crate) max_delay: Duration,
+    /// Commands queued before `QueueFull`.
+    pub(crate) queue_capacity: usize,
+}
+
+type Reply = oneshot::Sender<Result<Outcome, SequencerError>>;
+
+/// A `wait=checkpointed` caller whose entries are on disk, waiting for a checkpoint of `size`.
+struct Parked {
+    size: u64,
+    results: Vec<Result<Receipt, Refusal>>,
+    reply: Reply,
+}
+
+struct Task {
+    backend: Option<Box<dyn Backend>>,
+    rx: mpsc::Receiver<Command>,
+    queued: Arc<AtomicUsize>,
+    settings: Settings,
+    published: watch::Sender<Option<Arc<CheckpointInfo>>>,
+    parked: Vec<Parked>,
+    /// New entries since the last checkpoint, and when the first of them was committed.
+    batch_len: usize,
+    batch_started: Option<Instant>,
+    metrics: Arc<Metrics>,
+}
+
+/// Starts the task. It runs until every handle is dropped (closing the open batch first) or the
+/// backend fails.
+pub(crate) fn spawn(
+    backend: Box<dyn Backend>,
+    latest: Option<CheckpointInfo>,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+) -> (SequencerHandle, JoinHandle<Result<(), BackendError>>) {
+    let (tx, rx) = mpsc::channel(settings.queue_capacity);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let (published, checkpoints) = watch::channel(latest.map(Arc::new));
+    let task = Task {
+        backend: Some(backend),
+        rx,
+        queued: queued.clone(),
+        settings,
+        published,
+        parked: Vec::new(),
+        batch_len: 0,
+        batch_started: None,
+        metrics,
+    };
+    let handle = SequencerHandle {
+        tx,
+        queued,
+        checkpoints,
+    };
+    (handle, tokio::spawn(task.run()))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Task {
+    async fn run(mut self) -> Result<(), BackendError> {
+        let result = self.serve().await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "sequencer stopped: write path failed; restart the node");
+            for parked in self.parked.drain(..) {
+                let _ = parked.reply.send(Err(SequencerError::Fatal(e.0.clone())));
+            }
+        }
+        result
+    }
+
+    async fn serve(&mut self) -> Result<(), BackendError> {
+        loop {
+            let first = match self.batch_started {
+                Some(started) => {
+                    let deadline = started + self.settings.max_delay;
+                    tokio::select! {
+                        command = self.rx.recv() => command,
+                        () = tokio::time::sleep_until(deadline) => {
+                            self.close_batch().await?;
+                            continue;
+                        }
+                    }
+                }
+                None => self.rx.recv().await,
+            };
+            let Some(first) = first else { break };
+            let mut group = vec![first];
+            let mut entries = entries_in(&group[0]);
+            while entries < self.settings.max_entries {
+                match self.rx.try_recv() {
+                    Ok(command) => {
+                        entries += entries_in(&command);
+                        group.push(command);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(group).await?;
+            let due = self
+                .batch_started
+                .is_some_and(|s| s.elapsed() >= self.settings.max_delay);
+            if self.batch_len >= self.settings.max_entries || due {
+                self.close_batch().await?;
+            }
+        }
+        if self.batch_len > 0 || !self.parked.is_empty() {
+            self.close_batch().await?;
+        }
+        Ok(())
+    }
+
+    /// Applies and commits one group of submissions, then answers or parks each.
+    async fn process(&mut self, group: Vec<Command>) -> Result<(), BackendError> {
+        let mut leaves: Vec<Leaf> = Vec::new();
+        let mut callers: Vec<(usize, Wait, Reply)> = Vec::new();
+        for command in group {
+            match command {
+                Command::Read(read) => {
+                    if let Some(backend) = self.backend.as_deref() {
+                        read(backend);
+                    }
+                }
+                Command::Submit {
+                    leaves: mut submitted,
+                    wait,
+                    reply,
+                } => {
+                    self.queued.fetch_sub(submitted.len(), Ordering::Relaxed);
+                    callers.push((submitted.len(), wait, reply));
+                    leaves.append(&mut submitted);
+                }
+            }
+        }
+        if callers.is_empty() {
+            return Ok(());
+        }
+        let count = leaves.len();
+        let results = match self
+            .blocking(move |b| {
+                let at = now_ms().max(b.last_sequenced_at());
+                b.append(leaves, at)
+            })
+            .await
+        {
+            Ok(results) => results,
+            Err(e) => {
+                for (_, _, reply) in callers {
+                    let _ = reply.send(Err(SequencerError::Fatal(e.0.clone())));
+                }
+                return Err(e);
+            }
+        };
+        debug_assert_eq!(results.len(), count);
+        self.metrics.commit_entries.observe(count as f64);
+        let new = results
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(|r| !r.duplicate))
+            .count();
+        if new > 0 && self.batch_len == 0 {
+            self.batch_started = Some(Instant::now());
+        }
+        self.batch_len += new;
+        let latest = self.published.borrow().clone();
+        let mut results = results.into_iter();
+        for (n, wait, reply) in callers {
+            let mine: Vec<_> = results.by_ref().take(n).collect();
+            let size = mine
+                .iter()
+                .filter_map(|r| r.as_ref().ok().map(|r| r.index + 1))
+                .max();
+            match (wait, size) {
+                (Wait::Sequenced, _) | (_, None) => {
+                    let _ = reply.send(Ok(Outcome {
+                        results: mine,
+                        checkpoint: None,
+                    }));
+                }
+                (_, Some(size)) => match &latest {
+                    Some(cp) if cp.size >= size => {
+                        let _ = reply.send(Ok(Outcome {
+                            results: mine,
+                            checkpoint: Some(cp.clone()),
+                        }));
+                    }
+                    _ => self.parked.push(Parked {
+                        size,
+                        results: mine,
+                        reply,
+                    }),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the `StateRoot`, signs the checkpoint, publishes it and answers parked callers.
+    async fn close_batch(&mut self) -> Result<(), BackendError> {
+        let closed = self.batch_len;
+        let checkpoint = self
+            .blocking(|b| {
+                let at = now_ms().max(b.last_sequenced_at());
+                b.checkpoint(at)
+            })
+            .await?;
+        let checkpoint = Arc::new(checkpoint);
+        self.batch_len = 0;
+        self.batch_started = None;
+        self.metrics.checkpoint_entries.observe(closed as f64);
+        tracing::debug!(size = checkpoint.size, entries = closed, "checkpoint");
+        let (ready, waiting): (Vec<_>, Vec<_>) = self
+            .parked
+            .drain(..)
+            .partition(|p| p.size <= checkpoint.size);
+        self.parked = waiting;
+        for parked in ready {
+            let _ = parked.reply.send(Ok(Outcome {
+                results: parked.results,
+                checkpoint: Some(checkpoint.clone()),
+            }));
+        }
+        self.published.send_replace(Some(checkpoint));
+        Ok(())
+    }
+
+    /// Runs `f` on the backend on a blocking thread (it may fsync).
+    async fn blocking<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Backend) -> Result<R, BackendError> + Send + 'static,
+    ) -> Result<R, BackendError> {
+        let mut backend = self
+            .backend
+            .take()
+            .ok_or_else(|| BackendError("backend lost by an earlier failure".into()))?;
+        let (backend, result) = tokio::task::spawn_blocking(move || {
+            let result = f(backend.as_mut());
+            (backend, result)
+        })
+        .await
+        .map_err(|e| BackendError(format!("backend task panicked: {e}")))?;
+        self.backend = Some(backend);
+        result
+    }
+}
+
+fn entries_in(command: &Command) -> usize {
+    match command {
+        Command::Submit { leaves, .. } => leaves.len(),
+        Command::Read(_) => 0,
+    }
+}

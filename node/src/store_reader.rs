@@ -1,0 +1,87 @@
+//! [`LogRead`] over the node's [`Store`]: leaves, RFC 9162 proofs from the tile hashes, map proofs
+//! from the stored map versions.
+
+use std::sync::Arc;
+
+use testigo_ledger::api::{ConsistencyProof, InclusionProof};
+use testigo_ledger::map::{JmtStateMap, StateMap as _, account_map_key};
+use testigo_ledger::merkle::{consistency_proof, inclusion_proof_with_leaf};
+use testigo_ledger::{Blake3, PublicKey};
+
+use crate::reader::{LogRead, ReadError};
+use crate::sequencer::SharedStore;
+use crate::storage::Store;
+
+impl LogRead for Arc<Store> {
+    fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, ReadError> {
+        let size = self.tree_size();
+        if start >= size {
+            return Err(ReadError::OutOfRange(format!(
+                "start {start} is not below the log size {size}"
+            )));
+        }
+        Store::leaves(self, start, end.min(size)).map_err(|e| ReadError::Store(e.to_string()))
+    }
+
+    fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, ReadError> {
+        let tree = self.tree_size();
+        if index >= size || size > tree {
+            return Err(ReadError::OutOfRange(format!(
+                "need index < size <= {tree}, got index {index}, size {size}"
+            )));
+        }
+        let (leaf_hash, path) = inclusion_proof_with_leaf(&Blake3, self.as_ref(), index, size)
+            .map_err(|e| ReadError::Store(e.to_string()))?;
+        Ok(InclusionProof {
+            index,
+            size,
+            leaf_hash,
+            path,
+        })
+    }
+
+    fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, ReadError> {
+        let tree = self.tree_size();
+        if from == 0 || from > to || to > tree {
+            return Err(ReadError::OutOfRange(format!(
+                "need 0 < from <= to <= {tree}, got from {from}, to {to}"
+            )));
+        }
+        let path = consistency_proof(&Blake3, self.as_ref(), from, to)
+            .map_err(|e| ReadError::Store(e.to_string()))?;
+        Ok(ConsistencyProof { from, to, path })
+    }
+
+    fn account(
+        &self,
+        key: &PublicKey,
+        map_version: u64,
+    ) -> Result<(Option<Vec<u8>>, Vec<u8>), ReadError> {
+        let map = JmtStateMap::new(SharedStore(self.clone()));
+        let (record, proof) = map
+            .prove(&account_map_key(key), map_version)
+            .map_err(|e| ReadError::OutOfRange(e.to_string()))?;
+        Ok((record, proof.to_bytes()))
+    }
+
+    fn account_leaves(
+        &self,
+        key: &PublicKey,
+        from: u64,
+        limit: usize,
+        size: u64,
+    ) -> Result<Vec<u64>, ReadError> {
+        // `from` counts the account's leaves; the index is keyed by leaf index, so skip `from`.
+        let take = usize::try_from(from)
+            .unwrap_or(usize::MAX)
+            .saturating_add(limit);
+        let all = Store::account_leaves(self, key, 0, take)
+            .map_err(|e| ReadError::Store(e.to_string()))?;
+        Ok(all
+            .into_iter()
+            .skip(usize::try_from(from).unwrap_or(usize::MAX))
+            .filter(|&i| i < size)
+            .take(limit)
+            .collect())
+    }
+}
