@@ -6,14 +6,19 @@
 //! wallets and auditors call ([`verify`]). The node, the wallet and the audit tool all build on
 //! this crate, so they cannot disagree about what is valid.
 //!
-//! A checkpoint, as a wallet receives it (DESIGN §5, C2SP `signed-note`):
+//! A checkpoint, as a wallet receives it from `GET /v1/checkpoint` (DESIGN §5: a C2SP
+//! `tlog-checkpoint` in a `signed-note`, with one `tlog-cosignature` v1 line). This one is real:
+//! the log key is RFC 8032's test 1 key; the witness key is its test 2 key, cosigning at
+//! 2026-11-29 12:00 UTC (time 1795953600); the root is the BLAKE3 tree of the leaves `leaf 0` …
+//! `leaf 3`; and `tests/checkpoint.rs` verifies this very text.
 //!
 //! ```text
 //! testigo.example/log/1
 //! 4
-//! 3ENs7K1uSfexMRk36mNoNOsXg0X4ZzoHMI/4XbaU0wk=
+//! ORnVM9AJMjAcYO3tWEDJ6PGrPJAENIyr48JkDIt/lxM=
 //!
-//! — testigo.example/log/1 k3pVt1PKRuD8yXdCVE8nbBOxAuBrq1cJkgNiFtVdEgS72nmF+AzoBfnvHkiyypRIAmo/pcZCh2HCVxVwTaGvW+L3UQM=
+//! — testigo.example/log/1 BKCeg+sDQGzp4xesSBPI5BmLbqnOZ9VEbsjOhha+4ubZ9vvRhqeVwEMUHNFX8cf56joly2Fu/571+SWWwfIoU9Ar0Qo=
+//! — witness.example/w1 BNLYMwAAAABrDBPAf34FVbN/Ktx0d7Mbvp9WgHSsWQ6iD69Gg9XUyi7PWyYqRy0tHePpbjntKGyWN5mO5OAHQUHK2WEXSuBGijb3Cg==
 //! ```
 
 pub mod api;

@@ -9,3 +9,8 @@ pub use proof::{
     ProofError, consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof,
     verify_consistency, verify_inclusion,
 };
+
+pub use crate::checkpoint::{
+    CheckpointError, CosignatureError, Cosigner, Evidence, EvidenceError, QuorumError, WitnessKey,
+    verify_checkpoint, verify_checkpoint_note, verify_cosignature, verify_quorum, verify_witnessed,
+};
