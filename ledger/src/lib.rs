@@ -27,6 +27,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod hash;
 pub mod keys;
+pub mod map;
 pub mod merkle;
 pub mod verify;
 

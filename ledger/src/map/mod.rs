@@ -1,0 +1,133 @@
+//! The authenticated state map (DESIGN §6): per-account records under a versioned Merkle root.
+//!
+//! Each `StateRoot` leaf commits the root of this map at one *map version*; version `n` is the
+//! state after the `n`-th `StateRoot` batch. A wallet proves its own record (inclusion) or that it
+//! has none (non-inclusion) against that root with [`crate::verify::verify_account_proof`].
+//!
+//! ```text
+//! map key   = BLAKE3("testigo/acct/v1" ‖ public key)          (account_map_key)
+//! value     = the account record bytes (carrying a 32-byte per-account salt)
+//! leaf hash = BLAKE3("JMT::LeafNode" ‖ map key ‖ BLAKE3(value))
+//! node hash = BLAKE3("JMT::IntrnalNode" ‖ left ‖ right)
+//! empty     = "SPARSE_MERKLE_PLACEHOLDER_HASH__"
+//! ```
+//!
+//! The tree is a Jellyfish Merkle Tree (`jmt` 0.12.0, pinned: roots depend on its layout) with a
+//! BLAKE3 hasher adapter. Callers never see `jmt`: they program against [`StateMap`], the proofs are
+//! our own [`MapProof`] wire format, and nodes live behind [`MapNodeStore`], a plain versioned
+//! key-value contract that redb or sled can implement without depending on `jmt`. Replacing `jmt`
+//! by a faster tree later then touches only [`JmtStateMap`] (and requires the same roots, or a
+//! new proof format version).
+
+mod hasher;
+mod jmt_map;
+mod memory;
+mod proof;
+mod store;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+
+pub use jmt_map::JmtStateMap;
+pub use memory::MemoryMapStore;
+pub use proof::{MAP_PROOF_FORMAT, MAX_MAP_PROOF_SIBLINGS, MapLeaf, MapProof};
+pub use store::{MapNodeStore, MapStoreError, MapWriteBatch, PruneStats, StaleNode};
+
+pub(crate) use hasher::{internal_hash, leaf_hash, value_hash};
+
+use crate::hash::{Hash, blake3_parts};
+use crate::keys::PublicKey;
+
+/// A key in the map: a 32-byte hash, normally [`account_map_key`] of an account's public key.
+pub type MapKey = [u8; 32];
+
+/// One change to the map: set the key's value, or delete the key with `None`.
+pub type MapUpdate = (MapKey, Option<Vec<u8>>);
+
+/// Domain tag of [`account_map_key`].
+pub const ACCOUNT_KEY_DOMAIN: &[u8] = b"testigo/acct/v1";
+
+/// The root of the empty map (jmt's placeholder, not a hash output, so no record can forge it).
+pub const EMPTY_MAP_ROOT: Hash = Hash(hasher::PLACEHOLDER);
+
+/// The map key of an account: `BLAKE3("testigo/acct/v1" ‖ public key)`.
+///
+/// Hashing spreads keys evenly over the tree, which keeps proofs short, and the domain tag keeps
+/// map keys apart from every other hash in the protocol.
+pub fn account_map_key(pk: &PublicKey) -> MapKey {
+    blake3_parts(&[ACCOUNT_KEY_DOMAIN, pk.as_bytes()]).0
+}
+
+/// A versioned authenticated map from [`MapKey`] to opaque value bytes.
+///
+/// Versions are consecutive from 0: version `n` is written by the `n`-th call to
+/// [`StateMap::apply`]. Every version keeps its root and stays provable until it is pruned.
+/// The sequencer, replay and the API program against this trait only, so the tree behind it
+/// (today [`JmtStateMap`]) can be replaced without touching them.
+pub trait StateMap {
+    /// Applies `updates` as `version` and returns the new root. A key updated twice in one call
+    /// takes its last value; `None` deletes the key (deleting an absent key is a no-op). An empty
+    /// update list still creates the version, with the previous root.
+    ///
+    /// # Errors
+    /// [`MapError::VersionOutOfOrder`] unless `version` is the next version (0 for an empty map);
+    /// [`MapError::Store`] if the node store fails, in which case nothing was written.
+    fn apply(&mut self, version: u64, updates: Vec<MapUpdate>) -> Result<Hash, MapError>;
+
+    /// The newest version written, `None` for a map that has never been applied.
+    ///
+    /// # Errors
+    /// [`MapError::Store`] if the node store fails.
+    fn latest_version(&self) -> Result<Option<u64>, MapError>;
+
+    /// The root at `version`.
+    ///
+    /// # Errors
+    /// [`MapError::VersionPruned`] or [`MapError::VersionNotWritten`] if the version is not
+    /// available; [`MapError::Store`] or [`MapError::Corrupt`] if the store fails.
+    fn root(&self, version: u64) -> Result<Hash, MapError>;
+
+    /// The value of `key` at `version`, without a proof.
+    ///
+    /// # Errors
+    /// As [`StateMap::root`].
+    fn get(&self, key: &MapKey, version: u64) -> Result<Option<Vec<u8>>, MapError>;
+
+    /// The value of `key` at `version` (`None` if absent) and a proof of it (inclusion or
+    /// non-inclusion) against [`StateMap::root`] of that version.
+    ///
+    /// # Errors
+    /// As [`StateMap::root`].
+    fn prove(&self, key: &MapKey, version: u64) -> Result<(Option<Vec<u8>>, MapProof), MapError>;
+
+    /// Deletes what only versions below `oldest_kept` need. Afterwards those versions answer
+    /// [`MapError::VersionPruned`]; `oldest_kept` and newer versions are unchanged. Pruning to a
+    /// version at or below an earlier prune does nothing.
+    ///
+    /// # Errors
+    /// [`MapError::VersionNotWritten`] if `oldest_kept` is newer than the latest version (that
+    /// would make the current state unprovable); [`MapError::Store`] if the store fails.
+    fn prune(&mut self, oldest_kept: u64) -> Result<PruneStats, MapError>;
+}
+
+/// Why a map operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// `apply` was called with a version other than the next one. Fatal for the caller's batch:
+    /// the caller's version counter and the map disagree (replay from the log to rebuild).
+    #[error("map version {got} applied out of order: the next version is {expected}")]
+    VersionOutOfOrder { expected: u64, got: u64 },
+    /// The version was pruned; ask for a newer one.
+    #[error("map version {version} was pruned: the oldest version kept is {oldest_kept}")]
+    VersionPruned { version: u64, oldest_kept: u64 },
+    /// The version has not been written yet.
+    #[error("map version {version} was not written: the latest version is {latest:?}")]
+    VersionNotWritten { version: u64, latest: Option<u64> },
+    /// The node store failed; retrying may help if the engine's error is transient.
+    #[error("map node store: {0}")]
+    Store(#[from] MapStoreError),
+    /// The store holds something the tree cannot use (missing or undecodable nodes): rebuild the
+    /// map from the log.
+    #[error("map store is inconsistent: {0}")]
+    Corrupt(String),
+}
