@@ -3,7 +3,7 @@
 //! The node's redb and sled tile stores and [`MemoryStore`](super::MemoryStore) run the same
 //! checks, the way akd ships `run_test_cases_for_storage_impl` for any backend:
 //!
-//! ```ignore
+//! ```text
 //! #[test]
 //! fn redb_store_conforms() {
 //!     let dir = tempfile::tempdir().unwrap();

@@ -57,7 +57,8 @@ where
         .zip(edge_hashes)
         .collect();
     let mut writes = Vec::with_capacity(leaf_hashes.len().saturating_mul(2));
-    for (index, leaf) in (from_size..).zip(leaf_hashes) {
+    // A bounded range: `from_size..` would step past `u64::MAX` after the last leaf.
+    for (index, leaf) in (from_size..new_size).zip(leaf_hashes) {
         writes.push((NodeId::leaf(index), *leaf));
         stack.push((0, *leaf));
         while let [.., (left_level, left), (right_level, right)] = stack[..] {

@@ -30,7 +30,7 @@ pub fn inclusion_proof_len(index: u64, size: u64) -> usize {
         return 0;
     }
     let inner = inner_proof_len(index, size);
-    let border = (index >> inner).count_ones() as usize;
+    let border = high_bits(index, inner).count_ones() as usize;
     inner + border
 }
 
@@ -41,7 +41,7 @@ pub fn consistency_proof_len(from: u64, to: u64) -> usize {
     }
     let inner = inner_proof_len(from - 1, to);
     let shift = (from - 1).trailing_ones() as usize;
-    let border = ((from - 1) >> inner).count_ones() as usize;
+    let border = high_bits(from - 1, inner).count_ones() as usize;
     let start = usize::from(from != 1u64 << shift) + inner + border;
     start - shift
 }
@@ -49,6 +49,16 @@ pub fn consistency_proof_len(from: u64, to: u64) -> usize {
 /// Height of the part of the path where the leaf's and the last leaf's paths differ.
 fn inner_proof_len(index: u64, size: u64) -> usize {
     (64 - (index ^ (size - 1)).leading_zeros()) as usize
+}
+
+/// `value >> shift`, where a shift by 64 (paths that differ at the top bit, sizes above 2^63)
+/// leaves nothing rather than overflowing: a plain `>>` panics there in debug builds and, in
+/// release, shifts by `64 % 64 = 0` and gets the proof length wrong.
+fn high_bits(value: u64, shift: usize) -> u64 {
+    u32::try_from(shift)
+        .ok()
+        .and_then(|s| value.checked_shr(s))
+        .unwrap_or(0)
 }
 
 /// Computes the root that an inclusion proof leads to, or why it cannot lead to any root.
@@ -220,4 +230,24 @@ pub fn verify_consistency<H: TreeHasher>(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_lengths_above_2_pow_63_do_not_overflow() {
+        // The paths of leaf 0 and of the last leaf split at the very top: inner height 64.
+        let size = (1u64 << 63) + 1;
+        assert_eq!(inclusion_proof_len(0, size), 64);
+        assert_eq!(inclusion_proof_len(size - 1, size), 1);
+        assert_eq!(inclusion_proof_len(0, u64::MAX), 64);
+        assert_eq!(consistency_proof_len(1, size), 64);
+        assert_eq!(consistency_proof_len(3, size), 65);
+        let root = Hash::default();
+        let proof = vec![Hash::default(); 64];
+        assert!(verify_inclusion(&crate::Blake3, 0, size, &root, &proof, &root).is_err());
+        assert!(verify_consistency(&crate::Blake3, 3, size, &root, &root, &proof).is_err());
+    }
 }
