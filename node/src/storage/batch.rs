@@ -1,0 +1,367 @@
+//! One atomic, durable commit: everything a sequencer batch writes.
+
+use std::collections::BTreeMap;
+
+use testigo_ledger::map::MapWriteBatch;
+use testigo_ledger::merkle::{HashReader, Integration, NodeId, StoreError, integrate};
+use testigo_ledger::{Hash, PublicKey, TreeHasher};
+
+use super::check::parse_checkpoint;
+use super::layout::{
+    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_MAP_LATEST, META_TREE_SIZE, Op, Table,
+    account_key, decode_u64, prefixed_u64, u64_key,
+};
+use super::{StorageError, Store};
+
+/// Everything one commit writes: leaves, their tree hashes, index entries, state records, map
+/// nodes, a checkpoint, cosignatures. [`Store::commit`] writes all of it in one engine
+/// transaction, or nothing.
+///
+/// Start one with [`Store::batch`]; append leaves with [`Store::append_leaves`] (which also
+/// computes their tree hashes, reading through [`Store::pending`]), then add the rest.
+#[derive(Clone, Debug, Default)]
+pub struct WriteBatch {
+    base_size: u64,
+    leaves: Vec<Vec<u8>>,
+    tree_hashes: BTreeMap<NodeId, Hash>,
+    account_leaves: Vec<(PublicKey, u64)>,
+    nonces: Vec<(PublicKey, u64, u64)>,
+    records: BTreeMap<PublicKey, Option<Vec<u8>>>,
+    map: Vec<MapWriteBatch>,
+    checkpoint: Option<(u64, String)>,
+    cosignatures: Vec<(u64, String, String)>,
+    log_params: Option<Vec<u8>>,
+}
+
+impl WriteBatch {
+    /// An empty batch for a tree of `base_size` leaves; [`Store::batch`] fills in the size.
+    pub fn new(base_size: u64) -> Self {
+        Self {
+            base_size,
+            ..Self::default()
+        }
+    }
+
+    /// The tree size this batch appends to.
+    pub fn base_size(&self) -> u64 {
+        self.base_size
+    }
+
+    /// The tree size once this batch is committed.
+    pub fn new_size(&self) -> u64 {
+        self.base_size + self.leaves.len() as u64
+    }
+
+    /// True if committing would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+            && self.tree_hashes.is_empty()
+            && self.account_leaves.is_empty()
+            && self.nonces.is_empty()
+            && self.records.is_empty()
+            && self.map.is_empty()
+            && self.checkpoint.is_none()
+            && self.cosignatures.is_empty()
+            && self.log_params.is_none()
+    }
+
+    /// Appends leaf bytes at index [`WriteBatch::new_size`] and returns that index. Its tree
+    /// hashes must be added too ([`WriteBatch::put_tree_hashes`]); [`Store::append_leaves`] does
+    /// both.
+    pub fn push_leaf(&mut self, leaf: Vec<u8>) -> u64 {
+        let index = self.new_size();
+        self.leaves.push(leaf);
+        index
+    }
+
+    /// Adds tree hashes to persist, such as [`Integration::writes`].
+    pub fn put_tree_hashes(&mut self, writes: &[(NodeId, Hash)]) {
+        self.tree_hashes.extend(writes.iter().copied());
+    }
+
+    /// Records that leaf `index` involves `account` (history queries).
+    pub fn index_account(&mut self, account: PublicKey, index: u64) {
+        self.account_leaves.push((account, index));
+    }
+
+    /// Records that `signer`'s `nonce` was sequenced at leaf `index` (idempotent retries).
+    pub fn index_nonce(&mut self, signer: PublicKey, nonce: u64, index: u64) {
+        self.nonces.push((signer, nonce, index));
+    }
+
+    /// Sets an account's state record (the last call per account wins).
+    pub fn put_record(&mut self, account: PublicKey, record: Vec<u8>) {
+        self.records.insert(account, Some(record));
+    }
+
+    /// Deletes an account's state record.
+    pub fn delete_record(&mut self, account: PublicKey) {
+        self.records.insert(account, None);
+    }
+
+    /// Adds one state-map version, as prepared by `JmtStateMap::prepare`. Versions must be added
+    /// in order, each the next after the stored latest.
+    pub fn put_map(&mut self, batch: MapWriteBatch) {
+        self.map.push(batch);
+    }
+
+    /// Stores a signed checkpoint note for tree size `size`; it becomes the latest checkpoint
+    /// unless a larger one is stored.
+    pub fn set_checkpoint(&mut self, size: u64, note: String) {
+        self.checkpoint = Some((size, note));
+    }
+
+    /// Stores a witness's cosignature line for the checkpoint of `size`.
+    pub fn add_cosignature(&mut self, size: u64, witness: String, line: String) {
+        self.cosignatures.push((size, witness, line));
+    }
+
+    /// Stores the log's parameters (e.g. the genesis body).
+    pub fn set_log_params(&mut self, params: Vec<u8>) {
+        self.log_params = Some(params);
+    }
+
+    pub(crate) fn pending_hash(&self, id: &NodeId) -> Option<Hash> {
+        self.tree_hashes.get(id).copied()
+    }
+}
+
+/// The stored tree plus a batch's pending tree hashes: what `integrate` must read while a batch
+/// is being built, before it is committed.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingTree<'a> {
+    store: &'a Store,
+    batch: &'a WriteBatch,
+}
+
+impl HashReader for PendingTree<'_> {
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        let stored_ids: Vec<NodeId> = ids
+            .iter()
+            .filter(|id| self.batch.pending_hash(id).is_none())
+            .copied()
+            .collect();
+        let mut stored = if stored_ids.is_empty() {
+            Vec::new()
+        } else {
+            self.store.read_hashes(&stored_ids)?
+        }
+        .into_iter();
+        ids.iter()
+            .map(|id| match self.batch.pending_hash(id) {
+                Some(hash) => Ok(hash),
+                None => stored.next().ok_or(StoreError::Missing(*id)),
+            })
+            .collect()
+    }
+}
+
+/// What a prepared batch changes besides the engine: the new tree size and full tiles to cache.
+pub(crate) struct Prepared {
+    pub(crate) ops: Vec<Op>,
+    pub(crate) new_size: u64,
+    pub(crate) full_tiles: super::tiles::FullTiles,
+}
+
+impl Store {
+    /// An empty batch appending to the current tree.
+    pub fn batch(&self) -> WriteBatch {
+        WriteBatch::new(self.tree_size())
+    }
+
+    /// A reader over the stored tree and `batch`'s pending tree hashes.
+    pub fn pending<'a>(&'a self, batch: &'a WriteBatch) -> PendingTree<'a> {
+        PendingTree { store: self, batch }
+    }
+
+    /// Appends `leaves` to `batch`, computes their tree hashes with the pure `integrate` over the
+    /// stored tree plus the batch's earlier appends, and adds those hashes to the batch. Returns
+    /// the integration (new size and root) for the checkpoint.
+    ///
+    /// # Errors
+    /// [`StorageError::Merkle`] if the stored tree is shorter than the batch's base (a store that
+    /// lost data) or reading it fails.
+    pub fn append_leaves<H: TreeHasher>(
+        &self,
+        batch: &mut WriteBatch,
+        hasher: &H,
+        leaves: Vec<Vec<u8>>,
+    ) -> Result<Integration, StorageError> {
+        let hashes: Vec<Hash> = leaves.iter().map(|leaf| hasher.hash_leaf(leaf)).collect();
+        let integration = integrate(hasher, &self.pending(batch), batch.new_size(), &hashes)?;
+        batch.leaves.extend(leaves);
+        batch.put_tree_hashes(&integration.writes);
+        Ok(integration)
+    }
+
+    /// Turns `batch` into engine operations, checking it against the stored state. Called with
+    /// the writer lock held, so nothing changes between this and the engine commit.
+    pub(crate) fn prepare(&self, batch: &WriteBatch) -> Result<Prepared, StorageError> {
+        let tree_size = self.tree_size();
+        let mut ops = Vec::new();
+        let mut new_size = tree_size;
+        if !batch.leaves.is_empty() {
+            if batch.base_size != tree_size {
+                return Err(StorageError::StaleBatch {
+                    batch_base: batch.base_size,
+                    tree_size,
+                });
+            }
+            for (index, leaf) in (tree_size..).zip(&batch.leaves) {
+                if batch.pending_hash(&NodeId::leaf(index)).is_none() {
+                    return Err(StorageError::MissingLeafHash { index });
+                }
+                ops.push(Op::Put(Table::Leaves, u64_key(index), leaf.clone()));
+            }
+            new_size = batch.new_size();
+            ops.push(Op::Put(
+                Table::Meta,
+                META_TREE_SIZE.to_vec(),
+                u64_key(new_size),
+            ));
+        }
+        let full_tiles = self.prepare_tiles(&batch.tree_hashes, &mut ops)?;
+        for (account, index) in &batch.account_leaves {
+            ops.push(Op::Put(
+                Table::AccountLeaves,
+                account_key(account, *index),
+                Vec::new(),
+            ));
+        }
+        for (signer, nonce, index) in &batch.nonces {
+            ops.push(Op::Put(
+                Table::Nonces,
+                account_key(signer, *nonce),
+                u64_key(*index),
+            ));
+        }
+        for (account, record) in &batch.records {
+            let key = account.as_bytes().to_vec();
+            ops.push(match record {
+                Some(record) => Op::Put(Table::Records, key, record.clone()),
+                None => Op::Delete(Table::Records, key),
+            });
+        }
+        for map in &batch.map {
+            map_ops(map, &mut ops);
+        }
+        if let Some((size, note)) = &batch.checkpoint {
+            self.checkpoint_ops(*size, note, new_size, &mut ops)?;
+        }
+        for (size, witness, line) in &batch.cosignatures {
+            let key = [&size.to_be_bytes()[..], witness.as_bytes()].concat();
+            ops.push(Op::Put(Table::Cosignatures, key, line.clone().into_bytes()));
+        }
+        if let Some(params) = &batch.log_params {
+            ops.push(Op::Put(
+                Table::Meta,
+                META_LOG_PARAMS.to_vec(),
+                params.clone(),
+            ));
+        }
+        Ok(Prepared {
+            ops,
+            new_size,
+            full_tiles,
+        })
+    }
+
+    fn checkpoint_ops(
+        &self,
+        size: u64,
+        note: &str,
+        tree_size: u64,
+        ops: &mut Vec<Op>,
+    ) -> Result<(), StorageError> {
+        if size > tree_size {
+            return Err(StorageError::CheckpointBeyondTree {
+                checkpoint: size,
+                tree_size,
+            });
+        }
+        let (note_size, _) = parse_checkpoint(note)
+            .map_err(|reason| StorageError::MalformedCheckpoint { size, reason })?;
+        if note_size != size {
+            return Err(StorageError::MalformedCheckpoint {
+                size,
+                reason: format!("the note is for size {note_size}"),
+            });
+        }
+        ops.push(Op::Put(
+            Table::Checkpoints,
+            u64_key(size),
+            note.as_bytes().to_vec(),
+        ));
+        let latest = match self.engine.get(Table::Meta, META_LATEST_CHECKPOINT)? {
+            Some(bytes) => Some(decode_u64(
+                Table::Meta.name(),
+                META_LATEST_CHECKPOINT,
+                &bytes,
+            )?),
+            None => None,
+        };
+        if latest.is_none_or(|latest| size >= latest) {
+            ops.push(Op::Put(
+                Table::Meta,
+                META_LATEST_CHECKPOINT.to_vec(),
+                u64_key(size),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Commits `batch` atomically and durably, and returns the tree size after it.
+    ///
+    /// When this returns `Ok`, the whole batch is on stable storage (see [`super::EngineKind`]
+    /// for what each engine guarantees); when it returns `Err`, nothing of it is stored and the
+    /// batch may be retried.
+    ///
+    /// # Errors
+    /// [`StorageError::StaleBatch`] if the batch appends leaves but the tree grew since it was
+    /// built; [`StorageError::MissingLeafHash`], [`StorageError::HashConflict`],
+    /// [`StorageError::TileGap`], [`StorageError::CheckpointBeyondTree`] or
+    /// [`StorageError::MalformedCheckpoint`] if the batch is not a valid continuation of the
+    /// store; engine errors.
+    pub fn commit(&self, batch: WriteBatch) -> Result<u64, StorageError> {
+        let _writer = self.lock_writer();
+        let prepared = self.prepare(&batch)?;
+        #[cfg(test)]
+        let prepared = self.inject_failure(prepared);
+        self.engine.commit(&prepared.ops)?;
+        self.committed(prepared);
+        Ok(self.tree_size())
+    }
+}
+
+/// The engine operations of one map version (DESIGN §6; `MapNodeStore` contract).
+pub(crate) fn map_ops(map: &MapWriteBatch, ops: &mut Vec<Op>) {
+    let version = map.version.to_be_bytes();
+    for (key, node) in &map.nodes {
+        ops.push(Op::Put(Table::MapNodes, key.clone(), node.clone()));
+    }
+    for (key_hash, value) in &map.values {
+        let tagged = match value {
+            Some(value) => [&[1u8][..], value].concat(),
+            None => vec![0],
+        };
+        ops.push(Op::Put(
+            Table::MapValues,
+            prefixed_u64(key_hash, map.version),
+            tagged,
+        ));
+        ops.push(Op::Put(
+            Table::MapWritten,
+            [&version[..], key_hash].concat(),
+            Vec::new(),
+        ));
+    }
+    for stale in &map.stale {
+        let key = [&stale.since.to_be_bytes()[..], &stale.key].concat();
+        ops.push(Op::Put(Table::MapStale, key, Vec::new()));
+    }
+    ops.push(Op::Put(
+        Table::Meta,
+        META_MAP_LATEST.to_vec(),
+        version.to_vec(),
+    ));
+}

@@ -1,0 +1,368 @@
+//! The node's storage: one data directory, one embedded engine, one atomic commit per batch.
+//!
+//! [`Store`] holds everything the node persists — leaves, Merkle tree hashes in tiles, the
+//! per-account leaf index, the (signer, nonce) index, state records, state-map nodes,
+//! checkpoints and cosignatures, and metadata — in one of two engines ([`EngineKind`]):
+//!
+//! - **redb** (default): one `fsync` per commit; a returned commit survives a crash and a power
+//!   loss.
+//! - **sled** (`--storage sled`): sled 0.34's `flush()` only issues `sync_file_range`, never
+//!   `fsync`, so by itself it survives a process crash but not a power loss. The engine adds an
+//!   `fsync` of sled's data file after each commit; sled's power-loss recovery is still untested
+//!   here and the crate is unmaintained since 2021 (see `sled_engine`'s docs). Prefer redb.
+//!
+//! A sequencer batch is one [`WriteBatch`], committed by [`Store::commit`] in one engine
+//! transaction: all of it is on disk when `commit` returns, or none of it is visible.
+//!
+//! ```text
+//! let mut batch = store.batch();                                  // appends at tree_size()
+//! let out = store.append_leaves(&mut batch, &Blake3, leaves)?;   // leaves + tree hashes
+//! batch.index_account(subject, index); batch.index_nonce(signer, nonce, index);
+//! batch.put_record(account, record); batch.put_map(map_batch);
+//! batch.set_checkpoint(out.new_size, signed_note);
+//! store.commit(batch)?;                                           // one fsync
+//! ```
+//!
+//! # Layout
+//!
+//! The same keys and values in both engines (one redb table or sled tree each), integers
+//! big-endian so that key order is numeric order:
+//!
+//! | table | key | value |
+//! | --- | --- | --- |
+//! | `meta` | `format_version`, `tree_size`, `latest_checkpoint`, `log_params`, `map_latest_version`, `map_oldest_kept` | u32 / u64 / bytes |
+//! | `leaves` | index (8) | leaf bytes |
+//! | `tiles` | level (1) ‖ index / 256 (8) | 1–256 hashes of that level, concatenated (32–8192 bytes) |
+//! | `account_leaves` | account key (32) ‖ leaf index (8) | empty |
+//! | `nonces` | signer (32) ‖ nonce (8) | leaf index (8) |
+//! | `records` | account key (32) | record bytes |
+//! | `map_nodes` | node key (opaque, starts with its version) | node bytes |
+//! | `map_values` | key hash (32) ‖ version (8) | `0x00` (deleted) or `0x01` ‖ value |
+//! | `map_stale` | since version (8) ‖ node key | empty |
+//! | `map_written` | version (8) ‖ key hash (32) | empty |
+//! | `checkpoints` | size (8) | signed note text |
+//! | `cosignatures` | size (8) ‖ witness name | cosignature line |
+//!
+//! The account index is one key per (account, leaf) rather than a list per account: appending
+//! never rewrites a growing value, and paging "from index i" is a range scan.
+//!
+//! # Memory
+//!
+//! Nothing grows with the log: the engines' page caches and the tile LRU are bounded by
+//! [`StoreConfig`]; reads return what they were asked for, capped by their `limit`.
+
+mod batch;
+mod check;
+mod engine;
+mod error;
+mod layout;
+mod map_store;
+mod redb_engine;
+mod sled_engine;
+mod tiles;
+
+#[cfg(test)]
+mod tests;
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use testigo_ledger::PublicKey;
+
+pub use batch::{PendingTree, WriteBatch};
+pub use engine::{EngineKind, UnknownEngine};
+pub use error::{Inconsistent, StorageError};
+
+use batch::Prepared;
+use engine::Engine;
+use layout::{META_LATEST_CHECKPOINT, META_LOG_PARAMS, Table, account_key, decode_u64, u64_key};
+use tiles::TileCache;
+
+/// How to open a [`Store`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The engine.
+    pub engine: EngineKind,
+    /// The engine's page cache, in bytes.
+    pub engine_cache_bytes: usize,
+    /// Full tiles kept in memory (8 KiB each).
+    pub tile_cache_tiles: NonZeroUsize,
+}
+
+impl Default for StoreConfig {
+    /// redb, a 64 MiB page cache and 1024 cached tiles (8 MiB): enough for the hot right edge of
+    /// the tree and recent proofs, whatever the log's size.
+    fn default() -> Self {
+        Self {
+            engine: EngineKind::Redb,
+            engine_cache_bytes: 64 << 20,
+            tile_cache_tiles: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+        }
+    }
+}
+
+/// A checkpoint as stored: the tree size and the signed note text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// The tree size it commits to.
+    pub size: u64,
+    /// The signed note (C2SP `tlog-checkpoint` in `signed-note` form).
+    pub note: String,
+}
+
+/// The node's persistent store. `Send + Sync`: share it in an `Arc`; reads run concurrently
+/// with each other and with a commit, and commits are serialised inside.
+#[derive(Debug)]
+pub struct Store {
+    engine: Engine,
+    tiles: TileCache,
+    tree_size: AtomicU64,
+    writer: Mutex<()>,
+    #[cfg(test)]
+    fail_at: Mutex<Option<usize>>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in directory `dir` and runs the startup check.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] if the directory cannot be created; [`StorageError::WrongEngine`] if it
+    /// holds the other engine's database; [`StorageError::UnsupportedFormat`] for another layout
+    /// version; [`StorageError::Inconsistent`] naming what disagrees if the stored tree size,
+    /// leaves, tree hashes and latest checkpoint do not agree; engine errors (for redb, also when
+    /// another process has the database open).
+    pub fn open(dir: &Path, config: &StoreConfig) -> Result<Self, StorageError> {
+        let engine = Engine::open(dir, config.engine, config.engine_cache_bytes)?;
+        let store = Self {
+            engine,
+            tiles: TileCache::new(config.tile_cache_tiles),
+            tree_size: AtomicU64::new(0),
+            writer: Mutex::new(()),
+            #[cfg(test)]
+            fail_at: Mutex::new(None),
+        };
+        let tree_size = store.check_format()?;
+        store.tree_size.store(tree_size, Ordering::Release);
+        store.startup_check()?;
+        Ok(store)
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> EngineKind {
+        self.engine.kind()
+    }
+
+    /// The number of leaves stored (and committed).
+    pub fn tree_size(&self) -> u64 {
+        self.tree_size.load(Ordering::Acquire)
+    }
+
+    /// The leaf at `index`, if stored.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine.get(Table::Leaves, &u64_key(index))
+    }
+
+    /// Leaves `start..end`, clipped to the stored tree (so possibly fewer, or none). Callers cap
+    /// `end - start` (the API caps each response).
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        let end = end.min(self.tree_size());
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let limit = usize::try_from(end - start).unwrap_or(usize::MAX);
+        let rows = self
+            .engine
+            .scan(Table::Leaves, &u64_key(start), Some(&u64_key(end)), limit)?;
+        Ok(rows.into_iter().map(|(_, leaf)| leaf).collect())
+    }
+
+    /// Up to `limit` indices of leaves involving `account`, ascending, starting at leaf `from`.
+    /// Page on with `from = last + 1`.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn account_leaves(
+        &self,
+        account: &PublicKey,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        let start = account_key(account, from);
+        let end = next_prefix(account.as_bytes());
+        let rows = self
+            .engine
+            .scan(Table::AccountLeaves, &start, end.as_deref(), limit)?;
+        rows.iter()
+            .map(|(key, _)| decode_u64(Table::AccountLeaves.name(), key, &key[32..]))
+            .collect()
+    }
+
+    /// The index of the leaf in which `signer` used `nonce`, if any.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for an undecodable index.
+    pub fn leaf_by_nonce(
+        &self,
+        signer: &PublicKey,
+        nonce: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        let key = account_key(signer, nonce);
+        match self.engine.get(Table::Nonces, &key)? {
+            Some(value) => Ok(Some(decode_u64(Table::Nonces.name(), &key, &value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// An account's state record.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn record(&self, account: &PublicKey) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine.get(Table::Records, account.as_bytes())
+    }
+
+    /// Up to `limit` state records in key order, after `after` (from the first if `None`): for
+    /// loading the state at startup, page by page.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for a malformed key.
+    pub fn records(
+        &self,
+        after: Option<&PublicKey>,
+        limit: usize,
+    ) -> Result<Vec<(PublicKey, Vec<u8>)>, StorageError> {
+        let start = match after {
+            None => Vec::new(),
+            Some(key) => match next_prefix(key.as_bytes()) {
+                Some(next) => next,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let rows = self.engine.scan(Table::Records, &start, None, limit)?;
+        rows.into_iter()
+            .map(|(key, value)| Ok((layout::public_key(Table::Records.name(), &key)?, value)))
+            .collect()
+    }
+
+    /// The latest (largest) checkpoint stored.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for undecodable metadata or note.
+    pub fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StorageError> {
+        let Some(size) = self.meta_u64(META_LATEST_CHECKPOINT)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .checkpoint(size)?
+            .map(|note| StoredCheckpoint { size, note }))
+    }
+
+    /// The checkpoint note stored for tree size `size`.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] if the note is not UTF-8.
+    pub fn checkpoint(&self, size: u64) -> Result<Option<String>, StorageError> {
+        let key = u64_key(size);
+        match self.engine.get(Table::Checkpoints, &key)? {
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| StorageError::corrupt(Table::Checkpoints.name(), &key, "not UTF-8")),
+            None => Ok(None),
+        }
+    }
+
+    /// The cosignatures stored for the checkpoint of `size`: `(witness name, line)`, by name.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for non-UTF-8 names or lines.
+    pub fn cosignatures(&self, size: u64) -> Result<Vec<(String, String)>, StorageError> {
+        let start = u64_key(size);
+        let end = size.checked_add(1).map(u64_key);
+        let rows = self
+            .engine
+            .scan(Table::Cosignatures, &start, end.as_deref(), usize::MAX)?;
+        rows.into_iter()
+            .map(|(key, line)| {
+                let corrupt =
+                    || StorageError::corrupt(Table::Cosignatures.name(), &key, "not UTF-8");
+                let name = String::from_utf8(key[8..].to_vec()).map_err(|_| corrupt())?;
+                let line = String::from_utf8(line).map_err(|_| corrupt())?;
+                Ok((name, line))
+            })
+            .collect()
+    }
+
+    /// The log's parameters, as stored by [`WriteBatch::set_log_params`].
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn log_params(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine.get(Table::Meta, META_LOG_PARAMS)
+    }
+
+    pub(crate) fn meta_u64(&self, key: &[u8]) -> Result<Option<u64>, StorageError> {
+        match self.engine.get(Table::Meta, key)? {
+            Some(bytes) => Ok(Some(decode_u64(Table::Meta.name(), key, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Serialises writers: `prepare` reads the stored tiles and size that the commit replaces.
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        // The guard protects no data, only ordering: a poisoned lock is still a lock.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes a durable commit to readers: size first visible once the data is.
+    fn committed(&self, prepared: Prepared) {
+        self.tiles.insert(prepared.full_tiles);
+        self.tree_size.store(prepared.new_size, Ordering::Release);
+    }
+
+    /// Makes the next commit fail inside the engine transaction after `ops` operations.
+    #[cfg(test)]
+    pub(crate) fn fail_next_commit_after(&self, ops: usize) {
+        *self.fail_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(ops);
+    }
+
+    #[cfg(test)]
+    fn inject_failure(&self, mut prepared: Prepared) -> Prepared {
+        if let Some(at) = self
+            .fail_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let at = at.min(prepared.ops.len());
+            prepared.ops.insert(at, layout::Op::Fail);
+        }
+        prepared
+    }
+
+    #[cfg(test)]
+    pub(crate) fn raw_put(&self, table: Table, key: Vec<u8>, value: Vec<u8>) {
+        self.engine
+            .commit(&[layout::Op::Put(table, key, value)])
+            .expect("raw put");
+    }
+}
+
+/// The smallest key above every key starting with `prefix`, or `None` if there is none.
+fn next_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut next = prefix.to_vec();
+    while let Some(last) = next.pop() {
+        if last < u8::MAX {
+            next.push(last + 1);
+            return Some(next);
+        }
+    }
+    None
+}
