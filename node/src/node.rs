@@ -103,6 +103,7 @@ pub async fn run(
         max_entries: config.batch_max_entries,
         max_delay: config.batch_delay(),
         queue_capacity: config.queue_capacity,
+        max_queued_entries: config.max_queued_entries,
     };
     let (sequencer, task) = spawn(Box::new(backend), latest, settings, metrics.clone());
     if store.tree_size() == 0 {
