@@ -43,14 +43,41 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(config.http_listen)
                     .await
                     .with_context(|| format!("cannot listen on {}", config.http_listen))?;
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                    tracing::info!("shutting down");
-                };
-                testigo_node::run(config, listener, shutdown)
+                testigo_node::run(config, listener, shutdown_signal())
                     .await
                     .context("node failed")
             })
         }
     }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what service managers and container runtimes send):
+/// both stop the node the same clean way, closing the open batch with a checkpoint.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    result = tokio::signal::ctrl_c() => {
+                        if let Err(e) = result {
+                            tracing::warn!(error = %e, "cannot listen for Ctrl-C; SIGTERM still stops the node");
+                            terminate.recv().await;
+                        }
+                    }
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops the node");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("signal received");
 }

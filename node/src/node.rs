@@ -132,6 +132,7 @@ pub async fn run(
     let readers = std::iter::once(genesis.log_key)
         .chain(genesis.witnesses.iter().map(|w| w.key))
         .chain(genesis.regulators.iter().copied());
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         log,
         sequencer,
@@ -143,11 +144,16 @@ pub async fn run(
             max_batch_submission: config.max_batch_submission,
             max_entries_page: config.max_entries_page,
         },
+        stopping,
     });
     let address = listener.local_addr()?;
     tracing::info!(%address, origin = %genesis.origin, size = store.tree_size(), "serving");
     let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests, closing event streams");
+            stop.send_replace(true);
+        })
         .await;
     // The router (and with it every handle) is dropped: the task closes its batch and ends.
     match task.await {
