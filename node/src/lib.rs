@@ -16,6 +16,7 @@ pub mod config;
 pub mod datadir;
 pub mod keyfile;
 mod node;
+pub mod operator;
 pub mod reader;
 pub mod sequencer;
 pub mod storage;

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(cli::operator::exit_code(&error))
         }
     }
 }
@@ -36,6 +36,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("log key: {}", key.public());
             Ok(())
         }
+        Command::Operator(args) => cli::operator::run(args),
         Command::Run(args) => {
             let config = args.config()?;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;

@@ -1,5 +1,7 @@
-//! The command line: `testigo-node [run]` and `testigo-node init`. Raw flags become a validated
-//! [`Config`] (and [`GenesisParams`]) before any work starts.
+//! The command line: `testigo-node [run]`, `testigo-node init` and `testigo-node operator …`. Raw
+//! flags become a validated [`Config`] (and [`GenesisParams`]) before any work starts.
+
+pub(crate) mod operator;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +27,8 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Create the data directory, the log key (0600) and the signed genesis entry.
     Init(InitArgs),
+    /// Submit an operator entry to a running node, signed with the data directory's key.
+    Operator(operator::OperatorArgs),
 }
 
 /// Flags shared by `run` and `init`.
