@@ -23,6 +23,8 @@ pub mod error;
 mod events;
 pub mod metrics;
 mod proofs;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
