@@ -24,6 +24,8 @@ pub struct Fixture {
     pub now: u64,
     /// Every applied leaf, by index.
     pub leaves: Vec<Leaf>,
+    /// The effects of every applied leaf, by index.
+    pub effects: Vec<Effects>,
     next_nonce: HashMap<PublicKey, u64>,
 }
 
@@ -52,6 +54,7 @@ impl Fixture {
             engine: Engine::new(JmtStateMap::new(MemoryMapStore::new())),
             now: T0,
             leaves: Vec::new(),
+            effects: Vec::new(),
             next_nonce: HashMap::new(),
         }
     }
@@ -104,6 +107,7 @@ impl Fixture {
                     self.next_nonce.insert(leaf.signer, n + 1);
                 }
                 self.leaves.push(leaf);
+                self.effects.push(effects.clone());
                 self.now += 1_000;
                 assert_eq!(self.state().check_invariants(), Ok(()));
                 Ok(effects)
@@ -200,8 +204,19 @@ impl Fixture {
             .append_state_root(&key("operator"), self.now)
             .expect("state root");
         self.leaves.push(leaf);
+        self.effects.push(effects.clone());
         self.now += 1_000;
         effects
+    }
+
+    /// `who`'s history so far: (index, leaf) of every leaf that involved it.
+    pub fn history_of(&self, who: &str) -> Vec<(u64, Leaf)> {
+        let key = pk(who);
+        self.effects
+            .iter()
+            .filter(|e| e.involved.contains(&key))
+            .map(|e| (e.index, self.leaves[e.index as usize].clone()))
+            .collect()
     }
 }
 
