@@ -2,7 +2,8 @@
 //!
 //! Testigo's protocol in code, transport-agnostic: there is no HTTP, no storage engine and no
 //! network here. Hashing and the Merkle log ([`hash`], [`merkle`]), signed entries ([`entry`]),
-//! checkpoints and witness cosignatures ([`checkpoint`]), and the pure verification functions that
+//! checkpoints and witness cosignatures ([`checkpoint`]), the state machine that applies the rules
+//! and commits account records to the state map ([`state`], [`map`]), and the pure verification functions that
 //! wallets and auditors call ([`verify`]). The node, the wallet and the audit tool all build on
 //! this crate, so they cannot disagree about what is valid.
 //!
@@ -29,6 +30,7 @@ pub mod hash;
 pub mod keys;
 pub mod map;
 pub mod merkle;
+pub mod state;
 pub mod verify;
 
 pub use hash::{Blake3, Hash, Sha256, TreeHasher};

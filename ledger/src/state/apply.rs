@@ -1,0 +1,344 @@
+//! Applying one leaf: check everything against an unchanged state, then commit.
+//!
+//! The rules run on a [`Tx`] that reads the state and collects the changed account records as
+//! copies. Only when every rule has passed does [`State::commit`] write them, so a refused entry
+//! leaves the state exactly as it was, with no undo logic to get wrong.
+
+use super::history::{IndirectParty, direct_parties, extend_head};
+use super::rules;
+use super::{
+    AccountRecord, ClaimRecord, Consent, Effects, LogParams, Payment, Rejection, Role, State,
+};
+use crate::entry::{Body, Leaf, verify_leaf};
+use crate::hash::{Blake3, Hash, TreeHasher};
+use crate::keys::PublicKey;
+
+/// A change to the state outside the account records.
+#[derive(Debug)]
+pub(super) enum Change {
+    None,
+    Genesis(Box<LogParams>),
+    Grant(Consent),
+    Revoke {
+        consent: u64,
+    },
+    Claim(ClaimRecord),
+    Settle {
+        claim: u64,
+    },
+    /// The new total of deposits, already checked for overflow.
+    Deposit {
+        total_deposits: u64,
+    },
+    StateRoot,
+}
+
+/// The leaf being applied and the changes it would make.
+#[derive(Debug)]
+pub(super) struct Tx<'s> {
+    pub(super) state: &'s State,
+    pub(super) signer: PublicKey,
+    pub(super) index: u64,
+    pub(super) at: u64,
+    /// Copies of the changed and created records; a handful at most, so a Vec beats a map.
+    touched: Vec<(PublicKey, AccountRecord)>,
+    pub(super) change: Change,
+    pub(super) payment: Option<Payment>,
+}
+
+impl<'s> Tx<'s> {
+    pub(super) fn new(state: &'s State, signer: PublicKey, index: u64, at: u64) -> Self {
+        Self {
+            state,
+            signer,
+            index,
+            at,
+            touched: Vec::new(),
+            change: Change::None,
+            payment: None,
+        }
+    }
+
+    /// The account as this transaction sees it.
+    pub(super) fn account(&self, key: &PublicKey) -> Result<&AccountRecord, Rejection> {
+        self.touched
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, r)| r)
+            .or_else(|| self.state.accounts.get(key))
+            .ok_or(Rejection::UnknownAccount { key: *key })
+    }
+
+    /// A changeable copy of an existing account.
+    pub(super) fn account_mut(&mut self, key: &PublicKey) -> Result<&mut AccountRecord, Rejection> {
+        let pos = match self.touched.iter().position(|(k, _)| k == key) {
+            Some(pos) => pos,
+            None => {
+                let record = self.account(key)?.clone();
+                self.touched.push((*key, record));
+                self.touched.len() - 1
+            }
+        };
+        Ok(&mut self.touched[pos].1)
+    }
+
+    /// Requires `key` to be an account with one of `roles`.
+    pub(super) fn require_role(&self, key: &PublicKey, roles: &[Role]) -> Result<(), Rejection> {
+        let role = self.account(key)?.role;
+        if roles.contains(&role) {
+            Ok(())
+        } else {
+            Err(Rejection::WrongRole {
+                key: *key,
+                role,
+                required: roles.to_vec(),
+            })
+        }
+    }
+
+    /// Requires the signer to have one of `roles`, and `nonce` to be above its last one.
+    pub(super) fn signer_with_nonce(
+        &mut self,
+        roles: &[Role],
+        nonce: u64,
+    ) -> Result<(), Rejection> {
+        let signer = self.signer;
+        self.require_role(&signer, roles)?;
+        let record = self.account_mut(&signer)?;
+        if let Some(last) = record.last_nonce
+            && nonce <= last
+        {
+            return Err(Rejection::NonceReused { nonce, last });
+        }
+        record.last_nonce = Some(nonce);
+        Ok(())
+    }
+
+    /// Creates an account for a key that has none.
+    pub(super) fn create(
+        &mut self,
+        key: PublicKey,
+        record: AccountRecord,
+    ) -> Result<(), Rejection> {
+        if let Ok(existing) = self.account(&key) {
+            return Err(Rejection::AlreadyRegistered {
+                key,
+                role: existing.role,
+            });
+        }
+        self.touched.push((key, record));
+        Ok(())
+    }
+
+    /// The accounts whose history this leaf extends (see [`super::history`]).
+    fn involved(&self, body: &Body) -> Vec<PublicKey> {
+        let (mut parties, indirect) = direct_parties(&self.signer, body);
+        let extra = match indirect {
+            Some(IndirectParty::GrantAccessor { consent }) => {
+                self.state.consents.get(&consent).and_then(|c| c.accessor)
+            }
+            Some(IndirectParty::ClaimSubject { claim }) => {
+                self.state.claims.get(&claim).map(|c| c.subject)
+            }
+            None => None,
+        };
+        if let Some(key) = extra.filter(|k| !parties.contains(k)) {
+            parties.push(key);
+        }
+        parties
+    }
+}
+
+/// What a passed check hands to [`State::commit`].
+#[derive(Debug)]
+pub(super) struct Plan {
+    index: u64,
+    next_index: u64,
+    at: u64,
+    body: Body,
+    leaf_hash: Hash,
+    involved: Vec<PublicKey>,
+    touched: Vec<(PublicKey, AccountRecord)>,
+    change: Change,
+    payment: Option<Payment>,
+}
+
+impl Plan {
+    /// The map root a `StateRoot` leaf claims, which only the engine can check.
+    pub(super) fn claimed_map_root(&self) -> Option<Hash> {
+        match &self.body {
+            Body::StateRoot(b) => Some(b.map_root),
+            _ => None,
+        }
+    }
+}
+
+impl State {
+    /// Applies one leaf sequenced at `sequenced_at`, verifying its signature strictly.
+    ///
+    /// The leaf must already carry `sequenced_at` (the sequencer stamps it first): the history
+    /// chains hash the leaf as stamped. A `StateRoot`'s map root is not checked here, as the
+    /// pure state holds no map: [`super::Engine`] checks it, and replay always goes through it.
+    ///
+    /// # Errors
+    /// A [`Rejection`] naming the first rule the leaf breaks; the state is then unchanged.
+    pub fn apply(&mut self, leaf: &Leaf, sequenced_at: u64) -> Result<Effects, Rejection> {
+        self.apply_checked(leaf, sequenced_at, true)
+    }
+
+    /// As [`State::apply`], for a leaf whose signature the caller has already verified (strictly
+    /// or with [`crate::entry::signature::verify_leaves`]) under this log's origin.
+    ///
+    /// # Errors
+    /// As [`State::apply`], except that a bad signature is not detected.
+    pub fn apply_preverified(
+        &mut self,
+        leaf: &Leaf,
+        sequenced_at: u64,
+    ) -> Result<Effects, Rejection> {
+        self.apply_checked(leaf, sequenced_at, false)
+    }
+
+    fn apply_checked(
+        &mut self,
+        leaf: &Leaf,
+        sequenced_at: u64,
+        verify: bool,
+    ) -> Result<Effects, Rejection> {
+        let plan = self.check(leaf, sequenced_at, verify)?;
+        Ok(self.commit_checked(plan))
+    }
+
+    /// Commits a plan, then (in debug builds) checks every invariant.
+    pub(super) fn commit_checked(&mut self, plan: Plan) -> Effects {
+        let effects = self.commit(plan);
+        debug_assert_eq!(
+            self.check_invariants(),
+            Ok(()),
+            "after leaf {}",
+            effects.index
+        );
+        effects
+    }
+
+    /// Runs every rule against the unchanged state; the plan says what to write.
+    pub(super) fn check(&self, leaf: &Leaf, at: u64, verify: bool) -> Result<Plan, Rejection> {
+        let index = self.next_index;
+        // The index after this leaf must exist; every history_len stays below it (invariants).
+        let next_index = index.checked_add(1).ok_or(Rejection::Overflow)?;
+        if leaf.sequenced_at != at {
+            return Err(Rejection::SequencedAtMismatch {
+                stamped: leaf.sequenced_at,
+                sequenced_at: at,
+            });
+        }
+        let body = match &self.params {
+            // Before genesis there is no origin to verify under: the genesis names it.
+            None => {
+                let body = decode(leaf)?;
+                let Body::Genesis(genesis) = &body else {
+                    return Err(Rejection::GenesisRequired { got: body.kind() });
+                };
+                if verify {
+                    verify_signature(&genesis.origin, leaf)?;
+                }
+                body
+            }
+            Some(params) => {
+                if verify {
+                    verify_signature(&params.origin, leaf)?;
+                }
+                decode(leaf)?
+            }
+        };
+        if at < self.last_sequenced_at {
+            return Err(Rejection::TimeWentBackwards {
+                last: self.last_sequenced_at,
+                got: at,
+            });
+        }
+        let leaf_hash = Blake3.hash_leaf(&leaf.to_bytes());
+        let mut tx = Tx::new(self, leaf.signer, index, at);
+        match &body {
+            Body::Genesis(b) => rules::genesis::genesis(&mut tx, b, leaf_hash)?,
+            Body::EnrollSubject(b) => rules::registry::enroll_subject(&mut tx, b)?,
+            Body::RegisterAccessor(b) => rules::registry::register_accessor(&mut tx, b)?,
+            Body::Deposit(b) => rules::money::deposit(&mut tx, b)?,
+            Body::GrantConsent(b) => rules::consent::grant(&mut tx, b)?,
+            Body::RevokeConsent(b) => rules::consent::revoke(&mut tx, b)?,
+            Body::Access(b) => rules::money::access(&mut tx, b)?,
+            Body::Claim(b) => rules::money::claim(&mut tx, b)?,
+            Body::PayoutSettled(b) => rules::money::payout_settled(&mut tx, b)?,
+            Body::StateRoot(b) => rules::root::state_root(&mut tx, b)?,
+        }
+        let involved = tx.involved(&body);
+        for key in &involved {
+            let record = tx.account_mut(key)?;
+            // Cannot saturate: history_len ≤ leaves applied < index + 1, checked above.
+            record.history_len = record.history_len.saturating_add(1);
+            record.history_head = extend_head(&record.history_head, index, &leaf_hash);
+        }
+        Ok(Plan {
+            index,
+            next_index,
+            at,
+            body,
+            leaf_hash,
+            involved,
+            touched: tx.touched,
+            change: tx.change,
+            payment: tx.payment,
+        })
+    }
+
+    /// Writes a checked plan. Nothing here can fail.
+    fn commit(&mut self, plan: Plan) -> Effects {
+        for (key, record) in plan.touched {
+            self.accounts.insert(key, record);
+            self.dirty.insert(key);
+        }
+        match plan.change {
+            Change::None => {}
+            Change::Genesis(params) => self.params = Some(*params),
+            Change::Grant(consent) => {
+                self.consents.insert(plan.index, consent);
+            }
+            Change::Revoke { consent } => {
+                if let Some(c) = self.consents.get_mut(&consent) {
+                    c.revoked_at = Some(plan.index);
+                }
+            }
+            Change::Claim(claim) => {
+                self.claims.insert(plan.index, claim);
+            }
+            Change::Settle { claim } => {
+                if let Some(c) = self.claims.get_mut(&claim) {
+                    c.settled_at = Some(plan.index);
+                }
+            }
+            Change::Deposit { total_deposits } => self.total_deposits = total_deposits,
+            Change::StateRoot => self.dirty.clear(),
+        }
+        self.next_index = plan.next_index;
+        self.last_sequenced_at = plan.at;
+        Effects {
+            index: plan.index,
+            kind: plan.body.kind(),
+            leaf_hash: plan.leaf_hash,
+            involved: plan.involved,
+            payment: plan.payment,
+        }
+    }
+}
+
+fn decode(leaf: &Leaf) -> Result<Body, Rejection> {
+    leaf.decode_body().map_err(|e| Rejection::BodyMalformed {
+        reason: e.to_string(),
+    })
+}
+
+fn verify_signature(origin: &str, leaf: &Leaf) -> Result<(), Rejection> {
+    verify_leaf(origin, leaf).map_err(|_| Rejection::BadSignature {
+        signer: leaf.signer,
+    })
+}

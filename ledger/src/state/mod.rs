@@ -1,0 +1,234 @@
+//! The application half of the ledger: the pure state machine every party runs (DESIGN §4, §6).
+//!
+//! [`State::apply`] takes one leaf and the time it is sequenced at and either applies it,
+//! returning its [`Effects`], or refuses it with a precise [`Rejection`] and changes nothing. No
+//! clock, randomness or I/O happens inside, so the sequencer, the witnesses and the audit tool
+//! reach the same state from the same leaves. [`replay`] re-runs a whole log from its genesis
+//! with full signature checks and recomputes every `StateRoot`.
+//!
+//! # Idempotent retry: split between the state and the node
+//!
+//! The state remembers only each signer's highest nonce, so it refuses any entry whose nonce is
+//! not above it with [`Rejection::NonceReused`], whether the entry is new or a resubmission. The
+//! node, which stores the leaves, turns a resubmission into an answer: on `nonce_reused` it looks
+//! up the leaf already sequenced for (signer, nonce) and, if [`is_same_entry`] holds, answers
+//! with that leaf's index instead of an error. Money therefore moves exactly once, and the state
+//! needs no per-nonce index that would grow with the log.
+//!
+//! # Signature checks
+//!
+//! [`State::apply`] verifies the leaf's signature strictly. The node verifies submissions before
+//! they reach the sequencer, in parallel batches with
+//! [`crate::entry::signature::verify_leaves`] (which accepts exactly what the strict check
+//! accepts), and then calls [`State::apply_preverified`] so nothing is verified twice. Replay and
+//! audit always verify.
+
+mod account;
+mod apply;
+pub mod history;
+mod invariants;
+mod rejection;
+mod replay;
+mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use account::{AccountRecord, RECORD_VERSION, Role};
+pub use invariants::InvariantViolation;
+pub use rejection::{KeyProblem, Rejection};
+pub use replay::{
+    Engine, EngineError, ReplayCause, ReplayError, ReplayOutcome, replay, replay_into,
+};
+
+use crate::entry::{BodyKind, DataCategory, Leaf, Purpose, WitnessKey};
+use crate::hash::Hash;
+use crate::keys::PublicKey;
+
+/// The largest fee: 10,000 basis points is 100%.
+pub const MAX_FEE_BPS: u16 = 10_000;
+
+/// The log's parameters, fixed by its `Genesis` leaf (served as `GET /v1/log`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogParams {
+    /// The log's name, covered by every entry signature.
+    pub origin: String,
+    /// The operator's key: signs checkpoints, operator entries and `StateRoot`s.
+    pub log_key: PublicKey,
+    /// Operator fee on paid accesses, in basis points.
+    pub fee_bps: u16,
+    /// ISO 4217 currency code.
+    pub currency: String,
+    /// Minor units per major unit, as a power of ten.
+    pub decimals: u8,
+    /// Witnesses whose cosignatures count.
+    pub witnesses: Vec<WitnessKey>,
+    /// Cosignatures needed for a witnessed checkpoint.
+    pub quorum: u16,
+    /// Regulator keys.
+    pub regulators: Vec<PublicKey>,
+    /// Hash of the genesis leaf.
+    pub genesis_leaf: Hash,
+}
+
+/// A grant of consent, named by the index of its `GrantConsent` leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// The granting subject.
+    pub subject: PublicKey,
+    /// The accessor allowed, `None` for any accessor (and the operator).
+    pub accessor: Option<PublicKey>,
+    /// Categories covered.
+    pub categories: Vec<DataCategory>,
+    /// Purposes covered.
+    pub purposes: Vec<Purpose>,
+    /// Minimum price per access.
+    pub price: u64,
+    /// Start of validity (inclusive), Unix ms.
+    pub valid_from: u64,
+    /// End of validity (exclusive), Unix ms.
+    pub valid_until: Option<u64>,
+    /// Index of the `RevokeConsent` leaf, once revoked; accesses after it are refused.
+    pub revoked_at: Option<u64>,
+}
+
+/// A subject's claim, named by the index of its `Claim` leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    /// The claiming subject.
+    pub subject: PublicKey,
+    /// Amount moved to pending.
+    pub amount: u64,
+    /// Hash of the off-ledger payout instructions.
+    pub payout_ref: Hash,
+    /// Index of the `PayoutSettled` leaf, once settled.
+    pub settled_at: Option<u64>,
+}
+
+/// Money moved by an `Access`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Who paid (accessor or operator).
+    pub from: PublicKey,
+    /// Whose data, who earned `price - fee`.
+    pub to: PublicKey,
+    /// The price paid.
+    pub price: u64,
+    /// The operator's part: `floor(price × fee_bps / 10000)`.
+    pub fee: u64,
+}
+
+/// What applying one leaf did: what the node stores and indexes alongside the leaf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effects {
+    /// The leaf's index.
+    pub index: u64,
+    /// The body's kind.
+    pub kind: BodyKind,
+    /// The leaf's tree hash (BLAKE3).
+    pub leaf_hash: Hash,
+    /// Accounts whose history now ends with this leaf, in history order ([`history`]).
+    pub involved: Vec<PublicKey>,
+    /// Money moved by an access.
+    pub payment: Option<Payment>,
+}
+
+/// The state derived from the leaves applied so far.
+///
+/// Two states are equal iff every account, consent, claim, total and the dirty set are equal;
+/// tests use this to show that a refused entry changes nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct State {
+    params: Option<LogParams>,
+    next_index: u64,
+    last_sequenced_at: u64,
+    accounts: BTreeMap<PublicKey, AccountRecord>,
+    consents: BTreeMap<u64, Consent>,
+    claims: BTreeMap<u64, ClaimRecord>,
+    total_deposits: u64,
+    /// Accounts changed since the last `StateRoot`: what the next map version must write.
+    dirty: BTreeSet<PublicKey>,
+}
+
+impl State {
+    /// The empty state, before the genesis leaf.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The index the next leaf will have: the number of leaves applied.
+    pub fn next_index(&self) -> u64 {
+        self.next_index
+    }
+
+    /// The `sequenced_at` of the last leaf applied (0 before genesis).
+    pub fn last_sequenced_at(&self) -> u64 {
+        self.last_sequenced_at
+    }
+
+    /// The log's parameters, once the genesis is applied.
+    pub fn params(&self) -> Option<&LogParams> {
+        self.params.as_ref()
+    }
+
+    /// The account named by `key`.
+    pub fn account(&self, key: &PublicKey) -> Option<&AccountRecord> {
+        self.accounts.get(key)
+    }
+
+    /// Every account, in key order.
+    pub fn accounts(&self) -> impl Iterator<Item = (&PublicKey, &AccountRecord)> {
+        self.accounts.iter()
+    }
+
+    /// The grant made at leaf `index`.
+    pub fn consent(&self, index: u64) -> Option<&Consent> {
+        self.consents.get(&index)
+    }
+
+    /// Every grant, by index.
+    pub fn consents(&self) -> impl Iterator<Item = (u64, &Consent)> {
+        self.consents.iter().map(|(i, c)| (*i, c))
+    }
+
+    /// The claim made at leaf `index`.
+    pub fn claim(&self, index: u64) -> Option<&ClaimRecord> {
+        self.claims.get(&index)
+    }
+
+    /// Every claim, by index.
+    pub fn claims(&self) -> impl Iterator<Item = (u64, &ClaimRecord)> {
+        self.claims.iter().map(|(i, c)| (*i, c))
+    }
+
+    /// The sum of every deposit ever applied.
+    pub fn total_deposits(&self) -> u64 {
+        self.total_deposits
+    }
+
+    /// Accounts changed since the last `StateRoot`, in key order.
+    pub fn dirty(&self) -> impl Iterator<Item = &PublicKey> {
+        self.dirty.iter()
+    }
+
+    /// The records of the dirty accounts as (key, record bytes), in key order: what the next map
+    /// version writes. Applying a `StateRoot` clears the dirty set.
+    pub fn dirty_records(&self) -> Vec<(PublicKey, Vec<u8>)> {
+        self.dirty
+            .iter()
+            .filter_map(|k| self.accounts.get(k).map(|r| (*k, r.to_bytes())))
+            .collect()
+    }
+}
+
+/// Whether two leaves are the same entry: same signer and same body bytes.
+///
+/// The node calls this when [`State::apply`] answers [`Rejection::NonceReused`]: if the leaf
+/// already sequenced under that (signer, nonce) is the same entry, the submission is a retry and
+/// gets the original index; otherwise the rejection stands. `sequenced_at` is ignored (a retry is
+/// unstamped) and so is the signature (the signer could sign the same body twice; it is still one
+/// entry, and its nonce already moved the money).
+pub fn is_same_entry(a: &Leaf, b: &Leaf) -> bool {
+    a.signer == b.signer && a.body == b.body
+}
