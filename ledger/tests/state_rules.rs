@@ -11,7 +11,9 @@ use testigo_ledger::map::StateMap;
 use testigo_ledger::state::{
     KeyProblem, MAX_FEE_BPS, Rejection, Role, State, history::extend_head, is_same_entry,
 };
-use testigo_ledger::verify::verify_account_proof;
+use testigo_ledger::verify::{
+    AccountProofError, verify_account_at_state_root, verify_account_proof,
+};
 use testigo_ledger::{Blake3, Hash, PublicKey, TreeHasher};
 
 /// Asserts the code, and that the JSON form carries the same code and round-trips.
@@ -1093,6 +1095,53 @@ fn state_root_enters_no_history_and_clears_the_dirty_set() {
         Some(&f.state().account(&pk("alice")).unwrap().to_bytes()[..])
     );
     verify_account_proof(&root.map_root, &pk("alice"), value.as_deref(), &proof).unwrap();
+    // The same chain from the leaf bytes, as a wallet holds them.
+    let leaf_bytes = f.leaves.last().unwrap().to_bytes();
+    let (record, as_of) = verify_account_at_state_root(
+        &leaf_bytes,
+        ORIGIN,
+        &pk("operator"),
+        &pk("alice"),
+        value.as_deref(),
+        &proof,
+    )
+    .unwrap();
+    assert_eq!(as_of, root.as_of);
+    assert_eq!(record.as_ref(), f.state().account(&pk("alice")));
+    assert_eq!(
+        verify_account_at_state_root(
+            &leaf_bytes,
+            ORIGIN,
+            &pk("alice"),
+            &pk("alice"),
+            value.as_deref(),
+            &proof
+        ),
+        Err(AccountProofError::NotSignedByLogKey)
+    );
+    assert!(matches!(
+        verify_account_at_state_root(
+            &leaf_bytes,
+            ORIGIN,
+            &pk("operator"),
+            &pk("alice"),
+            None,
+            &proof
+        ),
+        Err(AccountProofError::Map(_))
+    ));
+    let other_leaf = f.leaves[f.leaves.len() - 2].to_bytes();
+    assert!(matches!(
+        verify_account_at_state_root(
+            &other_leaf,
+            ORIGIN,
+            &pk("operator"),
+            &pk("alice"),
+            value.as_deref(),
+            &proof
+        ),
+        Err(AccountProofError::NotAStateRoot { .. })
+    ));
     // An access dirties payer, subject and the operator's fee bucket.
     let c = f.grant("alice", None, 0);
     f.state_root();

@@ -3,10 +3,12 @@
 //! A client never needs node code to check anything: inclusion and consistency proofs live here,
 //! and the checkpoint, cosignature, map-proof and history checks are re-exported here.
 
+mod account;
 mod history;
 mod map;
 mod proof;
 
+pub use account::{AccountProofError, verify_account_at_state_root};
 pub use history::{
     HistoryCommitment, HistoryEntry, HistoryError, TreeHead, VerifiedEntry, verify_history,
 };
