@@ -4,15 +4,16 @@
 
 use hyper::StatusCode;
 use testigo_ledger::api::{ConsistencyProof, History, InclusionProof, Wait};
-use testigo_ledger::entry::{Body, Leaf};
+use testigo_ledger::entry::Leaf;
 use testigo_ledger::map::MapProof;
-use testigo_ledger::state::AccountRecord;
-use testigo_ledger::state::history::{EMPTY_HEAD, extend_head};
-use testigo_ledger::verify::{verify_account_proof, verify_consistency, verify_inclusion};
+use testigo_ledger::verify::{
+    HistoryCommitment, HistoryEntry, TreeHead, verify_account_at_state_root, verify_consistency,
+    verify_history, verify_inclusion,
+};
 use testigo_ledger::{Blake3, TreeHasher as _};
 use testigo_tests::client::key_segment;
 use testigo_tests::cluster::TestNode;
-use testigo_tests::fixtures::{Grant, Party, Use, deposit, enroll, register};
+use testigo_tests::fixtures::{Grant, ORIGIN, Party, Use, deposit, enroll, public, register};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_proof_the_api_serves_verifies() {
@@ -77,44 +78,44 @@ async fn every_proof_the_api_serves_verifies() {
     verify_consistency(&Blake3, from, size, &from_root, &root, &proof.path)
         .expect("consistency proof verifies");
 
-    // Alice's record against the map root of the StateRoot that ends the checkpoint.
+    // Alice's record against the map root of the StateRoot that ends the checkpoint, with the
+    // wallet's own check (the StateRoot leaf's inclusion was verified above).
     let account = client.account(&alice.key, &alice.public()).await;
     assert_eq!(account.checkpoint_size, size);
-    let state_root = match Leaf::from_bytes(&leaves[size as usize - 1])
-        .expect("leaf")
-        .decode_body()
-        .expect("body")
-    {
-        Body::StateRoot(root) => root,
-        other => panic!("the checkpoint ends with {:?}", other.kind()),
-    };
+    let state_root_leaf = &leaves[size as usize - 1];
     let record_bytes = account.record.expect("alice is committed").0;
     let map_proof = MapProof::from_bytes(&account.map_proof.0).expect("map proof decodes");
-    verify_account_proof(
-        &state_root.map_root,
+    let log_key = public(&node.operator);
+    let (record, as_of) = verify_account_at_state_root(
+        state_root_leaf,
+        ORIGIN,
+        &log_key,
         &alice.public(),
         Some(&record_bytes),
         &map_proof,
     )
-    .expect("map proof verifies");
+    .expect("account proof verifies");
+    let record = record.expect("a record");
+    assert_eq!(as_of, size - 1);
     let mut tampered = record_bytes.clone();
     *tampered.last_mut().expect("non-empty") ^= 1;
     assert!(
-        verify_account_proof(
-            &state_root.map_root,
+        verify_account_at_state_root(
+            state_root_leaf,
+            ORIGIN,
+            &log_key,
             &alice.public(),
             Some(&tampered),
             &map_proof
         )
         .is_err()
     );
-    let record = AccountRecord::from_bytes(&record_bytes).expect("record decodes");
     // 60 accesses at 3; 5% of 3 rounds down to no fee.
     assert_eq!(record.balance, 180);
 
-    // Her history, page by page: every leaf included, the chain ends at the committed head.
+    // Her history, page by page, verified as complete against the committed head and length.
     let path = format!("/v1/accounts/{}/history", key_segment(&alice.public()));
-    let (mut head, mut count, mut next) = (EMPTY_HEAD, 0u64, Some(0u64));
+    let (mut entries, mut next) = (Vec::new(), Some(0u64));
     while let Some(from) = next {
         let page: History = client
             .get_signed(&alice.key, &format!("{path}?from={from}"))
@@ -122,24 +123,23 @@ async fn every_proof_the_api_serves_verifies() {
             .ok()
             .json();
         assert_eq!((page.from, page.checkpoint_size), (from, size));
-        for entry in &page.entries {
-            let proof = &entry.inclusion;
-            assert_eq!(proof.leaf_hash, Blake3.hash_leaf(&entry.leaf.0));
-            verify_inclusion(
-                &Blake3,
-                proof.index,
-                size,
-                &proof.leaf_hash,
-                &proof.path,
-                &root,
-            )
-            .expect("history leaf is in the checkpoint");
-            head = extend_head(&head, proof.index, &proof.leaf_hash);
-            count += 1;
-        }
+        entries.extend(page.entries.into_iter().map(|e| HistoryEntry {
+            index: e.inclusion.index,
+            leaf: e.leaf.0,
+            proof: e.inclusion.path,
+        }));
         next = page.next;
     }
+    let tree = TreeHead { size, root };
+    let committed = HistoryCommitment::of(&record);
+    let verified = verify_history(&alice.public(), &committed, as_of, &tree, &entries)
+        .expect("the history is the committed one");
     // Enrolment, grant and 60 accesses.
-    assert_eq!(count, 62);
-    assert_eq!((record.history_len, record.history_head), (count, head));
+    assert_eq!(verified.len(), 62);
+    let mut short = entries.clone();
+    short.remove(5);
+    assert!(
+        verify_history(&alice.public(), &committed, as_of, &tree, &short).is_err(),
+        "a history with a leaf left out is refused"
+    );
 }
