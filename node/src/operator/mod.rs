@@ -6,7 +6,7 @@
 //! `GET /v1/accounts/{key}` (`next_nonce`), and answers with the entry's index.
 //!
 //! ```text
-//! $ testigo-node operator enroll-subject 9OKVwTcoxsQkhfwAGdxOosn07Bu+b3sGkEt5Q1Ydn3U=
+//! $ testigo-node operator enroll-subject 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
 //! index 12
 //! ```
 //!
