@@ -7,17 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::vocab::{DataCategory, LegalBasis, Purpose};
+pub use crate::checkpoint::WitnessKey;
 use crate::hash::Hash;
 use crate::keys::PublicKey;
-
-/// A witness named in `Genesis`: the name its cosignature lines carry, and its Ed25519 key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WitnessKey {
-    /// The cosignature name (C2SP `tlog-cosignature`), e.g. `witness.consumers.example`.
-    pub name: String,
-    /// The witness's cosigning key.
-    pub key: PublicKey,
-}
 
 /// The first leaf of every log: its parameters, signed by the log key it names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

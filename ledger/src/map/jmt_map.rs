@@ -76,9 +76,22 @@ impl<S: MapNodeStore> JmtStateMap<S> {
         // of the caller's order.
         let set: BTreeMap<MapKey, Option<Vec<u8>>> = updates.into_iter().collect();
         let reader = Reader(&self.store);
-        let (root, update) = Tree::new(&reader)
-            .put_value_set(set.into_iter().map(|(k, v)| (KeyHash(k), v)), version)
-            .map_err(from_jmt)?;
+        let tree = Tree::new(&reader);
+        let (root, update) = if !set.is_empty() && set.values().all(Option::is_some) {
+            // jmt's batch path walks the tree once per version instead of once per key, about
+            // twice as fast; it takes no deletions (and no empty set), which take the other path.
+            let writes = set.into_iter().filter_map(|(k, v)| Some((KeyHash(k), v?)));
+            let (roots, update) = tree
+                .batch_put_value_sets(vec![writes.collect()], None, version)
+                .map_err(from_jmt)?;
+            let root = roots.first().copied().ok_or_else(|| {
+                MapError::Corrupt(format!("jmt returned no root for version {version}"))
+            })?;
+            (root, update)
+        } else {
+            tree.put_value_set(set.into_iter().map(|(k, v)| (KeyHash(k), v)), version)
+                .map_err(from_jmt)?
+        };
 
         let mut batch = MapWriteBatch {
             version,

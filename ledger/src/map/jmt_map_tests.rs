@@ -174,3 +174,29 @@ fn store_failures_stay_store_errors() {
         MapError::Corrupt(_)
     ));
 }
+
+/// Writes-only versions take jmt's batch path, versions with a deletion the per-key path: both
+/// must give the same roots and prune to the same live tree.
+#[test]
+fn batch_and_per_key_paths_agree() {
+    let mut batch_path = JmtStateMap::new(MemoryMapStore::new());
+    let mut per_key_path = JmtStateMap::new(MemoryMapStore::new());
+    let never_written = [0xee; 32];
+    for version in 0..25u64 {
+        let writes: Vec<MapUpdate> = (0..30u32)
+            .map(|j| {
+                let i = (version as u32 * 11 + j * 17) % 200;
+                (key(i), Some(format!("{version}/{j}").into_bytes()))
+            })
+            .collect();
+        let mut with_deletion = writes.clone();
+        with_deletion.push((never_written, None));
+        let root = batch_path.apply(version, writes).unwrap();
+        assert_eq!(root, per_key_path.apply(version, with_deletion).unwrap());
+    }
+    batch_path.prune(24).unwrap();
+    let store = batch_path.store();
+    assert_eq!(store.node_count(), live_nodes(store, 24));
+    // The 750 writes cover all 200 accounts; one value entry each survives.
+    assert_eq!(store.value_count(), 200);
+}

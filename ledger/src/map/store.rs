@@ -22,8 +22,8 @@ use crate::map::MapKey;
 ///   older entries of the same key unneeded). [`MapNodeStore::prune`] uses them.
 ///
 /// Plus two numbers: the latest version written and the oldest version kept.
-/// [`conformance::run_map_store_conformance`](crate::map::conformance::run_map_store_conformance)
-/// (feature `testing`) checks every rule here against an implementation.
+/// `ledger::map::conformance::run_map_store_conformance` (feature `testing`) checks every rule
+/// here against an implementation.
 pub trait MapNodeStore {
     /// The node stored under `key`, if any.
     ///

@@ -61,6 +61,9 @@ mod redb_engine;
 mod sled_engine;
 mod tiles;
 
+#[cfg(test)]
+mod tests;
+
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

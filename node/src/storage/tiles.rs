@@ -42,6 +42,13 @@ impl TileCache {
         self.lru.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> Vec<TileId> {
+        let mut ids: Vec<TileId> = self.lock().iter().map(|(id, _)| *id).collect();
+        ids.sort();
+        ids
+    }
+
     pub(crate) fn insert(&self, tiles: FullTiles) {
         let mut lru = self.lock();
         for (id, hashes) in tiles {
