@@ -43,6 +43,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(config.http_listen)
                     .await
                     .with_context(|| format!("cannot listen on {}", config.http_listen))?;
+                // One line on stdout with the bound address, so `--http 127.0.0.1:0` is usable
+                // by scripts and tests (tracing goes to stderr).
+                let bound = listener.local_addr().context("cannot read the bound address")?;
+                println!("listening on http://{bound}");
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                     tracing::info!("shutting down");

@@ -42,7 +42,8 @@ pub(crate) struct NodeArgs {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) node: NodeArgs,
-    /// HTTP API address [default: 127.0.0.1:7700].
+    /// HTTP API address [default: 127.0.0.1:7700]; port 0 picks a free one. The bound address
+    /// is printed on stdout as `listening on http://ADDR`.
     #[arg(long)]
     pub(crate) http: Option<SocketAddr>,
     /// libp2p listen address, reserved for replication (not used yet).
