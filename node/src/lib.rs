@@ -15,9 +15,11 @@ pub mod api;
 pub mod config;
 pub mod datadir;
 pub mod keyfile;
+pub mod loadgen;
 mod node;
 pub mod reader;
 pub mod sequencer;
+pub mod simulate;
 pub mod storage;
 mod store_reader;
 

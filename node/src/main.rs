@@ -36,6 +36,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("log key: {}", key.public());
             Ok(())
         }
+        Command::Loadgen(args) => args.run(),
+        Command::Simulate(args) => args.run(),
         Command::Run(args) => {
             let config = args.config()?;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
@@ -45,7 +47,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot listen on {}", config.http_listen))?;
                 // One line on stdout with the bound address, so `--http 127.0.0.1:0` is usable
                 // by scripts and tests (tracing goes to stderr).
-                let bound = listener.local_addr().context("cannot read the bound address")?;
+                let bound = listener
+                    .local_addr()
+                    .context("cannot read the bound address")?;
                 println!("listening on http://{bound}");
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;

@@ -1,5 +1,9 @@
-//! The command line: `testigo-node [run]` and `testigo-node init`. Raw flags become a validated
+//! The command line: `testigo-node [run]`, `init`, and the operator tools `loadgen` and
+//! `simulate`. Raw flags become a validated
 //! [`Config`] (and [`GenesisParams`]) before any work starts.
+
+mod loadgen;
+mod simulate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +29,10 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Create the data directory, the log key (0600) and the signed genesis entry.
     Init(InitArgs),
+    /// Benchmark a running node (build with --release).
+    Loadgen(loadgen::LoadgenArgs),
+    /// Drive a running node with a simulated telecom day.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Flags shared by `run` and `init`.
