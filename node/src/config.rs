@@ -48,6 +48,9 @@ pub struct Config {
     pub batch_max_delay_ms: u64,
     /// Submissions waiting for the sequencer before new ones get 503.
     pub queue_capacity: usize,
+    /// Entries waiting for the sequencer, over all submissions, before new ones get 503: what
+    /// bounds the queue's memory, since one submission may hold `max_batch_submission` leaves.
+    pub max_queued_entries: usize,
     /// Largest request body, bytes (413 beyond).
     pub max_request_bytes: usize,
     /// Most leaves in one submission.
@@ -68,6 +71,7 @@ impl Default for Config {
             batch_max_entries: 4096,
             batch_max_delay_ms: 50,
             queue_capacity: 1024,
+            max_queued_entries: 65_536,
             max_request_bytes: 8 * 1024 * 1024,
             max_batch_submission: 10_000,
             max_entries_page: 1000,
@@ -133,6 +137,12 @@ impl Config {
         }
         if self.queue_capacity == 0 || self.max_batch_submission == 0 {
             return bad("queue_capacity and max_batch_submission must be at least 1".into());
+        }
+        if self.max_queued_entries < self.max_batch_submission {
+            return bad(format!(
+                "max_queued_entries ({}) must hold one maximal submission ({})",
+                self.max_queued_entries, self.max_batch_submission
+            ));
         }
         if self.max_entries_page == 0 || self.replay_cache_capacity == 0 {
             return bad("max_entries_page and replay_cache_capacity must be at least 1".into());

@@ -17,6 +17,7 @@ pub mod datadir;
 pub mod keyfile;
 pub mod loadgen;
 mod node;
+pub mod operator;
 pub mod reader;
 pub mod sequencer;
 pub mod simulate;

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(cli::operator::exit_code(&error))
         }
     }
 }
@@ -38,6 +38,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Loadgen(args) => args.run(),
         Command::Simulate(args) => args.run(),
+        Command::Operator(args) => cli::operator::run(args),
         Command::Run(args) => {
             let config = args.config()?;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
@@ -51,14 +52,41 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     .local_addr()
                     .context("cannot read the bound address")?;
                 println!("listening on http://{bound}");
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                    tracing::info!("shutting down");
-                };
-                testigo_node::run(config, listener, shutdown)
+                testigo_node::run(config, listener, shutdown_signal())
                     .await
                     .context("node failed")
             })
         }
     }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what service managers and container runtimes send):
+/// both stop the node the same clean way, closing the open batch with a checkpoint.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    result = tokio::signal::ctrl_c() => {
+                        if let Err(e) = result {
+                            tracing::warn!(error = %e, "cannot listen for Ctrl-C; SIGTERM still stops the node");
+                            terminate.recv().await;
+                        }
+                    }
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops the node");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("signal received");
 }

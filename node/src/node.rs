@@ -103,6 +103,7 @@ pub async fn run(
         max_entries: config.batch_max_entries,
         max_delay: config.batch_delay(),
         queue_capacity: config.queue_capacity,
+        max_queued_entries: config.max_queued_entries,
     };
     let (sequencer, task) = spawn(Box::new(backend), latest, settings, metrics.clone());
     if store.tree_size() == 0 {
@@ -131,6 +132,7 @@ pub async fn run(
     let readers = std::iter::once(genesis.log_key)
         .chain(genesis.witnesses.iter().map(|w| w.key))
         .chain(genesis.regulators.iter().copied());
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         log,
         sequencer,
@@ -142,11 +144,16 @@ pub async fn run(
             max_batch_submission: config.max_batch_submission,
             max_entries_page: config.max_entries_page,
         },
+        stopping,
     });
     let address = listener.local_addr()?;
     tracing::info!(%address, origin = %genesis.origin, size = store.tree_size(), "serving");
     let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests, closing event streams");
+            stop.send_replace(true);
+        })
         .await;
     // The router (and with it every handle) is dropped: the task closes its batch and ends.
     match task.await {

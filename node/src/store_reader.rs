@@ -71,17 +71,31 @@ impl LogRead for Arc<Store> {
         limit: usize,
         size: u64,
     ) -> Result<Vec<u64>, ReadError> {
-        // `from` counts the account's leaves; the index is keyed by leaf index, so skip `from`.
-        let take = usize::try_from(from)
-            .unwrap_or(usize::MAX)
-            .saturating_add(limit);
-        let all = Store::account_leaves(self, key, 0, take)
-            .map_err(|e| ReadError::Store(e.to_string()))?;
-        Ok(all
-            .into_iter()
-            .skip(usize::try_from(from).unwrap_or(usize::MAX))
-            .filter(|&i| i < size)
-            .take(limit)
-            .collect())
+        // `from` counts the account's leaves while the index is keyed by leaf index, so the first
+        // `from` are skipped; read in fixed-size chunks so memory stays bounded however long the
+        // account's history is.
+        const CHUNK: usize = 4096;
+        let mut skip = from;
+        let mut cursor = 0u64;
+        let mut out = Vec::with_capacity(limit.min(CHUNK));
+        loop {
+            let chunk = Store::account_leaves(self, key, cursor, CHUNK)
+                .map_err(|e| ReadError::Store(e.to_string()))?;
+            let full = chunk.len() == CHUNK;
+            for &index in &chunk {
+                if index >= size || out.len() >= limit {
+                    return Ok(out);
+                }
+                if skip > 0 {
+                    skip -= 1;
+                } else {
+                    out.push(index);
+                }
+            }
+            match chunk.last() {
+                Some(&last) if full => cursor = last + 1,
+                _ => return Ok(out),
+            }
+        }
     }
 }

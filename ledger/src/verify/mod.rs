@@ -3,9 +3,15 @@
 //! A client never needs node code to check anything: inclusion and consistency proofs live here,
 //! and the checkpoint, cosignature, map-proof and history checks are re-exported here.
 
+mod account;
+mod history;
 mod map;
 mod proof;
 
+pub use account::{AccountProofError, verify_account_at_state_root};
+pub use history::{
+    HistoryCommitment, HistoryEntry, HistoryError, TreeHead, VerifiedEntry, verify_history,
+};
 pub use map::{MapProofError, map_root_from_proof, verify_account_proof, verify_map_proof};
 pub use proof::{
     ProofError, consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof,

@@ -1,6 +1,10 @@
 //! Fixtures shared by the ledger's integration tests: deterministic keys and one body of each kind.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fixture;
+pub mod generator;
+pub mod tree;
+
 use ed25519_dalek::SigningKey;
 use testigo_ledger::entry::*;
 use testigo_ledger::{Hash, PublicKey};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::Body as HttpBody;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
@@ -19,10 +19,10 @@ use serde::Deserialize;
 use testigo_ledger::api::{
     BatchResponse, BatchResult, Entries, IndexedLeaf, Sequenced, Submission, Wait,
 };
-use testigo_ledger::entry::Leaf;
+use testigo_ledger::entry::{Body, Leaf};
 
 use super::auth::Signed;
-use super::metrics::{CodeLabel, KindLabel};
+use super::metrics::CodeLabel;
 use super::proofs::query;
 use super::{ApiError, AppState, read};
 use crate::sequencer::{Outcome, Refusal, verify::verify_parallel};
@@ -44,7 +44,7 @@ pub(crate) async fn post_entries(
     State(state): State<Arc<AppState>>,
     q: Result<Query<SubmitQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Body,
+    body: HttpBody,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let SubmitQuery { wait } = query(q)?;
@@ -94,18 +94,13 @@ pub(crate) async fn post_entries(
     state
         .metrics
         .observe_latency(wait == Wait::Checkpointed, started.elapsed());
-    for result in &results {
-        match result {
-            Ok(s) if !s.duplicate => {}
-            Ok(_) => {}
-            Err(refusal) => {
-                state
-                    .metrics
-                    .refusals
-                    .get_or_create(&CodeLabel { code: refusal.code })
-                    .inc();
-            }
-        }
+    // Entries by kind are counted by the sequencer, which also sees its own StateRoots.
+    for refusal in results.iter().filter_map(|r| r.as_ref().err()) {
+        state
+            .metrics
+            .refusals
+            .get_or_create(&CodeLabel { code: refusal.code })
+            .inc();
     }
     Ok(match form {
         Form::One => match results.into_iter().next() {
@@ -145,6 +140,15 @@ async fn submit(
                     "malformed_leaf",
                     "submit the envelope with sequenced_at zero; the sequencer sets it",
                     serde_json::json!({ "sequenced_at": leaf.sequenced_at }),
+                )));
+            }
+            // Only the sequencer writes StateRoots, at batch boundaries right before it signs a
+            // checkpoint; one submitted mid-batch would commit a map version out of turn.
+            Ok(leaf) if matches!(leaf.decode_body(), Ok(Body::StateRoot(_))) => {
+                results[i] = Some(Err(Refusal::new(
+                    "state_root_reserved",
+                    "StateRoot entries are written by the sequencer only",
+                    serde_json::Value::Null,
                 )));
             }
             Ok(leaf) => {
@@ -190,37 +194,35 @@ async fn submit(
             results: sequenced,
             checkpoint,
         } = state.sequencer.submit(valid, wait).await?;
+        // With a checkpoint, every sequenced entry gets its inclusion proof, all in one read.
+        let proofs = match &checkpoint {
+            Some(cp) => {
+                let size = cp.size;
+                let indexes: Vec<u64> = sequenced
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().map(|r| r.index))
+                    .collect();
+                read(state, move |r| {
+                    indexes
+                        .into_iter()
+                        .map(|index| r.inclusion(index, size))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await?
+            }
+            None => Vec::new(),
+        };
+        let mut proofs = proofs.into_iter();
+        let note = checkpoint.map(|cp| cp.note.clone());
         for (result, i) in sequenced.into_iter().zip(valid_positions) {
-            results[i] = Some(match result {
-                Ok(receipt) => {
-                    if !receipt.duplicate {
-                        state
-                            .metrics
-                            .entries
-                            .get_or_create(&KindLabel {
-                                kind: receipt.kind.as_str(),
-                            })
-                            .inc();
-                    }
-                    let (note, inclusion) = match &checkpoint {
-                        Some(cp) => {
-                            let (index, size) = (receipt.index, cp.size);
-                            let proof = read(state, move |r| r.inclusion(index, size)).await?;
-                            (Some(cp.note.clone()), Some(proof))
-                        }
-                        None => (None, None),
-                    };
-                    Ok(Sequenced {
-                        index: receipt.index,
-                        sequenced_at: receipt.sequenced_at,
-                        leaf_hash: receipt.leaf_hash,
-                        duplicate: receipt.duplicate,
-                        checkpoint: note,
-                        inclusion,
-                    })
-                }
-                Err(refusal) => Err(refusal),
-            });
+            results[i] = Some(result.map(|receipt| Sequenced {
+                index: receipt.index,
+                sequenced_at: receipt.sequenced_at,
+                leaf_hash: receipt.leaf_hash,
+                duplicate: receipt.duplicate,
+                checkpoint: note.clone(),
+                inclusion: proofs.next(),
+            }));
         }
     }
     results

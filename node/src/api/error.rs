@@ -13,7 +13,7 @@
 //! | 409 | rejections that conflict with the log: `nonce_reused`, `already_registered`, `consent_already_revoked`, `claim_already_settled`, `genesis_not_first` |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
-//! | 422 | `invalid_signature` and every other rule the state machine enforces, by its own code |
+//! | 422 | `invalid_signature`, `state_root_reserved` (only the sequencer writes StateRoots), and every other rule the state machine enforces, by its own code |
 //! | 500 | `internal` |
 //! | 501 | `not_implemented` (`wait=witnessed` until replication lands) |
 //! | 503 | `queue_full` (with `Retry-After`), `shutting_down`, `replay_cache_full` |

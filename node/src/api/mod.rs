@@ -23,6 +23,8 @@ pub mod error;
 mod events;
 pub mod metrics;
 mod proofs;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -57,6 +59,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authorizer: auth::Authorizer,
     pub(crate) limits: Limits,
+    /// Becomes `true` when the node starts shutting down: long-lived responses end on it.
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for AppState {

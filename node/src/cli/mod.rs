@@ -1,6 +1,8 @@
-//! The command line: `testigo-node [run]`, `init`, and the operator tools `loadgen` and
-//! `simulate`. Raw flags become a validated
+//! The command line: `testigo-node [run]`, `testigo-node init`, `testigo-node operator …`, and
+//! the tools that drive a running node, `loadgen` and `simulate`. Raw flags become a validated
 //! [`Config`] (and [`GenesisParams`]) before any work starts.
+
+pub(crate) mod operator;
 
 mod loadgen;
 mod simulate;
@@ -33,6 +35,8 @@ pub(crate) enum Command {
     Loadgen(loadgen::LoadgenArgs),
     /// Drive a running node with a simulated telecom day.
     Simulate(simulate::SimulateArgs),
+    /// Submit an operator entry to a running node, signed with the data directory's key.
+    Operator(operator::OperatorArgs),
 }
 
 /// Flags shared by `run` and `init`.

@@ -86,6 +86,9 @@ impl std::fmt::Debug for Command {
 pub struct SequencerHandle {
     tx: mpsc::Sender<Command>,
     queued: Arc<AtomicUsize>,
+    /// Entries queued (in every submission together) before new submissions get `QueueFull`; a
+    /// submission into an empty queue is always taken, so one maximal batch always fits.
+    max_queued_entries: usize,
     checkpoints: watch::Receiver<Option<Arc<CheckpointInfo>>>,
 }
 
@@ -99,17 +102,25 @@ impl SequencerHandle {
     pub async fn submit(&self, leaves: Vec<Leaf>, wait: Wait) -> Result<Outcome, SequencerError> {
         let (reply, answer) = oneshot::channel();
         let count = leaves.len();
-        self.tx
-            .try_send(Command::Submit {
-                leaves,
-                wait,
-                reply,
-            })
-            .map_err(|e| match e {
+        // Count before sending, so the task's decrement can never run first and wrap; and bound
+        // the queue by entries, not only by submissions, so memory stays bounded whatever the
+        // submission sizes.
+        let before = self.queued.fetch_add(count, Ordering::Relaxed);
+        if before > 0 && before.saturating_add(count) > self.max_queued_entries {
+            self.queued.fetch_sub(count, Ordering::Relaxed);
+            return Err(SequencerError::QueueFull);
+        }
+        if let Err(e) = self.tx.try_send(Command::Submit {
+            leaves,
+            wait,
+            reply,
+        }) {
+            self.queued.fetch_sub(count, Ordering::Relaxed);
+            return Err(match e {
                 mpsc::error::TrySendError::Full(_) => SequencerError::QueueFull,
                 mpsc::error::TrySendError::Closed(_) => SequencerError::Stopped,
-            })?;
-        self.queued.fetch_add(count, Ordering::Relaxed);
+            });
+        }
         answer.await.map_err(|_| SequencerError::Stopped)?
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use testigo_ledger::api::Wait;
-use testigo_ledger::entry::Leaf;
+use testigo_ledger::entry::{BodyKind, Leaf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -14,7 +14,7 @@ use super::{
     Backend, BackendError, CheckpointInfo, Command, Outcome, Receipt, Refusal, SequencerError,
     SequencerHandle,
 };
-use crate::api::metrics::Metrics;
+use crate::api::metrics::{KindLabel, Metrics};
 
 /// How the task batches.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +25,8 @@ pub(crate) struct Settings {
     pub(crate) max_delay: Duration,
     /// Commands queued before `QueueFull`.
     pub(crate) queue_capacity: usize,
+    /// Entries queued, over all commands, before `QueueFull`.
+    pub(crate) max_queued_entries: usize,
 }
 
 type Reply = oneshot::Sender<Result<Outcome, SequencerError>>;
@@ -74,6 +76,7 @@ pub(crate) fn spawn(
     let handle = SequencerHandle {
         tx,
         queued,
+        max_queued_entries: settings.max_queued_entries,
         checkpoints,
     };
     (handle, tokio::spawn(task.run()))
@@ -189,6 +192,11 @@ impl Task {
             self.batch_started = Some(Instant::now());
         }
         self.batch_len += new;
+        for receipt in results.iter().filter_map(|r| r.as_ref().ok()) {
+            if !receipt.duplicate {
+                self.count_entry(receipt.kind);
+            }
+        }
         let latest = self.published.borrow().clone();
         let mut results = results.into_iter();
         for (n, wait, reply) in callers {
@@ -235,6 +243,7 @@ impl Task {
         self.batch_len = 0;
         self.batch_started = None;
         self.metrics.checkpoint_entries.observe(closed as f64);
+        self.count_entry(BodyKind::StateRoot);
         tracing::debug!(size = checkpoint.size, entries = closed, "checkpoint");
         let (ready, waiting): (Vec<_>, Vec<_>) = self
             .parked
@@ -249,6 +258,17 @@ impl Task {
         }
         self.published.send_replace(Some(checkpoint));
         Ok(())
+    }
+
+    /// Counts one new leaf of `kind`, wherever it came from (API, genesis, the task's own
+    /// `StateRoot`s), so `/metrics` adds up to the tree size since the start.
+    fn count_entry(&self, kind: BodyKind) {
+        self.metrics
+            .entries
+            .get_or_create(&KindLabel {
+                kind: kind.as_str(),
+            })
+            .inc();
     }
 
     /// Runs `f` on the backend on a blocking thread (it may fsync).

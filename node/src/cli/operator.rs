@@ -1,0 +1,129 @@
+//! `testigo-node operator …`: the operator's entries, signed with the data directory's log key and
+//! submitted to a running node. Each command lives in `testigo_node::operator`; this module parses
+//! the flags, loads the key and prints the answer.
+
+use anyhow::Context as _;
+use testigo_ledger::api::{Sequenced, Wait};
+use testigo_node::KeyFile;
+use testigo_node::operator::access::AccessArgs;
+use testigo_node::operator::deposit::DepositArgs;
+use testigo_node::operator::enroll_subject::EnrollSubjectArgs;
+use testigo_node::operator::register_accessor::RegisterAccessorArgs;
+use testigo_node::operator::settle::SettleArgs;
+use testigo_node::operator::{Operator, OperatorError};
+
+use super::NodeArgs;
+
+/// Flags shared by every operator command.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OperatorArgs {
+    /// Where the operator key lives (`--data-dir`, `--config`).
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+    /// The running node's HTTP API.
+    #[arg(
+        long = "node",
+        default_value = "http://127.0.0.1:7700",
+        env = "TESTIGO_NODE"
+    )]
+    pub(crate) url: String,
+    /// Answer once the entry is `sequenced` (durable) or `checkpointed` (with a proof).
+    #[arg(long, value_parser = parse_wait, default_value = "sequenced")]
+    pub(crate) wait: Wait,
+    #[command(subcommand)]
+    pub(crate) command: OperatorCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum OperatorCommand {
+    /// Enrol a customer's wallet key as a subject.
+    EnrollSubject(EnrollSubjectArgs),
+    /// Register a data buyer's key as an accessor.
+    RegisterAccessor(RegisterAccessorArgs),
+    /// Credit an accessor with funds received off-ledger.
+    Deposit(DepositArgs),
+    /// Record that a subject's claim was paid out.
+    Settle(SettleArgs),
+    /// Log the operator's own use of a subject's data.
+    Access(AccessArgs),
+}
+
+fn parse_wait(text: &str) -> Result<Wait, String> {
+    match text {
+        "sequenced" => Ok(Wait::Sequenced),
+        "checkpointed" => Ok(Wait::Checkpointed),
+        _ => Err("expected sequenced or checkpointed".to_owned()),
+    }
+}
+
+/// Runs the command; an [`OperatorError`] stays in the chain so `main` can pick the exit code.
+pub(crate) fn run(args: OperatorArgs) -> anyhow::Result<()> {
+    let config = args.node.config()?;
+    let key = KeyFile::load(&config.key_path())
+        .map_err(OperatorError::from)
+        .with_context(|| {
+            format!(
+                "cannot load the operator key from {}",
+                config.data_dir.display()
+            )
+        })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let sequenced = runtime.block_on(async {
+        let operator = Operator::connect(&args.url, key.signing_key().clone(), args.wait).await?;
+        match &args.command {
+            OperatorCommand::EnrollSubject(c) => c.run(&operator).await,
+            OperatorCommand::RegisterAccessor(c) => c.run(&operator).await,
+            OperatorCommand::Deposit(c) => c.run(&operator).await,
+            OperatorCommand::Settle(c) => c.run(&operator).await,
+            OperatorCommand::Access(c) => c.run(&operator).await,
+        }
+    })?;
+    println!("{}", describe(&sequenced));
+    Ok(())
+}
+
+/// One line: the index, whether it was a duplicate, and the covering checkpoint's size.
+fn describe(sequenced: &Sequenced) -> String {
+    let mut line = format!("index {}", sequenced.index);
+    if sequenced.duplicate {
+        line.push_str(" (duplicate: already in the log)");
+    }
+    if let Some(proof) = &sequenced.inclusion {
+        line.push_str(&format!(", checkpointed at size {}", proof.size));
+    }
+    line
+}
+
+/// The exit code for an error chain: the operator command's own, or 1.
+pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
+    error
+        .chain()
+        .find_map(|e| e.downcast_ref::<OperatorError>())
+        .map_or(1, OperatorError::exit_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_and_unreachable_nodes_exit_differently() {
+        let refused = anyhow::Error::from(OperatorError::Refused {
+            status: 402,
+            code: "insufficient_funds".into(),
+            message: "balance 0 does not cover price 5".into(),
+            details: serde_json::Value::Null,
+        });
+        assert_eq!(exit_code(&refused), 3);
+        let down = anyhow::Error::from(OperatorError::Unreachable {
+            node: "http://127.0.0.1:1".into(),
+            cause: "connection refused".into(),
+        })
+        .context("operator enroll-subject");
+        assert_eq!(exit_code(&down), 4);
+        assert_eq!(exit_code(&anyhow::anyhow!("config")), 1);
+    }
+}

@@ -1,0 +1,218 @@
+//! Real nodes in-process: `testigo_node::run` on a listener bound to `127.0.0.1:0` and a temporary
+//! data directory, stopped through its shutdown future. Readiness is the first `200` from
+//! `/healthz`; the listener is bound before the node starts, so that request simply waits for
+//! the node to serve, and the wait is bounded and fails fast if the node stops.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use hyper::{Method, StatusCode};
+use tempfile::TempDir;
+use testigo_ledger::Hash;
+use testigo_ledger::api::Entries;
+use testigo_ledger::checkpoint::{Checkpoint, SignedNote, verify_checkpoint_note};
+use testigo_node::{Config, GenesisParams, KeyFile, NodeError, StorageEngine};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::client::Client;
+use crate::fixtures::{OPERATOR_SEED, ORIGIN, REGULATOR_SEED, key, public};
+
+/// How long a node may take to become ready or to stop.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Connection attempts while a node starts (the listener is bound first, so one normally does).
+const READY_ATTEMPTS: usize = 100;
+
+/// How to start a node.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The storage engine.
+    pub storage: StorageEngine,
+    /// Batch delay: short, so `wait=checkpointed` answers quickly.
+    pub batch_max_delay_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            storage: StorageEngine::Redb,
+            batch_max_delay_ms: 5,
+        }
+    }
+}
+
+/// A running node and what a test needs to talk to it.
+#[derive(Debug)]
+pub struct TestNode {
+    /// Its HTTP address.
+    pub addr: SocketAddr,
+    /// A client for it.
+    pub client: Client,
+    /// The log key (seeded).
+    pub operator: SigningKey,
+    /// A regulator named in the genesis (seeded).
+    pub regulator: SigningKey,
+    /// The configuration it runs with.
+    pub config: Config,
+    dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), NodeError>>,
+}
+
+/// A stopped node's data directory, ready to start again.
+#[derive(Debug)]
+pub struct Stopped {
+    dir: TempDir,
+    config: Config,
+}
+
+impl TestNode {
+    /// A node with the default [`Options`] on a fresh log.
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// A node on a fresh log whose key and regulator are the seeded ones.
+    pub async fn start_with(options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            storage: options.storage,
+            batch_max_delay_ms: options.batch_max_delay_ms,
+            ..Config::default()
+        };
+        let params = GenesisParams {
+            origin: ORIGIN.to_owned(),
+            regulators: vec![public(&key(REGULATOR_SEED))],
+            ..GenesisParams::default()
+        };
+        testigo_node::datadir::init_with_key(
+            &config,
+            &params,
+            KeyFile::from_key(key(OPERATOR_SEED)),
+        )
+        .expect("initialise the data directory");
+        Self::launch(dir, config).await
+    }
+
+    async fn launch(dir: TempDir, config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(testigo_node::run(config.clone(), listener, async move {
+            let _ = stop.await;
+        }));
+        let mut node = Self {
+            addr,
+            client: Client::new(addr),
+            operator: key(OPERATOR_SEED),
+            regulator: key(REGULATOR_SEED),
+            config,
+            dir,
+            shutdown: Some(shutdown),
+            task,
+        };
+        tokio::time::timeout(DEADLINE, node.ready())
+            .await
+            .expect("node ready within the deadline");
+        node
+    }
+
+    async fn ready(&mut self) {
+        for _ in 0..READY_ATTEMPTS {
+            tokio::select! {
+                ended = &mut self.task => panic!("node stopped while starting: {ended:?}"),
+                answer = self.client.open(Method::GET, "/healthz", &[], Vec::new()) => match answer {
+                    Ok(response) if response.status() == StatusCode::OK => return,
+                    Ok(response) => panic!("node unhealthy while starting: {}", response.status()),
+                    // Not accepting yet: try again, a bounded number of times.
+                    Err(_) => tokio::task::yield_now().await,
+                },
+            }
+        }
+        panic!("node not ready after {READY_ATTEMPTS} attempts");
+    }
+
+    /// Stops the node cleanly (it closes its open batch) and keeps its data directory.
+    pub async fn stop(mut self) -> Stopped {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let result = tokio::time::timeout(DEADLINE, &mut self.task)
+            .await
+            .expect("node stopped within the deadline")
+            .expect("node task did not panic");
+        result.expect("node stopped without an error");
+        Stopped {
+            dir: self.dir,
+            config: self.config,
+        }
+    }
+
+    /// The latest checkpoint note, verified against the log key.
+    pub async fn checkpoint(&self) -> (String, Checkpoint) {
+        let text = self.client.checkpoint().await;
+        let note = SignedNote::parse(text.as_bytes()).expect("checkpoint parses");
+        let checkpoint = verify_checkpoint_note(&note, ORIGIN, &public(&self.operator))
+            .expect("checkpoint is signed by the log key");
+        (text, checkpoint)
+    }
+
+    /// The latest checkpoint's size and root.
+    pub async fn checkpoint_size_root(&self) -> (u64, Hash) {
+        let (_, checkpoint) = self.checkpoint().await;
+        (checkpoint.size(), *checkpoint.root())
+    }
+
+    /// Leaves `start..end` read as the operator (bulk read), in pages.
+    pub async fn leaves(&self, start: u64, end: u64) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut next = start;
+        while next < end {
+            let entries: Entries = self
+                .client
+                .get_signed(
+                    &self.operator,
+                    &format!("/v1/entries?start={next}&end={end}"),
+                )
+                .await
+                .ok()
+                .json();
+            assert!(!entries.entries.is_empty(), "no progress reading leaves");
+            for entry in entries.entries {
+                assert_eq!(entry.index, next);
+                out.push(entry.leaf.0);
+                next += 1;
+            }
+        }
+        out
+    }
+
+    /// The number of leaves stored, checkpointed or not: the checkpoint's size plus whatever
+    /// `GET /v1/entries` still finds after it.
+    pub async fn tree_size(&self) -> u64 {
+        let (size, _) = self.checkpoint_size_root().await;
+        let answer = self
+            .client
+            .get_signed(
+                &self.operator,
+                &format!("/v1/entries?start={size}&end={}", size + 1000),
+            )
+            .await;
+        if answer.status == StatusCode::BAD_REQUEST {
+            assert_eq!(answer.error().code, "invalid_range");
+            return size;
+        }
+        let entries: Entries = answer.ok().json();
+        size + entries.entries.len() as u64
+    }
+}
+
+impl Stopped {
+    /// Starts a node again on the same data directory, on a new port.
+    pub async fn restart(self) -> TestNode {
+        TestNode::launch(self.dir, self.config).await
+    }
+}
