@@ -15,10 +15,12 @@ pub mod api;
 pub mod config;
 pub mod datadir;
 pub mod keyfile;
+pub mod loadgen;
 mod node;
 pub mod operator;
 pub mod reader;
 pub mod sequencer;
+pub mod simulate;
 pub mod storage;
 mod store_reader;
 

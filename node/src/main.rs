@@ -38,6 +38,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("log key: {}", key.public());
             Ok(())
         }
+        Command::Loadgen(args) => args.run(),
+        Command::Simulate(args) => args.run(),
         Command::Operator(args) => cli::operator::run(args),
         Command::Run(args) => {
             let config = args.config()?;
@@ -46,6 +48,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(config.http_listen)
                     .await
                     .with_context(|| format!("cannot listen on {}", config.http_listen))?;
+                // One line on stdout with the bound address, so `--http 127.0.0.1:0` is usable
+                // by scripts and tests (tracing goes to stderr).
+                let bound = listener
+                    .local_addr()
+                    .context("cannot read the bound address")?;
+                println!("listening on http://{bound}");
                 testigo_node::run(config, listener, shutdown_signal())
                     .await
                     .context("node failed")

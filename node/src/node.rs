@@ -90,15 +90,15 @@ pub async fn run(
         .await
         .map_err(|e| NodeError::Sequencer(e.to_string()))??;
     let store = Arc::new(store);
+    let metrics = Arc::new(Metrics::new());
     let (backend, latest) = {
-        let store = store.clone();
+        let (store, metrics) = (store.clone(), metrics.clone());
         let key = key.signing_key().clone();
         let origin = genesis.origin.clone();
-        tokio::task::spawn_blocking(move || load(store, key, origin))
+        tokio::task::spawn_blocking(move || load(store, key, origin, metrics))
             .await
             .map_err(|e| NodeError::Sequencer(e.to_string()))??
     };
-    let metrics = Arc::new(Metrics::new());
     let settings = Settings {
         max_entries: config.batch_max_entries,
         max_delay: config.batch_delay(),
@@ -171,6 +171,7 @@ fn load(
     store: Arc<Store>,
     key: ed25519_dalek::SigningKey,
     origin: String,
+    metrics: Arc<Metrics>,
 ) -> Result<(LogBackend, Option<CheckpointInfo>), NodeError> {
     let size = store.tree_size();
     let inconsistent = |m: String| NodeError::Inconsistent(m);
@@ -261,7 +262,7 @@ fn load(
             "{size} leaves stored but no checkpoint"
         )));
     }
-    let mut backend = LogBackend::new(replayed.state, store.clone(), key, origin);
+    let mut backend = LogBackend::new(replayed.state, store.clone(), key, origin, metrics);
     if let Some(cp) = &latest
         && cp.size < size
     {

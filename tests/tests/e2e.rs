@@ -1,8 +1,12 @@
 //! End-to-end tests: real nodes in-process on loopback (see `testigo_tests::cluster`), driven over
 //! HTTP the way wallets, accessors and auditors drive them. One binary; each file is a module.
+//!
+//! The crash test lives in `node/tests/crash.rs`: it runs the `testigo-node` binary as a child
+//! process, which Cargo builds for a test only inside the node crate.
 
 mod auth;
 mod flow;
+mod hostile;
 mod operator;
 mod proofs;
 mod rejections;

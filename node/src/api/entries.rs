@@ -129,6 +129,7 @@ async fn submit(
     raw: Vec<Vec<u8>>,
     wait: Wait,
 ) -> Result<Vec<Result<Sequenced, Refusal>>, ApiError> {
+    let parsing = Instant::now();
     let mut results: Vec<Option<Result<Sequenced, Refusal>>> = vec![None; raw.len()];
     let mut parsed = Vec::with_capacity(raw.len());
     let mut positions = Vec::with_capacity(raw.len());
@@ -163,10 +164,13 @@ async fn submit(
             }
         }
     }
+    state.metrics.observe_phase("parse", parsing.elapsed());
     let parsed = Arc::new(parsed);
+    let verifying = Instant::now();
     let verdicts = verify_parallel(state.log.origin.as_str().into(), parsed.clone())
         .await
         .map_err(ApiError::internal)?;
+    state.metrics.observe_phase("verify", verifying.elapsed());
     let parsed = Arc::try_unwrap(parsed).unwrap_or_else(|shared| shared.as_ref().clone());
     let mut valid = Vec::with_capacity(parsed.len());
     let mut valid_positions = Vec::with_capacity(parsed.len());

@@ -9,6 +9,7 @@
 //! | 402 | rejections about money: `insufficient_funds`, `claim_exceeds_balance` |
 //! | 403 | `forbidden` (signed, but not by a key that may read this) |
 //! | 404 | `not_found` |
+//! | 405 | `method_not_allowed` |
 //! | 409 | rejections that conflict with the log: `nonce_reused`, `already_registered`, `consent_already_revoked`, `claim_already_settled`, `genesis_not_first` |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
@@ -55,6 +56,9 @@ pub enum ApiError {
     /// Nothing there.
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, the method does not.
+    #[error("method not allowed on this route; see /v1/log")]
+    MethodNotAllowed,
     /// The body is larger than the limit.
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -108,6 +112,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Rejected(refusal) => refusal_status(refusal.class),
@@ -126,6 +131,7 @@ impl ApiError {
             ApiError::Unauthorized { code, .. } => (*code, Value::Null),
             ApiError::Forbidden(_) => ("forbidden", Value::Null),
             ApiError::NotFound(_) => ("not_found", Value::Null),
+            ApiError::MethodNotAllowed => ("method_not_allowed", Value::Null),
             ApiError::PayloadTooLarge { limit } => {
                 ("payload_too_large", serde_json::json!({ "limit": limit }))
             }

@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`): queue depth, batch sizes, latencies to sequenced and to
-//! checkpointed, entries by kind, refusals by code.
+//! checkpointed, entries by kind, refusals by code, and time per phase of the write path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,16 @@ pub(crate) struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PhaseLabel {
+    pub(crate) phase: &'static str,
+}
+
+/// Buckets of the per-phase histograms: 50 µs to about 1.6 s.
+fn phase_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct CodeLabel {
     pub(crate) code: &'static str,
 }
@@ -36,6 +46,11 @@ pub struct Metrics {
     pub(crate) latency_checkpointed: Histogram,
     pub(crate) entries: Family<KindLabel, Counter>,
     pub(crate) refusals: Family<CodeLabel, Counter>,
+    /// Where a batch's time goes: `parse` and `verify` (request handlers, all cores), then in
+    /// the sequencer `apply` (rules and state), `tree` (hashes and tiles), `commit` (the durable
+    /// write with its fsync), and per checkpoint `state_root` (state map), `sign`,
+    /// `checkpoint_commit`.
+    pub(crate) phases: Family<PhaseLabel, Histogram, fn() -> Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -61,6 +76,8 @@ impl Metrics {
         let latency_checkpointed = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let entries = Family::<KindLabel, Counter>::default();
         let refusals = Family::<CodeLabel, Counter>::default();
+        let phases: Family<PhaseLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(phase_histogram);
         registry.register(
             "queue_depth",
             "Entries queued for the sequencer",
@@ -88,6 +105,11 @@ impl Metrics {
         );
         registry.register("entries", "Entries sequenced, by kind", entries.clone());
         registry.register("refusals", "Entries refused, by code", refusals.clone());
+        registry.register(
+            "phase_seconds",
+            "Time per phase of the write path",
+            phases.clone(),
+        );
         Self {
             registry,
             queue_depth,
@@ -97,7 +119,15 @@ impl Metrics {
             latency_checkpointed,
             entries,
             refusals,
+            phases,
         }
+    }
+
+    /// Records the time one phase of the write path took.
+    pub(crate) fn observe_phase(&self, phase: &'static str, elapsed: Duration) {
+        self.phases
+            .get_or_create(&PhaseLabel { phase })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Records one answered submission's latency.

@@ -89,6 +89,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(healthz))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -118,6 +119,11 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route; see /v1/log".into())
+}
+
+/// axum answers a wrong method with an empty 405; every refusal here is JSON with a code.
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// Runs a store read on a blocking thread and maps its errors.

@@ -25,8 +25,14 @@ fn app(dir: &tempfile::TempDir) -> Router {
     let store = Arc::new(Store::open(&dir.path().join("store"), &StoreConfig::default()).unwrap());
     let key = SigningKey::from_bytes(&[1; 32]);
     let log_key = PublicKey(key.verifying_key().to_bytes());
-    let backend = LogBackend::new(State::new(), store.clone(), key, "o".into());
     let metrics = Arc::new(Metrics::new());
+    let backend = LogBackend::new(
+        State::new(),
+        store.clone(),
+        key,
+        "o".into(),
+        metrics.clone(),
+    );
     let settings = Settings {
         max_entries: 16,
         max_delay: Duration::from_millis(10),

@@ -1,7 +1,11 @@
-//! The command line: `testigo-node [run]`, `testigo-node init` and `testigo-node operator …`. Raw
-//! flags become a validated [`Config`] (and [`GenesisParams`]) before any work starts.
+//! The command line: `testigo-node [run]`, `testigo-node init`, `testigo-node operator …`, and
+//! the tools that drive a running node, `loadgen` and `simulate`. Raw flags become a validated
+//! [`Config`] (and [`GenesisParams`]) before any work starts.
 
 pub(crate) mod operator;
+
+mod loadgen;
+mod simulate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +31,10 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Create the data directory, the log key (0600) and the signed genesis entry.
     Init(InitArgs),
+    /// Benchmark a running node (build with --release).
+    Loadgen(loadgen::LoadgenArgs),
+    /// Drive a running node with a simulated telecom day.
+    Simulate(simulate::SimulateArgs),
     /// Submit an operator entry to a running node, signed with the data directory's key.
     Operator(operator::OperatorArgs),
 }
@@ -46,7 +54,8 @@ pub(crate) struct NodeArgs {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) node: NodeArgs,
-    /// HTTP API address [default: 127.0.0.1:7700].
+    /// HTTP API address [default: 127.0.0.1:7700]; port 0 picks a free one. The bound address
+    /// is printed on stdout as `listening on http://ADDR`.
     #[arg(long)]
     pub(crate) http: Option<SocketAddr>,
     /// libp2p listen address, reserved for replication (not used yet).

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 use testigo_ledger::api::ConsentView;
@@ -25,6 +26,7 @@ use testigo_ledger::state::{Engine, EngineError, Rejection, Role, State, is_same
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
 use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal};
+use crate::api::Metrics;
 use crate::storage::{StorageError, Store};
 
 /// The store as a map node store, shared with the readers.
@@ -65,6 +67,7 @@ pub(crate) struct LogBackend {
     store: Arc<Store>,
     key: SigningKey,
     origin: String,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for LogBackend {
@@ -90,13 +93,21 @@ pub(crate) fn refusal(rejection: &Rejection) -> Refusal {
 
 impl LogBackend {
     /// A backend continuing from `state` (replayed from the store) and the store's map.
-    pub(crate) fn new(state: State, store: Arc<Store>, key: SigningKey, origin: String) -> Self {
+    /// Time per phase goes to `metrics`.
+    pub(crate) fn new(
+        state: State,
+        store: Arc<Store>,
+        key: SigningKey,
+        origin: String,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let map = JmtStateMap::new(SharedStore(store.clone()));
         Self {
             engine: Engine::from_parts(state, map),
             store,
             key,
             origin,
+            metrics,
         }
     }
 
@@ -144,6 +155,7 @@ impl Backend for LogBackend {
         leaves: Vec<Leaf>,
         at: u64,
     ) -> Result<Vec<Result<Receipt, Refusal>>, BackendError> {
+        let applying = Instant::now();
         let mut batch = self.store.batch();
         let mut results = Vec::with_capacity(leaves.len());
         let mut accepted: Vec<Vec<u8>> = Vec::new();
@@ -196,14 +208,20 @@ impl Backend for LogBackend {
                 batch.put_record(account, record.to_bytes());
             }
         }
+        self.metrics.observe_phase("apply", applying.elapsed());
+        let hashing = Instant::now();
         self.store
             .append_leaves(&mut batch, &Blake3, accepted)
             .map_err(fatal)?;
+        self.metrics.observe_phase("tree", hashing.elapsed());
+        let committing = Instant::now();
         self.store.commit(batch).map_err(fatal)?;
+        self.metrics.observe_phase("commit", committing.elapsed());
         Ok(results)
     }
 
     fn checkpoint(&mut self, at: u64) -> Result<CheckpointInfo, BackendError> {
+        let rooting = Instant::now();
         let (leaf, effects) = self
             .engine
             .append_state_root(&self.key, at)
@@ -226,9 +244,15 @@ impl Backend for LogBackend {
         let checkpoint =
             Checkpoint::new(self.origin.clone(), integration.new_size, integration.root)
                 .map_err(fatal)?;
+        self.metrics.observe_phase("state_root", rooting.elapsed());
+        let signing = Instant::now();
         let note = sign_checkpoint(&checkpoint, &self.key).to_text();
+        self.metrics.observe_phase("sign", signing.elapsed());
         batch.set_checkpoint(integration.new_size, note.clone());
+        let committing = Instant::now();
         self.store.commit(batch).map_err(fatal)?;
+        self.metrics
+            .observe_phase("checkpoint_commit", committing.elapsed());
         Ok(CheckpointInfo {
             size: integration.new_size,
             root: integration.root,

@@ -1,0 +1,181 @@
+//! The load generator's report, and the node's per-phase timings scraped from `/metrics`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use testigo_ledger::api::Wait;
+
+use super::Ceiling;
+use super::client::NodeClient;
+use super::stats::{Percentiles, Rss};
+
+/// The node's histogram of time per phase of the write path (`testigo_phase_seconds`).
+const PHASE_METRIC: &str = "testigo_phase_seconds";
+
+/// Seconds and count per phase, from the node's `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct Phases(pub BTreeMap<String, (f64, u64)>);
+
+impl Phases {
+    /// Reads the phase histograms' sums and counts (empty if the node has none).
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub async fn scrape(client: &NodeClient) -> anyhow::Result<Self> {
+        let reply = client.get("/metrics").await?;
+        let text = String::from_utf8_lossy(&reply.body);
+        let mut phases: BTreeMap<String, (f64, u64)> = BTreeMap::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(PHASE_METRIC) else {
+                continue;
+            };
+            let (which, rest) = match (rest.strip_prefix("_sum{"), rest.strip_prefix("_count{")) {
+                (Some(rest), _) => (true, rest),
+                (_, Some(rest)) => (false, rest),
+                _ => continue,
+            };
+            let Some((labels, value)) = rest.split_once("} ") else {
+                continue;
+            };
+            let Some(phase) = labels
+                .strip_prefix("phase=\"")
+                .and_then(|p| p.strip_suffix('"'))
+            else {
+                continue;
+            };
+            let entry = phases.entry(phase.to_owned()).or_default();
+            if which {
+                entry.0 = value.trim().parse().unwrap_or(0.0);
+            } else {
+                entry.1 = value.trim().parse().unwrap_or(0);
+            }
+        }
+        Ok(Self(phases))
+    }
+
+    /// The difference from an earlier scrape: this run's share.
+    pub fn since(&self, before: &Phases) -> Phases {
+        Phases(
+            self.0
+                .iter()
+                .map(|(phase, (secs, n))| {
+                    let (b_secs, b_n) = before.0.get(phase).copied().unwrap_or_default();
+                    (phase.clone(), (secs - b_secs, n.saturating_sub(b_n)))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Everything a run measured.
+#[derive(Debug)]
+pub struct Report {
+    /// Entries answered (sequenced or refused).
+    pub entries: usize,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// Entries per request.
+    pub batch: usize,
+    /// What requests waited for.
+    pub wait: Wait,
+    /// Subjects registered.
+    pub subjects: usize,
+    /// Registering, funding and consenting.
+    pub setup: Duration,
+    /// Pre-signing every access.
+    pub signing: Duration,
+    /// First request sent to last answer.
+    pub elapsed: Duration,
+    /// Refused entries by code (none expected).
+    pub refused: BTreeMap<String, usize>,
+    /// Requests resent after `503 queue_full`.
+    pub retries: usize,
+    /// The signature-verification ceiling.
+    pub ceiling: Ceiling,
+    /// Latency to `sequenced` (only when waiting for it).
+    pub to_sequenced: Option<Percentiles>,
+    /// Latency to the first checkpoint covering the request.
+    pub to_checkpointed: Option<Percentiles>,
+    /// Node memory before the timed run.
+    pub rss_before: Option<Rss>,
+    /// Node memory after it.
+    pub rss_after: Option<Rss>,
+    /// The node's time per write-path phase during the run.
+    pub phases: Phases,
+}
+
+impl Report {
+    /// Entries per second over the timed run.
+    pub fn throughput(&self) -> f64 {
+        self.entries as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Throughput as a share of the batch-verification ceiling.
+    pub fn ratio(&self) -> f64 {
+        self.throughput() / self.ceiling.total()
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let refused: usize = self.refused.values().sum();
+        writeln!(
+            f,
+            "loadgen: {} Access entries over {} subjects, concurrency {}, batch {}, wait={}",
+            self.entries,
+            self.subjects,
+            self.concurrency,
+            self.batch,
+            self.wait.as_str()
+        )?;
+        writeln!(
+            f,
+            "setup             {:.2} s (accounts, deposits, consents); pre-signing {:.2} s",
+            self.setup.as_secs_f64(),
+            self.signing.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "throughput        {:.0} entries/s ({} in {:.2} s), {refused} refused {:?}, {} retries after 503",
+            self.throughput(),
+            self.entries,
+            self.elapsed.as_secs_f64(),
+            self.refused,
+            self.retries
+        )?;
+        writeln!(
+            f,
+            "ceiling           ed25519 verify_batch(1024): {:.0} sig/s per core × {} cores = {:.0}/s; ratio {:.3}",
+            self.ceiling.per_core,
+            self.ceiling.cores,
+            self.ceiling.total(),
+            self.ratio()
+        )?;
+        let line = |p: &Option<Percentiles>| {
+            p.map_or_else(|| "n/a (not waited for)".to_owned(), |p| p.to_string())
+        };
+        writeln!(f, "to sequenced      {}", line(&self.to_sequenced))?;
+        writeln!(f, "to checkpointed   {}", line(&self.to_checkpointed))?;
+        if let (Some(before), Some(after)) = (self.rss_before, self.rss_after) {
+            writeln!(
+                f,
+                "node RSS          {:.1} MiB before, {:.1} MiB after, peak {:.1} MiB",
+                before.current_kib as f64 / 1024.0,
+                after.current_kib as f64 / 1024.0,
+                after.peak_kib as f64 / 1024.0
+            )?;
+        }
+        if !self.phases.0.is_empty() {
+            let total: f64 = self.phases.0.values().map(|(s, _)| s).sum();
+            writeln!(f, "node phases       (seconds of the run, share, calls)")?;
+            for (phase, (secs, n)) in &self.phases.0 {
+                writeln!(
+                    f,
+                    "  {phase:<16}{secs:>8.3} s {:>5.1}% {n:>8}",
+                    100.0 * secs / total.max(1e-9)
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! The timed part of a load-generator run: workers submit their batches, a follower of
+//! `/v1/events` notes when each checkpoint arrives, and the samples become a [`Report`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use hyper::Method;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng as _;
+use testigo_ledger::api::Wait;
+
+use super::client::{NodeClient, batch_results};
+use super::operator::Operator;
+use super::report::{Phases, Report};
+use super::setup::{Batch, prepare};
+use super::stats::{Percentiles, rss};
+use super::{LoadgenConfig, ceiling};
+
+/// One answered request.
+struct Sample {
+    sent: Instant,
+    answered: Instant,
+    /// Highest index sequenced by the request.
+    max_index: Option<u64>,
+    entries: usize,
+    refused: BTreeMap<String, usize>,
+    retries: usize,
+}
+
+/// Checkpoint sizes seen on `/v1/events`, with when they arrived.
+type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
+
+/// Runs the benchmark described by `config` against a running node.
+///
+/// # Errors
+/// An invalid configuration, an unreachable node, a key that is not the log's, or a refused
+/// setup entry.
+pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
+    config.validate()?;
+    let cores = config.cores;
+    let ceiling = tokio::task::spawn_blocking(move || ceiling::measure(cores, 5))
+        .await
+        .context("ceiling measurement panicked")??;
+    let client = NodeClient::new(&config.node)?;
+    let mut operator = Operator::connect(&client, &config.data_dir).await?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ operator.next_nonce().rotate_left(32));
+    let prepared = prepare(&client, &mut operator, config, &mut rng).await?;
+    let rss_before = config.node_pid.map(rss).transpose()?;
+    let phases_before = Phases::scrape(&client).await?;
+
+    let seen: Seen = Arc::default();
+    let follower = {
+        let (client, seen) = (client.clone(), seen.clone());
+        tokio::spawn(async move {
+            client
+                .follow_checkpoints(move |size| {
+                    if let Ok(mut seen) = seen.lock() {
+                        seen.push((size, Instant::now()));
+                    }
+                })
+                .await
+        })
+    };
+    // The stream starts with the current checkpoint: once it is here, the follower is live.
+    wait_for(&seen, 0, Duration::from_secs(10)).await?;
+
+    let started = Instant::now();
+    let workers: Vec<_> = prepared
+        .workers
+        .into_iter()
+        .map(|batches| tokio::spawn(worker(client.clone(), batches, config.wait)))
+        .collect();
+    let mut samples = Vec::new();
+    for worker in workers {
+        samples.extend(worker.await.context("a worker panicked")??);
+    }
+    let finished = samples.iter().map(|s| s.answered).max().unwrap_or(started);
+    let elapsed = finished - started;
+    let last = samples.iter().filter_map(|s| s.max_index).max();
+    if let Some(last) = last {
+        wait_for(&seen, last + 1, Duration::from_secs(30)).await?;
+    }
+    follower.abort();
+
+    let seen = seen
+        .lock()
+        .map_err(|_| anyhow::anyhow!("lock poisoned"))?
+        .clone();
+    let checkpointed_at = |index: u64| {
+        seen.iter()
+            .find(|(size, _)| *size > index)
+            .map(|(_, at)| *at)
+    };
+    let response: Vec<Duration> = samples.iter().map(|s| s.answered - s.sent).collect();
+    let to_checkpoint: Vec<Duration> = samples
+        .iter()
+        .filter_map(|s| Some(checkpointed_at(s.max_index?)?.max(s.answered) - s.sent))
+        .collect();
+    let mut refused = BTreeMap::new();
+    for s in &samples {
+        for (code, n) in &s.refused {
+            *refused.entry(code.clone()).or_default() += n;
+        }
+    }
+    let entries: usize = samples.iter().map(|s| s.entries).sum();
+    Ok(Report {
+        entries,
+        concurrency: config.concurrency,
+        batch: config.batch,
+        wait: config.wait,
+        subjects: prepared.subjects,
+        setup: prepared.setup,
+        signing: prepared.signing,
+        elapsed,
+        refused,
+        retries: samples.iter().map(|s| s.retries).sum(),
+        ceiling,
+        to_sequenced: match config.wait {
+            Wait::Sequenced => Percentiles::of(response.clone()),
+            _ => None,
+        },
+        to_checkpointed: match config.wait {
+            Wait::Checkpointed => Percentiles::of(response),
+            _ => Percentiles::of(to_checkpoint),
+        },
+        rss_before,
+        rss_after: config.node_pid.map(rss).transpose()?,
+        phases: Phases::scrape(&client).await?.since(&phases_before),
+    })
+}
+
+/// Sends one worker's batches in order, retrying after `503 queue_full`.
+async fn worker(
+    client: NodeClient,
+    batches: Vec<Batch>,
+    wait: Wait,
+) -> anyhow::Result<Vec<Sample>> {
+    let path = format!("/v1/entries?wait={}", wait.as_str());
+    let headers = [("content-type", "application/octet-stream")];
+    let mut samples = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut retries = 0;
+        let sent = Instant::now();
+        let reply = loop {
+            let reply = client
+                .send(Method::POST, &path, &headers, batch.body.clone())
+                .await?;
+            if reply.status != 503 {
+                break reply;
+            }
+            retries += 1;
+            if retries > 10_000 {
+                bail!("the node kept answering 503 for one batch");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let answered = Instant::now();
+        let mut sample = Sample {
+            sent,
+            answered,
+            max_index: None,
+            entries: batch.len,
+            refused: BTreeMap::new(),
+            retries,
+        };
+        for result in batch_results(&reply)? {
+            match result {
+                Ok(s) => sample.max_index = sample.max_index.max(Some(s.index)),
+                Err(e) => *sample.refused.entry(e.code).or_default() += 1,
+            }
+        }
+        samples.push(sample);
+    }
+    Ok(samples)
+}
+
+/// Waits until a checkpoint of at least `size` has been seen (any, for 0).
+async fn wait_for(seen: &Seen, size: u64, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let reached = seen
+            .lock()
+            .map_err(|_| anyhow::anyhow!("lock poisoned"))?
+            .last()
+            .is_some_and(|(s, _)| *s >= size);
+        if reached {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("no checkpoint of size {size} on /v1/events within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
