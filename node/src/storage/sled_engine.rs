@@ -45,14 +45,50 @@ impl fmt::Debug for SledEngine {
     }
 }
 
+/// How long [`open_waiting_for_lock`] waits for a previous instance's lock to go.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens sled, waiting a bounded time if its file lock is still held.
+///
+/// sled 0.34 releases its lock only when the last of its background I/O threads lets go of the
+/// page cache, which can be a few milliseconds after the `Db` is dropped; reopening the same
+/// directory in that window fails with "could not acquire lock" (sled's own test suite blocks on
+/// the lock for this reason). A lock still held after [`LOCK_WAIT`] is a real second user of the
+/// directory, and its error is returned.
+fn open_waiting_for_lock(path: &Path, cache_bytes: usize) -> Result<sled::Db, sled::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes as u64)
+            .open()
+        {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+impl Drop for SledEngine {
+    /// Flushes before sled's threads wind down: with no I/O buffer left in flight, they release
+    /// the page cache, and with it the directory's lock, promptly.
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            tracing::warn!(error = %e, "sled flush on close failed");
+        }
+    }
+}
+
 impl SledEngine {
     /// Opens (or creates) the sled database in directory `path`, with a page cache of at most
     /// `cache_bytes` (sled's default, 1 GiB, is far more than the node needs).
     pub(crate) fn open(path: &Path, cache_bytes: usize) -> Result<Self, StorageError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes as u64)
-            .open()?;
+        let db = open_waiting_for_lock(path, cache_bytes)?;
         let trees = Table::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
