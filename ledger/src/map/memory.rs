@@ -1,20 +1,31 @@
 //! An in-memory [`MapNodeStore`]: for tests, benches, the audit tool's replay, and as the
 //! reference the node's storage engines are compared with.
+//!
+//! Laid out for speed rather than as a model of an ordered engine: nodes in a hash map (the tree
+//! only ever looks nodes up by exact key), each key's value history in its own version-sorted
+//! vector, and the pruning records grouped by version. A `BTreeMap<Vec<u8>, _>` of 10^6 nodes
+//! spent most of an update in `memcmp` and in the allocator.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::map::MapKey;
-use crate::map::store::{MapNodeStore, MapStoreError, MapWriteBatch, PruneStats, StaleNode};
+use crate::map::store::{MapNodeStore, MapStoreError, MapWriteBatch, PruneStats};
 
-/// A [`MapNodeStore`] in `BTreeMap`s. Never fails.
+/// One key's entries `(version, value or deletion marker)`, sorted by version.
+type ValueHistory = Vec<(u64, Option<Vec<u8>>)>;
+
+/// A [`MapNodeStore`] in hash maps and vectors. Never fails.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryMapStore {
-    nodes: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// Ordered by key then version, so "newest at or below" is one backwards range step.
-    values: BTreeMap<(MapKey, u64), Option<Vec<u8>>>,
-    stale_nodes: BTreeSet<StaleNode>,
-    /// `(version, key)` of every value written and not yet used by a prune.
-    written_values: BTreeSet<(u64, MapKey)>,
+    nodes: HashMap<Vec<u8>, Vec<u8>>,
+    /// Each key's entries, sorted by version, so "newest at or below" is one binary search.
+    values: HashMap<MapKey, ValueHistory>,
+    /// Number of entries in `values`, deletion markers included.
+    value_entries: usize,
+    /// Node keys by the version since which they are stale.
+    stale_nodes: BTreeMap<u64, Vec<Vec<u8>>>,
+    /// Keys of the values written at each version and not yet used by a prune.
+    written_values: BTreeMap<u64, Vec<MapKey>>,
     latest: Option<u64>,
     oldest_kept: u64,
 }
@@ -32,7 +43,7 @@ impl MemoryMapStore {
 
     /// Number of value entries held (including deletion markers), to observe pruning.
     pub fn value_count(&self) -> usize {
-        self.values.len()
+        self.value_entries
     }
 }
 
@@ -46,21 +57,42 @@ impl MapNodeStore for MemoryMapStore {
         key_hash: &MapKey,
         max_version: u64,
     ) -> Result<Option<Vec<u8>>, MapStoreError> {
-        Ok(self
-            .values
-            .range((*key_hash, 0)..=(*key_hash, max_version))
-            .next_back()
-            .and_then(|(_, value)| value.clone()))
+        let Some(history) = self.values.get(key_hash) else {
+            return Ok(None);
+        };
+        let at_or_below = history.partition_point(|(version, _)| *version <= max_version);
+        Ok(at_or_below
+            .checked_sub(1)
+            .and_then(|i| history[i].1.clone()))
     }
 
     fn write(&mut self, batch: MapWriteBatch) -> Result<(), MapStoreError> {
         let version = batch.version;
+        self.nodes.reserve(batch.nodes.len());
         self.nodes.extend(batch.nodes);
+        let mut keys = Vec::with_capacity(batch.values.len());
         for (key, value) in batch.values {
-            self.values.insert((key, version), value);
-            self.written_values.insert((version, key));
+            let history = self.values.entry(key).or_default();
+            // Versions normally only grow, so this is a push; a rewritten version replaces.
+            let at = history.partition_point(|(v, _)| *v < version);
+            match history.get_mut(at) {
+                Some(entry) if entry.0 == version => entry.1 = value,
+                _ => {
+                    history.insert(at, (version, value));
+                    self.value_entries += 1;
+                }
+            }
+            keys.push(key);
         }
-        self.stale_nodes.extend(batch.stale);
+        if !keys.is_empty() {
+            self.written_values.entry(version).or_default().extend(keys);
+        }
+        for stale in batch.stale {
+            self.stale_nodes
+                .entry(stale.since)
+                .or_default()
+                .push(stale.key);
+        }
         self.latest = Some(version);
         Ok(())
     }
@@ -70,36 +102,38 @@ impl MapNodeStore for MemoryMapStore {
         if oldest_kept <= self.oldest_kept {
             return Ok(stats);
         }
-        // Records with `since <= oldest_kept` sort before this bound: the empty key is smallest.
         let keep_nodes = match oldest_kept.checked_add(1) {
-            Some(since) => self.stale_nodes.split_off(&StaleNode {
-                since,
-                key: Vec::new(),
-            }),
-            None => BTreeSet::new(),
+            Some(since) => self.stale_nodes.split_off(&since),
+            None => BTreeMap::new(),
         };
-        for stale in std::mem::replace(&mut self.stale_nodes, keep_nodes) {
-            if self.nodes.remove(&stale.key).is_some() {
-                stats.nodes += 1;
+        for keys in std::mem::replace(&mut self.stale_nodes, keep_nodes).into_values() {
+            for key in keys {
+                if self.nodes.remove(&key).is_some() {
+                    stats.nodes += 1;
+                }
             }
         }
         let keep_values = match oldest_kept.checked_add(1) {
-            Some(version) => self.written_values.split_off(&(version, [0; 32])),
-            None => BTreeSet::new(),
+            Some(version) => self.written_values.split_off(&version),
+            None => BTreeMap::new(),
         };
-        for (version, key) in std::mem::replace(&mut self.written_values, keep_values) {
-            let older: Vec<_> = self
-                .values
-                .range((key, 0)..(key, version))
-                .map(|(k, _)| *k)
-                .collect();
-            for k in older {
-                self.values.remove(&k);
-                stats.values += 1;
-            }
-            if let Some(None) = self.values.get(&(key, version)) {
-                self.values.remove(&(key, version));
-                stats.values += 1;
+        for (version, keys) in std::mem::replace(&mut self.written_values, keep_values) {
+            for key in keys {
+                let Some(history) = self.values.get_mut(&key) else {
+                    continue;
+                };
+                let mut drop = history.partition_point(|(v, _)| *v < version);
+                if matches!(history.get(drop), Some((v, None)) if *v == version) {
+                    drop += 1;
+                }
+                if drop > 0 {
+                    history.drain(..drop);
+                    stats.values += drop as u64;
+                    self.value_entries -= drop;
+                }
+                if history.is_empty() {
+                    self.values.remove(&key);
+                }
             }
         }
         self.oldest_kept = oldest_kept;
