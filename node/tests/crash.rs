@@ -69,14 +69,17 @@ async fn start(dir: &Path, engine: &str) -> Node {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     let client = NodeClient::new(&url).unwrap();
-    // The socket is bound before the line is printed; the node may still be replaying its log.
-    for attempt in 0.. {
-        match client.health().await {
-            Ok(h) if h.status == "ok" && h.checkpoint_size > 0 => break,
-            _ if attempt < 500 => tokio::time::sleep(Duration::from_millis(10)).await,
-            other => panic!("node not healthy after {attempt} attempts: {other:?}"),
-        }
-    }
+    // The socket is bound before the line is printed and the node serves only once it has
+    // replayed its log and checkpointed, so this one request waits in the listen backlog until
+    // the node is ready: a readiness signal, not a poll.
+    let health = tokio::time::timeout(Duration::from_secs(120), client.health())
+        .await
+        .expect("node answers within two minutes")
+        .expect("health request");
+    assert!(
+        health.status == "ok" && health.checkpoint_size > 0,
+        "node not healthy: {health:?}"
+    );
     Node { child, client }
 }
 

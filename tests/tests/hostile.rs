@@ -388,13 +388,13 @@ async fn ten_thousand_hostile_requests_are_refused_and_append_nothing() {
     }));
     let client = NodeClient::new(&url).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(0x0405_711e);
-    for attempt in 0.. {
-        match client.health().await {
-            Ok(h) if h.checkpoint_size > 0 => break,
-            _ if attempt < 500 => tokio::time::sleep(Duration::from_millis(10)).await,
-            other => panic!("node not ready: {other:?}"),
-        }
-    }
+    // The listener is bound before the node starts serving, which it does only after its
+    // genesis checkpoint: this request waits in the listen backlog until then.
+    let health = tokio::time::timeout(Duration::from_secs(60), client.health())
+        .await
+        .expect("node answers within a minute")
+        .expect("health request");
+    assert!(health.checkpoint_size > 0, "node not ready: {health:?}");
     let mut operator = Operator::connect(&client, dir.path()).await.unwrap();
     let subject = random_key(&mut rng);
     let enrol = operator.enroll(public(&subject), &mut rng);
