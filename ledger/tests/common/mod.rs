@@ -3,6 +3,7 @@
 
 pub mod fixture;
 pub mod generator;
+pub mod rules;
 pub mod tree;
 
 use ed25519_dalek::SigningKey;
