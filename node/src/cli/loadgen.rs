@@ -50,6 +50,10 @@ pub(crate) struct LoadgenArgs {
     /// Cores of the node's machine, for the verification ceiling.
     #[arg(long, default_value_t = 2)]
     cores: usize,
+    /// Offered load in entries/s, spread evenly over the connections (default: as fast as the
+    /// node answers). Latency at a given fraction of the maximum rate is measured with this.
+    #[arg(long)]
+    rate: Option<u64>,
 }
 
 impl LoadgenArgs {
@@ -68,6 +72,7 @@ impl LoadgenArgs {
             seed: self.seed,
             node_pid: self.node_pid,
             cores: self.cores,
+            rate: self.rate,
         };
         config.validate()?;
         Ok(config)

@@ -56,6 +56,8 @@ pub struct LoadgenConfig {
     pub node_pid: Option<u32>,
     /// Cores the ceiling assumes (the node's machine).
     pub cores: usize,
+    /// Offered load in entries/s; `None` sends as fast as the node answers.
+    pub rate: Option<u64>,
 }
 
 impl LoadgenConfig {
@@ -75,6 +77,7 @@ impl LoadgenConfig {
         );
         ensure!(self.subjects > 0, "--subjects must be at least 1");
         ensure!(self.cores > 0, "--cores must be at least 1");
+        ensure!(self.rate != Some(0), "--rate must be at least 1 entry/s");
         ensure!(
             self.wait != Wait::Witnessed,
             "--wait witnessed needs witnesses; use sequenced or checkpointed"

@@ -84,6 +84,8 @@ pub struct Report {
     pub setup: Duration,
     /// Pre-signing every access.
     pub signing: Duration,
+    /// Offered load (`--rate`), entries/s; `None`: as fast as the node answers.
+    pub rate: Option<u64>,
     /// First request sent to last answer.
     pub elapsed: Duration,
     /// Refused entries by code (none expected).
@@ -128,6 +130,9 @@ impl std::fmt::Display for Report {
             self.batch,
             self.wait.as_str()
         )?;
+        if let Some(rate) = self.rate {
+            writeln!(f, "offered load      {rate} entries/s")?;
+        }
         writeln!(
             f,
             "setup             {:.2} s (accounts, deposits, consents); pre-signing {:.2} s",

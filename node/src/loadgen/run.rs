@@ -70,7 +70,11 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
     let workers: Vec<_> = prepared
         .workers
         .into_iter()
-        .map(|batches| tokio::spawn(worker(client.clone(), batches, config.wait)))
+        .enumerate()
+        .map(|(w, batches)| {
+            let pace = config.rate.map(|rate| Pace::new(started, rate, config, w));
+            tokio::spawn(worker(client.clone(), batches, config.wait, pace))
+        })
         .collect();
     let mut samples = Vec::new();
     for worker in workers {
@@ -113,6 +117,7 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
         subjects: prepared.subjects,
         setup: prepared.setup,
         signing: prepared.signing,
+        rate: config.rate,
         elapsed,
         refused,
         retries: samples.iter().map(|s| s.retries).sum(),
@@ -131,16 +136,51 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
     })
 }
 
-/// Sends one worker's batches in order, retrying after `503 queue_full`.
+/// When one worker's batches are due under `--rate`: the workers take turns, so batch `j` of
+/// worker `w` of `c` is due at `(j·c + w) · batch / rate` seconds after the start.
+#[derive(Clone, Copy, Debug)]
+struct Pace {
+    started: Instant,
+    /// Time between two batches of the whole run.
+    step: Duration,
+    worker: u32,
+    workers: u32,
+}
+
+impl Pace {
+    fn new(started: Instant, rate: u64, config: &LoadgenConfig, worker: usize) -> Self {
+        let batch = config.batch as f64;
+        Self {
+            started,
+            step: Duration::from_secs_f64(batch / rate.max(1) as f64),
+            worker: u32::try_from(worker).unwrap_or(u32::MAX),
+            workers: u32::try_from(config.concurrency).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn due(&self, batch: u32) -> Instant {
+        let turn = batch
+            .saturating_mul(self.workers)
+            .saturating_add(self.worker);
+        self.started + self.step.saturating_mul(turn)
+    }
+}
+
+/// Sends one worker's batches in order (each no earlier than `pace` says), retrying after
+/// `503 queue_full`. Latency is measured from the actual send.
 async fn worker(
     client: NodeClient,
     batches: Vec<Batch>,
     wait: Wait,
+    pace: Option<Pace>,
 ) -> anyhow::Result<Vec<Sample>> {
     let path = format!("/v1/entries?wait={}", wait.as_str());
     let headers = [("content-type", "application/octet-stream")];
     let mut samples = Vec::with_capacity(batches.len());
-    for batch in batches {
+    for (j, batch) in batches.into_iter().enumerate() {
+        if let Some(pace) = pace {
+            tokio::time::sleep_until(pace.due(u32::try_from(j).unwrap_or(u32::MAX)).into()).await;
+        }
         let mut retries = 0;
         let sent = Instant::now();
         let reply = loop {

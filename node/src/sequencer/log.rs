@@ -10,6 +10,14 @@
 //! Map versions are written by the engine when it prepares a `StateRoot`, in their own commit
 //! before the leaf's; a crash between the two leaves one unused version, which the engine's
 //! design tolerates and the startup check recognises.
+//!
+//! Old map versions are pruned as checkpoints go by: after each checkpoint, whatever only
+//! versions older than the newest [`KEEP_MAP_VERSIONS`] need is deleted. Account reads use the
+//! latest checkpoint's version (and startup the newest or the one before it), so nothing served
+//! needs an older one; without pruning every superseded map node stayed on disk for good. A prune
+//! costs in proportion to the versions it drops and holds the store's writer meanwhile (16
+//! versions at once took ~0.65 s at 10^6 entries on the loaded 2-core box, a stall every request
+//! in flight waited out), so each checkpoint drops one version.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,6 +68,9 @@ impl MapNodeStore for SharedStore {
         (*self.0).oldest_kept()
     }
 }
+
+/// Map versions kept behind the newest: account reads racing a new checkpoint still find theirs.
+pub(crate) const KEEP_MAP_VERSIONS: u64 = 64;
 
 /// The ledger engine over the store.
 pub(crate) struct LogBackend {
@@ -253,6 +264,16 @@ impl Backend for LogBackend {
         self.store.commit(batch).map_err(fatal)?;
         self.metrics
             .observe_phase("checkpoint_commit", committing.elapsed());
+        if map_version > KEEP_MAP_VERSIONS {
+            let pruning = Instant::now();
+            let mut store: &Store = &self.store;
+            // The checkpoint is on disk already: a failed prune is only housekeeping left for
+            // the next one, not a reason to stop the write path.
+            if let Err(e) = store.prune(map_version - KEEP_MAP_VERSIONS) {
+                tracing::warn!(error = %e, map_version, "cannot prune old state-map versions");
+            }
+            self.metrics.observe_phase("map_prune", pruning.elapsed());
+        }
         Ok(CheckpointInfo {
             size: integration.new_size,
             root: integration.root,
@@ -297,5 +318,59 @@ impl Backend for LogBackend {
                 revoked_at: c.revoked_at,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use testigo_ledger::entry::{Body, Genesis, sign_body};
+    use testigo_ledger::map::StateMap as _;
+
+    use super::*;
+    use crate::storage::StoreConfig;
+
+    #[test]
+    fn checkpoints_prune_old_map_versions_and_keep_the_recent_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(Store::open(&dir.path().join("store"), &StoreConfig::default()).unwrap());
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let genesis = sign_body(
+            "o",
+            &key,
+            &Body::Genesis(Genesis {
+                nonce: 0,
+                origin: "o".into(),
+                log_key: PublicKey(key.verifying_key().to_bytes()),
+                fee_bps: 0,
+                currency: "EUR".into(),
+                decimals: 2,
+                witnesses: Vec::new(),
+                quorum: 0,
+                regulators: Vec::new(),
+                operator_salt: [5; 32],
+            }),
+        );
+        let metrics = Arc::new(Metrics::new());
+        let mut backend = LogBackend::new(State::new(), store.clone(), key, "o".into(), metrics);
+        let results = backend.append(vec![genesis], 1).unwrap();
+        assert!(results[0].is_ok(), "{results:?}");
+        let mut last = None;
+        for at in 2..(2 * KEEP_MAP_VERSIONS) {
+            last = Some(backend.checkpoint(at).unwrap());
+        }
+        let last = last.unwrap();
+        let shared = SharedStore(store);
+        let oldest = shared.oldest_kept().unwrap();
+        assert!(oldest > 0, "nothing was pruned");
+        assert!(
+            oldest + KEEP_MAP_VERSIONS >= last.map_version,
+            "oldest kept {oldest}, newest {}",
+            last.map_version
+        );
+        let map = JmtStateMap::new(shared);
+        for version in last.map_version.saturating_sub(KEEP_MAP_VERSIONS)..=last.map_version {
+            map.root(version).unwrap();
+        }
     }
 }

@@ -1,18 +1,43 @@
-//! Signature checks before the sequencer: in parallel on every core, in batches.
+//! Signature checks before the sequencer: in parallel, in chunks, through one pool shared by
+//! every request.
 //!
-//! Batch verification is about 3× cheaper per signature than strict verification and
-//! `verify_leaves` returns exactly the strict result per item, so the node accepts the same set as
-//! every other party. The sequencer never sees an entry whose signature failed.
+//! Each item gets the strict answer ([`verify_leaves`]), so the node accepts exactly the set every
+//! other party accepts (the module docs of `testigo_ledger::entry::signature` say why the batch
+//! equation is never used for acceptance).
+//!
+//! Concurrent requests do not each spread over every core: all chunks, whichever request they
+//! come from, queue (first come, first served) for one of [`pool_width`] slots, so at most that
+//! many verification threads run at once. Without the bound, eight requests of 256 leaves were
+//! sixteen CPU-bound blocking threads on two cores, and the sequencer's own blocking thread (apply,
+//! map, tree, commit) got a sixteenth of the machine: verification starved the stage everything
+//! else waits on. The pool leaves one core to the sequencer and the async runtime when there are
+//! two or more.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use testigo_ledger::entry::{Leaf, SignatureError, signature::verify_leaves};
+use tokio::sync::Semaphore;
 
-/// Leaves per blocking task: large enough for the batch equation to pay off, small enough to
-/// spread a big submission over every core.
-const CHUNK: usize = 512;
+/// Leaves per blocking task: about 2.5 ms of strict checks, short enough that chunks of
+/// concurrent requests interleave and a small request is not stuck behind a big one.
+const CHUNK: usize = 64;
 
-/// Checks every leaf's signature under `origin`, splitting the work over blocking tasks.
+/// How many verification chunks may run at once: every core but one (the sequencer's), at least
+/// one.
+pub(crate) fn pool_width() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
+/// The slots of the verification pool, shared by every request of the process.
+fn slots() -> Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| Arc::new(Semaphore::new(pool_width())))
+        .clone()
+}
+
+/// Checks every leaf's signature under `origin` through the shared pool (see module docs).
 ///
 /// # Errors
 /// The outer error is a panicked or cancelled verification task.
@@ -20,15 +45,19 @@ pub(crate) async fn verify_parallel(
     origin: Arc<str>,
     leaves: Arc<Vec<Leaf>>,
 ) -> Result<Vec<Result<(), SignatureError>>, tokio::task::JoinError> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = leaves.len().div_ceil(cores).clamp(1, CHUNK);
-    let mut tasks = Vec::with_capacity(leaves.len().div_ceil(chunk));
-    for start in (0..leaves.len()).step_by(chunk) {
+    let slots = slots();
+    let mut tasks = Vec::with_capacity(leaves.len().div_ceil(CHUNK));
+    for start in (0..leaves.len()).step_by(CHUNK) {
+        // The semaphore is never closed, so acquiring only fails if it were; then run unbounded
+        // rather than refuse the request.
+        let permit = slots.clone().acquire_owned().await.ok();
         let (origin, leaves) = (origin.clone(), leaves.clone());
-        let end = (start + chunk).min(leaves.len());
+        let end = (start + CHUNK).min(leaves.len());
         tasks.push(tokio::task::spawn_blocking(move || {
             let refs: Vec<&Leaf> = leaves[start..end].iter().collect();
-            verify_leaves(&origin, &refs)
+            let verdicts = verify_leaves(&origin, &refs);
+            drop(permit);
+            verdicts
         }));
     }
     let mut results = Vec::with_capacity(leaves.len());
@@ -46,24 +75,44 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn every_item_gets_its_own_strict_answer() {
-        let key = SigningKey::from_bytes(&[9; 32]);
-        let mut leaves: Vec<Leaf> = (0..1200)
+    fn claims(key: &SigningKey, n: u64) -> Vec<Leaf> {
+        (0..n)
             .map(|nonce| {
                 let body = Body::Claim(Claim {
                     nonce,
                     amount: 1,
                     payout_ref: Hash::default(),
                 });
-                sign_body("o", &key, &body)
+                sign_body("o", key, &body)
             })
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_item_gets_its_own_strict_answer() {
+        let mut leaves = claims(&SigningKey::from_bytes(&[9; 32]), 1200);
         leaves[700].signature[3] ^= 1;
         let results = verify_parallel("o".into(), Arc::new(leaves)).await.unwrap();
         assert_eq!(results.len(), 1200);
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r.is_ok(), i != 700, "{i}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_the_pool_and_keep_their_own_answers() {
+        let mut requests = Vec::new();
+        for r in 0..6u8 {
+            let mut leaves = claims(&SigningKey::from_bytes(&[r + 1; 32]), 150);
+            leaves[usize::from(r) * 20].signature[0] ^= 1;
+            requests.push(tokio::spawn(verify_parallel("o".into(), Arc::new(leaves))));
+        }
+        for (r, request) in requests.into_iter().enumerate() {
+            let results = request.await.unwrap().unwrap();
+            assert_eq!(results.len(), 150);
+            for (i, v) in results.iter().enumerate() {
+                assert_eq!(v.is_ok(), i != r * 20, "request {r} item {i}");
+            }
         }
     }
 }
