@@ -24,21 +24,7 @@ pub fn pk(label: &str) -> PublicKey {
 /// One body of every kind, with non-trivial field values.
 pub fn sample_bodies() -> Vec<Body> {
     vec![
-        Body::Genesis(Genesis {
-            nonce: 0,
-            origin: ORIGIN.into(),
-            log_key: pk("operator"),
-            fee_bps: 250,
-            currency: "EUR".into(),
-            decimals: 2,
-            witnesses: vec![WitnessKey {
-                name: "witness.example".into(),
-                key: pk("witness"),
-            }],
-            quorum: 1,
-            regulators: vec![pk("regulator")],
-            operator_salt: [7; 32],
-        }),
+        Body::Genesis(fixture::genesis_body()),
         Body::EnrollSubject(EnrollSubject {
             nonce: 1,
             subject: pk("alice"),
