@@ -99,3 +99,27 @@ async fn retries_are_idempotent_nonces_are_not_reusable_and_batches_answer_per_e
     assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(answer.error().code, "not_implemented");
 }
+
+/// An answer `checkpointed` means the checkpoint is already published: `/v1/checkpoint`, read
+/// right after the answer, covers the entry. The task once answered before it published; the
+/// window was a few instructions wide, so this contract test rarely caught it, but a loaded CI
+/// machine did once, at a node's first `/healthz` after its genesis checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpointed_answer_is_already_visible_at_the_checkpoint_endpoint() {
+    let node = TestNode::start().await;
+    let mut operator = Party::operator();
+    let acme = Party::fresh(30);
+    node.client
+        .sequence(&operator.entry(register(acme.public())), Wait::Sequenced)
+        .await;
+    for i in 0..60 {
+        let leaf = operator.entry(deposit(acme.public(), i + 1, "seen"));
+        let answer = node.client.sequence(&leaf, Wait::Checkpointed).await;
+        let (size, _) = node.checkpoint_size_root().await;
+        assert!(
+            size > answer.index,
+            "answered checkpointed for leaf {} but /v1/checkpoint has size {size}",
+            answer.index
+        );
+    }
+}

@@ -245,6 +245,9 @@ impl Task {
         self.metrics.checkpoint_entries.observe(closed as f64);
         self.count_entry(BodyKind::StateRoot);
         tracing::debug!(size = checkpoint.size, entries = closed, "checkpoint");
+        // Publish before answering: a caller told "checkpointed" must find this checkpoint (or a
+        // later one) at `/v1/checkpoint` and `/healthz` the moment it gets its answer.
+        self.published.send_replace(Some(checkpoint.clone()));
         let (ready, waiting): (Vec<_>, Vec<_>) = self
             .parked
             .drain(..)
@@ -256,7 +259,6 @@ impl Task {
                 checkpoint: Some(checkpoint.clone()),
             }));
         }
-        self.published.send_replace(Some(checkpoint));
         Ok(())
     }
 
