@@ -302,22 +302,30 @@ impl State {
             Change::Genesis(params) => self.params = Some(*params),
             Change::Grant(consent) => {
                 self.consents.insert(plan.index, consent);
+                self.dirty_consents.insert(plan.index);
             }
             Change::Revoke { consent } => {
                 if let Some(c) = self.consents.get_mut(&consent) {
                     c.revoked_at = Some(plan.index);
+                    self.dirty_consents.insert(consent);
                 }
             }
             Change::Claim(claim) => {
                 self.claims.insert(plan.index, claim);
+                self.dirty_claims.insert(plan.index);
             }
             Change::Settle { claim } => {
                 if let Some(c) = self.claims.get_mut(&claim) {
                     c.settled_at = Some(plan.index);
+                    self.dirty_claims.insert(claim);
                 }
             }
             Change::Deposit { total_deposits } => self.total_deposits = total_deposits,
-            Change::StateRoot => self.dirty.clear(),
+            Change::StateRoot => {
+                self.dirty.clear();
+                self.dirty_consents.clear();
+                self.dirty_claims.clear();
+            }
         }
         self.next_index = plan.next_index;
         self.last_sequenced_at = plan.at;

@@ -30,6 +30,7 @@ mod invariants;
 mod rejection;
 mod replay;
 mod rules;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +42,7 @@ pub use rejection::{KeyProblem, Rejection};
 pub use replay::{
     Engine, EngineError, ReplayCause, ReplayError, ReplayOutcome, replay, replay_into,
 };
+pub use snapshot::{Changes, RestoreError, SNAPSHOT_FORMAT, StateHeader};
 
 use crate::entry::{BodyKind, DataCategory, Leaf, Purpose, WitnessKey};
 use crate::hash::Hash;
@@ -136,7 +138,7 @@ pub struct Effects {
 
 /// The state derived from the leaves applied so far.
 ///
-/// Two states are equal iff every account, consent, claim, total and the dirty set are equal;
+/// Two states are equal iff every account, consent, claim, total and the dirty sets are equal;
 /// tests use this to show that a refused entry changes nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
@@ -149,6 +151,10 @@ pub struct State {
     total_deposits: u64,
     /// Accounts changed since the last `StateRoot`: what the next map version must write.
     dirty: BTreeSet<PublicKey>,
+    /// Consents granted or revoked since the last `StateRoot`, for snapshots ([`State::changes`]).
+    dirty_consents: BTreeSet<u64>,
+    /// Claims made or settled since the last `StateRoot`, for snapshots.
+    dirty_claims: BTreeSet<u64>,
 }
 
 impl State {
