@@ -286,6 +286,46 @@ fn batch_results_equal_strict_results_item_by_item() {
     assert!(verify_batch(&[]).is_empty());
 }
 
+/// `verify_leaves` remembers decompressed keys within a call: with keys repeating, evicted and
+/// invalid, every answer is still exactly the single check's.
+#[test]
+fn verify_leaves_with_repeated_keys_equals_the_single_check() {
+    let bodies = sample_bodies();
+    let not_a_point = (1u8..)
+        .map(|b| [b; 32])
+        .find(|bytes| ed25519_dalek::VerifyingKey::from_bytes(bytes).is_err())
+        .unwrap();
+    let mut leaves = Vec::new();
+    for i in 0..120usize {
+        // 11 signers (more than the call remembers), in an order that revisits evicted ones.
+        let signer = (i * 7 + i / 13) % 11;
+        let mut leaf = sign_body(
+            ORIGIN,
+            &key(&format!("signer {signer}")),
+            &bodies[i % bodies.len()],
+        );
+        match i % 17 {
+            3 => leaf.signature[5] ^= 0x10,
+            9 => leaf.signer = PublicKey(not_a_point),
+            11 => leaf.signer = pk(&format!("signer {}", (signer + 1) % 11)),
+            _ => {}
+        }
+        leaves.push(leaf);
+    }
+    let refs: Vec<&Leaf> = leaves.iter().collect();
+    let per_leaf: Vec<_> = leaves.iter().map(|l| verify_leaf(ORIGIN, l)).collect();
+    assert!(per_leaf.iter().filter(|r| r.is_err()).count() >= 15);
+    assert!(per_leaf.contains(&Err(SignatureError::InvalidKey)));
+    assert_eq!(verify_leaves(ORIGIN, &refs), per_leaf);
+    assert_eq!(
+        verify_leaves("another.origin", &refs[..5])
+            .iter()
+            .filter(|r| r.is_ok())
+            .count(),
+        0
+    );
+}
+
 #[test]
 fn non_canonical_body_bytes_can_be_signed_but_not_decoded() {
     let leaf = sign_body_bytes(ORIGIN, &key("alice"), vec![5, 251, 2, 0, 4]);
