@@ -66,6 +66,12 @@ impl<M: StateMap> Engine<M> {
         &self.map
     }
 
+    /// The map, mutably: for pruning old versions. Writing versions behind the engine's back
+    /// would make its `StateRoot`s disagree with the state.
+    pub fn map_mut(&mut self) -> &mut M {
+        &mut self.map
+    }
+
     /// Takes the engine apart.
     pub fn into_parts(self) -> (State, M) {
         (self.state, self.map)
