@@ -12,17 +12,26 @@
 //! empty     = "SPARSE_MERKLE_PLACEHOLDER_HASH__"
 //! ```
 //!
-//! The tree is a Jellyfish Merkle Tree (`jmt` 0.12.0, pinned: roots depend on its layout) with a
-//! BLAKE3 hasher adapter. Callers never see `jmt`: they program against [`StateMap`], the proofs are
-//! our own [`MapProof`] wire format, and nodes live behind [`MapNodeStore`], a plain versioned
-//! key-value contract that redb or sled can implement without depending on `jmt`. Replacing `jmt`
-//! by a faster tree later then touches only [`JmtStateMap`] (and requires the same roots, or a
-//! new proof format version).
+//! The roots are those of a Jellyfish Merkle Tree (`jmt` 0.12.0, pinned: roots depend on its
+//! layout) with a BLAKE3 hasher adapter, which are those of a binary sparse Merkle tree with leaf
+//! lifting. Two trees implement [`StateMap`] with these roots and byte-identical proofs:
+//!
+//! - [`JmtStateMap`]: `jmt` itself, with nodes behind [`MapNodeStore`], a plain versioned key-value
+//!   contract that redb or sled can implement without depending on `jmt`. It is the reference:
+//!   the tests compare the other tree with it.
+//! - [`SparseMap`]: our own path-compressed, persistent binary tree in memory, several times faster
+//!   and smaller (`sparse`'s docs say why it is shaped as it is), with [`MapSnapshot`] handles
+//!   that keep a version readable while the map moves on.
+//!
+//! Callers never see `jmt`: they program against [`StateMap`], and the proofs are our own
+//! [`MapProof`] wire format, so changing the tree changes nothing a client parses (a tree with
+//! other roots would need a new proof format version).
 
 mod hasher;
 mod jmt_map;
 mod memory;
 mod proof;
+mod sparse;
 mod store;
 
 #[cfg(any(test, feature = "testing"))]
@@ -31,6 +40,7 @@ pub mod conformance;
 pub use jmt_map::JmtStateMap;
 pub use memory::MemoryMapStore;
 pub use proof::{MAP_PROOF_FORMAT, MAX_MAP_PROOF_SIBLINGS, MapLeaf, MapProof};
+pub use sparse::{MapSnapshot, SparseMap};
 pub use store::{MapNodeStore, MapStoreError, MapWriteBatch, PruneStats, StaleNode};
 
 pub(crate) use hasher::{internal_hash, leaf_hash, value_hash};
@@ -63,7 +73,7 @@ pub fn account_map_key(pk: &PublicKey) -> MapKey {
 /// Versions are consecutive from 0: version `n` is written by the `n`-th call to
 /// [`StateMap::apply`]. Every version keeps its root and stays provable until it is pruned.
 /// The sequencer, replay and the API program against this trait only, so the tree behind it
-/// (today [`JmtStateMap`]) can be replaced without touching them.
+/// ([`JmtStateMap`] or [`SparseMap`]) can be replaced without touching them.
 pub trait StateMap {
     /// Applies `updates` as `version` and returns the new root. A key updated twice in one call
     /// takes its last value; `None` deletes the key (deleting an absent key is a no-op). An empty

@@ -1,0 +1,259 @@
+//! [`StateMap`] as a compact, persistent binary sparse Merkle tree in memory: the same roots and
+//! proofs as [`crate::map::JmtStateMap`], at a fraction of its time and memory.
+//!
+//! **What the roots are.** jmt's roots, which clients and the protocol depend on, are those of a
+//! binary sparse Merkle tree over 256-bit keys (bit 0 is the most significant bit of byte 0; `0`
+//! goes left): an empty subtree hashes to the placeholder, a subtree holding exactly one key to
+//! that key's leaf hash at whatever depth (leaf lifting), and any other subtree to
+//! `internal_hash(left, right)`. jmt stores that tree as 16-ary nodes of four binary levels; this
+//! module stores it as itself, with the empty parts left out.
+//!
+//! **Why path-compressed.** With `n` random keys the binary tree has `n − 1` splits, but it also
+//! has chains: levels where every key of a subtree goes the same way and the other side is empty
+//! (two keys sharing a 10-bit prefix sit under ten such levels). Only splits are stored, each with
+//! its depth; a chain costs no node, and its hashes are folded into the node below it. Two keys
+//! differing only in their last bit:
+//!
+//! ```text
+//! depth 0      ●  internal(x, @)            binary tree: 255 levels of chain, each with an
+//! depth 1      ●  internal(x', @)           empty sibling @, then the split at depth 255
+//!  …           ⋮
+//! depth 255   [split 255, at 0]             stored: one internal node, hash folded to depth 0
+//!             /        \
+//!          leaf a     leaf b                both leaves at depth 256; a proof has 256 siblings
+//! ```
+//!
+//! So the tree holds `2n − 1` nodes whatever the keys, with no 16-slot arrays and nothing
+//! re-encoded: 16-byte child pointers, 72-byte internal nodes, 80-byte leaves pointing at the
+//! value bytes. Keys are not stored in internal nodes either; where a key leaves the tree is found
+//! by following its bits to a leaf and comparing (`node.rs`).
+//!
+//! **Why persistent.** Nodes are immutable behind [`Arc`](std::sync::Arc). An update copies the
+//! path from the root to what it changes, so a version is just a root pointer, versions share
+//! every untouched subtree, a [`MapSnapshot`] keeps its version readable for as long as it lives
+//! (another thread may prove from it while the map moves on), and pruning a version frees exactly
+//! what no kept version or snapshot still uses.
+//!
+//! **Why batches.** [`StateMap::apply`] sorts its batch and rebuilds each touched node once, in
+//! one descent (`update.rs`): the top levels shared by a thousand updates are hashed once, not a
+//! thousand times, and building 10^6 keys into an empty map (the node's start-up) hashes each node
+//! exactly once.
+
+mod node;
+mod proof;
+mod update;
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use self::node::{Node, release};
+use crate::hash::Hash;
+use crate::map::proof::MapProof;
+use crate::map::store::PruneStats;
+use crate::map::{EMPTY_MAP_ROOT, MapError, MapKey, MapUpdate, StateMap};
+
+/// The state map as a compact, persistent binary sparse Merkle tree: the same roots and proofs as
+/// `JmtStateMap`, in memory.
+///
+/// [`StateMap::prune`] counts in [`PruneStats`] the tree nodes it frees (`nodes`, leaves
+/// included) and the values freed with their leaves (`values`); what a live [`MapSnapshot`] still
+/// holds is freed, uncounted, when the last such snapshot is dropped.
+#[derive(Default)]
+pub struct SparseMap {
+    /// Versions `oldest_kept..=latest`, oldest first.
+    versions: VecDeque<MapSnapshot>,
+    /// As `MapNodeStore::oldest_kept`: the argument of the last effective prune, 0 before any.
+    oldest_kept: u64,
+}
+
+/// A cheap, immutable handle on one version of a [`SparseMap`]: cloning it clones one
+/// [`Arc`](std::sync::Arc), and it keeps answering after the map moves on or prunes the version.
+#[derive(Clone)]
+pub struct MapSnapshot {
+    version: u64,
+    root: Option<Node>,
+    len: usize,
+}
+
+impl SparseMap {
+    /// An empty map, with no version written.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A cheap, immutable handle on one version (clone of an Arc); valid even after the map moves
+    /// on or that version is pruned from the map.
+    ///
+    /// # Errors
+    /// [`MapError::VersionNotWritten`] or [`MapError::VersionPruned`] if the map does not have
+    /// the version.
+    pub fn snapshot(&self, version: u64) -> Result<MapSnapshot, MapError> {
+        self.version(version).cloned()
+    }
+
+    /// Number of keys at the latest version.
+    pub fn len(&self) -> usize {
+        self.versions.back().map_or(0, MapSnapshot::len)
+    }
+
+    /// Whether the latest version has no keys (or no version was written).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn latest(&self) -> Option<u64> {
+        self.versions.back().map(MapSnapshot::version)
+    }
+
+    /// The kept version `version`, with `JmtStateMap`'s errors otherwise.
+    fn version(&self, version: u64) -> Result<&MapSnapshot, MapError> {
+        let latest = self.latest();
+        if latest.is_none_or(|latest| version > latest) {
+            return Err(MapError::VersionNotWritten { version, latest });
+        }
+        if version < self.oldest_kept {
+            return Err(MapError::VersionPruned {
+                version,
+                oldest_kept: self.oldest_kept,
+            });
+        }
+        // The deque holds consecutive versions from `oldest_kept` to `latest`.
+        let first = self.versions.front().map_or(0, MapSnapshot::version);
+        version
+            .checked_sub(first)
+            .and_then(|index| usize::try_from(index).ok())
+            .and_then(|index| self.versions.get(index))
+            .ok_or(MapError::VersionNotWritten { version, latest })
+    }
+}
+
+impl StateMap for SparseMap {
+    fn apply(&mut self, version: u64, updates: Vec<MapUpdate>) -> Result<Hash, MapError> {
+        let expected = match self.latest() {
+            None => 0,
+            Some(latest) => latest.checked_add(1).ok_or(MapError::VersionOutOfOrder {
+                expected: latest,
+                got: version,
+            })?,
+        };
+        if version != expected {
+            return Err(MapError::VersionOutOfOrder {
+                expected,
+                got: version,
+            });
+        }
+        let (root, len) = self
+            .versions
+            .back()
+            .map_or((None, 0), |latest| (latest.root.as_ref(), latest.len));
+        let mut batch = update::prepare(root, updates);
+        let root = if batch.ops.is_empty() {
+            root.cloned()
+        } else {
+            update::apply(root, &mut batch.ops)
+        };
+        let snapshot = MapSnapshot {
+            version,
+            root,
+            len: (len + batch.inserted).saturating_sub(batch.deleted),
+        };
+        let hash = snapshot.root();
+        self.versions.push_back(snapshot);
+        Ok(hash)
+    }
+
+    fn latest_version(&self) -> Result<Option<u64>, MapError> {
+        Ok(self.latest())
+    }
+
+    fn root(&self, version: u64) -> Result<Hash, MapError> {
+        Ok(self.version(version)?.root())
+    }
+
+    fn get(&self, key: &MapKey, version: u64) -> Result<Option<Vec<u8>>, MapError> {
+        Ok(self.version(version)?.get(key).map(<[u8]>::to_vec))
+    }
+
+    fn prove(&self, key: &MapKey, version: u64) -> Result<(Option<Vec<u8>>, MapProof), MapError> {
+        Ok(self.version(version)?.prove(key))
+    }
+
+    fn prune(&mut self, oldest_kept: u64) -> Result<PruneStats, MapError> {
+        let latest = self.latest();
+        if latest.is_none_or(|latest| oldest_kept > latest) {
+            return Err(MapError::VersionNotWritten {
+                version: oldest_kept,
+                latest,
+            });
+        }
+        let mut freed = PruneStats::default();
+        if oldest_kept <= self.oldest_kept {
+            return Ok(freed);
+        }
+        while let Some(oldest) = self.versions.front()
+            && oldest.version < oldest_kept
+        {
+            if let Some(root) = self.versions.pop_front().and_then(|s| s.root) {
+                release(root, &mut freed);
+            }
+        }
+        self.oldest_kept = oldest_kept;
+        Ok(freed)
+    }
+}
+
+impl MapSnapshot {
+    /// The map version this is.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The map root at this version.
+    pub fn root(&self) -> Hash {
+        self.root
+            .as_ref()
+            .map_or(EMPTY_MAP_ROOT, |root| *root.hash())
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &MapKey) -> Option<&[u8]> {
+        let leaf = self.root.as_ref()?.leaf_for(key);
+        (leaf.key() == key).then(|| leaf.value())
+    }
+
+    /// The value of `key` (`None` if absent) and a proof of it against [`MapSnapshot::root`],
+    /// the same proof `JmtStateMap::prove` gives for the same contents.
+    pub fn prove(&self, key: &MapKey) -> (Option<Vec<u8>>, MapProof) {
+        proof::prove(self.root.as_ref(), key)
+    }
+
+    /// Number of keys at this version.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether this version has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for SparseMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SparseMap")
+            .field("latest", &self.latest())
+            .field("oldest_kept", &self.oldest_kept)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MapSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapSnapshot")
+            .field("version", &self.version)
+            .field("root", &self.root())
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
