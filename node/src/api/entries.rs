@@ -167,10 +167,16 @@ async fn submit(
     state.metrics.observe_phase("parse", parsing.elapsed());
     let parsed = Arc::new(parsed);
     let verifying = Instant::now();
-    let verdicts = verify_parallel(state.log.origin.as_str().into(), parsed.clone())
-        .await
-        .map_err(ApiError::internal)?;
-    state.metrics.observe_phase("verify", verifying.elapsed());
+    let verdicts = verify_parallel(
+        state.log.origin.as_str().into(),
+        parsed.clone(),
+        state.metrics.clone(),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    state
+        .metrics
+        .observe_phase("verify_wait", verifying.elapsed());
     let parsed = Arc::try_unwrap(parsed).unwrap_or_else(|shared| shared.as_ref().clone());
     let mut valid = Vec::with_capacity(parsed.len());
     let mut valid_positions = Vec::with_capacity(parsed.len());

@@ -12,6 +12,17 @@ use super::stats::{Percentiles, Rss};
 /// The node's histogram of time per phase of the write path (`testigo_phase_seconds`).
 const PHASE_METRIC: &str = "testigo_phase_seconds";
 
+/// The phases that run on the sequencer's one thread, one after another.
+const SEQUENCER_PHASES: [&str; 7] = [
+    "apply",
+    "tree",
+    "commit",
+    "state_root",
+    "index",
+    "sign",
+    "checkpoint_commit",
+];
+
 /// Seconds and count per phase, from the node's `/metrics`.
 #[derive(Clone, Debug, Default)]
 pub struct Phases(pub BTreeMap<String, (f64, u64)>);
@@ -171,15 +182,35 @@ impl std::fmt::Display for Report {
             )?;
         }
         if !self.phases.0.is_empty() {
-            let total: f64 = self.phases.0.values().map(|(s, _)| s).sum();
-            writeln!(f, "node phases       (seconds of the run, share, calls)")?;
+            let per_entry = 1e6 / (self.entries.max(1) as f64);
+            writeln!(
+                f,
+                "node phases       (seconds busy in the run, µs per entry, calls)"
+            )?;
             for (phase, (secs, n)) in &self.phases.0 {
+                let note = match phase.as_str() {
+                    "verify_wait" => "  (requests' wall time, overlapping: not busy time)",
+                    _ => "",
+                };
                 writeln!(
                     f,
-                    "  {phase:<16}{secs:>8.3} s {:>5.1}% {n:>8}",
-                    100.0 * secs / total.max(1e-9)
+                    "  {phase:<18}{secs:>8.3} s {:>8.1} µs {n:>8}{note}",
+                    secs * per_entry
                 )?;
             }
+            let sequencer: f64 = self
+                .phases
+                .0
+                .iter()
+                .filter(|(phase, _)| SEQUENCER_PHASES.contains(&phase.as_str()))
+                .map(|(_, (secs, _))| secs)
+                .sum();
+            writeln!(
+                f,
+                "  sequencer busy    {:.0}% of the run (one thread: {})",
+                100.0 * sequencer / self.elapsed.as_secs_f64().max(1e-9),
+                SEQUENCER_PHASES.join(", ")
+            )?;
         }
         Ok(())
     }
