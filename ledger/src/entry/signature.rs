@@ -205,7 +205,7 @@ pub fn verify_leaves(origin: &str, leaves: &[&Leaf]) -> Vec<Result<(), Signature
                     let key = VerifyingKey::from_bytes(leaf.signer.as_bytes())
                         .map_err(|_| SignatureError::InvalidKey);
                     if keys.len() == KEYS {
-                        keys.remove(0);
+                        let _evicted = keys.remove(0);
                     }
                     keys.push((leaf.signer, key));
                     &keys[keys.len() - 1].1
