@@ -6,13 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use testigo_ledger::Blake3;
 use testigo_ledger::api::{Bytes, LogInfo, Wait};
 use testigo_ledger::checkpoint::{SignedNote, verify_checkpoint_note};
 use testigo_ledger::entry::Leaf;
-use testigo_ledger::map::{JmtStateMap, MapNodeStore as _, StateMap as _};
+use testigo_ledger::map::{MapSnapshot, SparseMap, StateMap as _, account_map_key};
 use testigo_ledger::merkle::root;
-use testigo_ledger::state::replay;
+use testigo_ledger::state::{AccountRecord, ClaimRecord, Consent, Engine, State, StateHeader};
+use testigo_ledger::{Blake3, PublicKey};
 use tokio::net::TcpListener;
 
 use crate::api::auth::Authorizer;
@@ -20,7 +20,7 @@ use crate::api::{AppState, Limits, Metrics, router};
 use crate::config::Config;
 use crate::datadir::{DataDirError, GenesisParams, open_or_init};
 use crate::sequencer::{
-    Backend, BackendError, CheckpointInfo, LogBackend, SequencerError, Settings, SharedStore, spawn,
+    Backend, BackendError, CheckpointInfo, LogBackend, SequencerError, Settings, Tail, spawn,
 };
 use crate::storage::{EngineKind, StorageError, Store, StoreConfig};
 
@@ -165,8 +165,9 @@ pub async fn run(
     Ok(())
 }
 
-/// Replays the stored log into the state and checks that the stored tree, the latest checkpoint
-/// and the state map agree; closes a batch left open by a crash.
+/// Restores the state as of the latest checkpoint from its saved snapshot, rebuilds the state
+/// map, checks both against that checkpoint's `StateRoot` leaf, applies the leaves stored after
+/// it, and closes a batch left open by a crash (`sequencer::log` says what is saved when).
 fn load(
     store: Arc<Store>,
     key: ed25519_dalek::SigningKey,
@@ -174,100 +175,321 @@ fn load(
     metrics: Arc<Metrics>,
 ) -> Result<(LogBackend, Option<CheckpointInfo>), NodeError> {
     let size = store.tree_size();
-    let inconsistent = |m: String| NodeError::Inconsistent(m);
-    let mut read_error = None;
-    let pages = (0..size).step_by(1024).flat_map(|start| {
-        match store.leaves(start, (start + 1024).min(size)) {
-            Ok(page) => page,
-            Err(e) => {
-                read_error.get_or_insert(e);
-                Vec::new()
-            }
+    let public = PublicKey(key.verifying_key().to_bytes());
+    let (mut engine, mut latest) = match store.latest_checkpoint()? {
+        None => (Engine::new(SparseMap::new()), None),
+        Some(stored) => {
+            let (size, root) =
+                check_checkpoint(&store, &stored.note, stored.size, &origin, &public)?;
+            let engine = restore(&store, size)?;
+            let map = latest_map(&engine)?;
+            let info = CheckpointInfo {
+                size,
+                root,
+                note: stored.note,
+                map,
+            };
+            (engine, Some(info))
         }
-    });
-    let mut parse_error = None;
-    let leaves = (0u64..)
-        .zip(pages)
-        .map_while(|(i, bytes)| match Leaf::from_bytes(&bytes) {
-            Ok(leaf) => Some((i, leaf)),
-            Err(e) => {
-                parse_error = Some(format!("stored leaf {i} is not a leaf: {e}"));
-                None
-            }
-        });
-    let replayed =
-        replay(leaves).map_err(|e| inconsistent(format!("replaying the stored log: {e}")))?;
-    if let Some(e) = read_error {
-        return Err(e.into());
-    }
-    if let Some(e) = parse_error {
-        return Err(inconsistent(e));
-    }
-    if replayed.state.next_index() != size {
-        return Err(inconsistent(format!(
-            "replayed {} leaves but the store holds {size}",
-            replayed.state.next_index()
-        )));
-    }
-    let mut latest = None;
-    if let Some(stored) = store.latest_checkpoint()? {
-        let note = SignedNote::parse(stored.note.as_bytes())
-            .map_err(|e| inconsistent(format!("stored checkpoint does not parse: {e}")))?;
-        let public = testigo_ledger::PublicKey(key.verifying_key().to_bytes());
-        let checkpoint = verify_checkpoint_note(&note, &origin, &public).map_err(|e| {
-            inconsistent(format!(
-                "stored checkpoint is not signed by this log key: {e}"
-            ))
-        })?;
-        let tree_root = root(&Blake3, store.as_ref(), checkpoint.size())
-            .map_err(|e| inconsistent(format!("tree at the checkpoint size: {e}")))?;
-        if checkpoint.size() != stored.size || *checkpoint.root() != tree_root {
-            return Err(inconsistent(format!(
-                "checkpoint of size {} has root {} but the stored tree has {tree_root}",
-                checkpoint.size(),
-                checkpoint.root()
-            )));
-        }
-        let Some(&(last_root_index, map_root)) = replayed.state_roots.last() else {
-            return Err(inconsistent("a checkpoint exists but no StateRoot".into()));
-        };
-        if last_root_index + 1 != checkpoint.size() {
-            return Err(inconsistent(format!(
-                "the checkpoint of size {} does not end with the last StateRoot (leaf {last_root_index})",
-                checkpoint.size()
-            )));
-        }
-        let map = JmtStateMap::new(SharedStore(store.clone()));
-        let newest = map
-            .store()
-            .latest_version()
-            .map_err(|e| inconsistent(e.to_string()))?
-            .ok_or_else(|| inconsistent("the state map is empty".into()))?;
-        let map_version = [newest, newest.saturating_sub(1)]
-            .into_iter()
-            .find(|&v| map.root(v).is_ok_and(|r| r == map_root))
-            .ok_or_else(|| {
+    };
+    let from = latest.as_ref().map_or(0, |c| c.size);
+    let mut tail = Tail::default();
+    for start in (from..size).step_by(1024) {
+        let end = (start + 1024).min(size);
+        for (index, bytes) in (start..end).zip(store.leaves(start, end)?) {
+            let leaf = Leaf::from_bytes(&bytes)
+                .map_err(|e| inconsistent(format!("stored leaf {index} is not a leaf: {e}")))?;
+            let nonce = leaf.decode_body().ok().and_then(|b| b.nonce());
+            let effects = engine.apply(&leaf, leaf.sequenced_at).map_err(|e| {
                 inconsistent(format!(
-                    "the stored state map's root does not match StateRoot leaf {last_root_index}"
+                    "stored leaf {index}, after the latest checkpoint, does not apply: {e}"
                 ))
             })?;
-        latest = Some(CheckpointInfo {
-            size: checkpoint.size(),
-            root: tree_root,
-            note: stored.note,
-            map_version,
-        });
-    } else if size > 0 {
+            tail.add(leaf.signer, nonce, &effects);
+        }
+    }
+    if engine.state().next_index() != size {
         return Err(inconsistent(format!(
-            "{size} leaves stored but no checkpoint"
+            "the store holds {size} leaves but only {} could be read back",
+            engine.state().next_index()
         )));
     }
-    let mut backend = LogBackend::new(replayed.state, store.clone(), key, origin, metrics);
-    if let Some(cp) = &latest
-        && cp.size < size
-    {
+    let mut backend = LogBackend::new(engine, tail, store.clone(), key, origin, metrics);
+    if size > from {
         // Entries acknowledged as sequenced before a crash: checkpoint them now.
         latest = Some(backend.checkpoint(now_ms().max(backend.last_sequenced_at()))?);
     }
     Ok((backend, latest))
+}
+
+fn inconsistent(message: String) -> NodeError {
+    NodeError::Inconsistent(message)
+}
+
+/// Checks the stored checkpoint's signature and that it commits to the stored tree; returns its
+/// size and root.
+fn check_checkpoint(
+    store: &Store,
+    note: &str,
+    stored_size: u64,
+    origin: &str,
+    public: &PublicKey,
+) -> Result<(u64, testigo_ledger::Hash), NodeError> {
+    let note = SignedNote::parse(note.as_bytes())
+        .map_err(|e| inconsistent(format!("stored checkpoint does not parse: {e}")))?;
+    let checkpoint = verify_checkpoint_note(&note, origin, public).map_err(|e| {
+        inconsistent(format!(
+            "stored checkpoint is not signed by this log key: {e}"
+        ))
+    })?;
+    let tree_root = root(&Blake3, store, checkpoint.size())
+        .map_err(|e| inconsistent(format!("tree at the checkpoint size: {e}")))?;
+    if checkpoint.size() != stored_size || *checkpoint.root() != tree_root {
+        return Err(inconsistent(format!(
+            "checkpoint of size {} has root {} but the stored tree has {tree_root}",
+            checkpoint.size(),
+            checkpoint.root()
+        )));
+    }
+    Ok((checkpoint.size(), tree_root))
+}
+
+/// Leaves per page when reading the saved state.
+const RESTORE_PAGE: usize = 4096;
+
+/// The engine as of the checkpoint of `size`: the saved snapshot restored, the map rebuilt from
+/// the saved records, and the checkpoint's closing `StateRoot` applied, which checks the map root
+/// and the leaf's signature with the same rules as any other `StateRoot`.
+fn restore(store: &Store, size: u64) -> Result<Engine<SparseMap>, NodeError> {
+    let header = store
+        .state_header()?
+        .ok_or_else(|| inconsistent("a checkpoint is stored but no state snapshot".into()))?;
+    let header = StateHeader::from_bytes(&header)
+        .map_err(|e| inconsistent(format!("the saved state header does not decode: {e}")))?;
+    let root_index = size - 1;
+    if header.next_index != root_index {
+        return Err(inconsistent(format!(
+            "the saved state is as of leaf {} but the checkpoint of size {size} ends with leaf \
+             {root_index}",
+            header.next_index
+        )));
+    }
+    let mut accounts = Vec::new();
+    let mut updates = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.records(after.as_ref(), RESTORE_PAGE)?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(*last);
+        for (key, bytes) in page {
+            let record = AccountRecord::from_bytes(&bytes).map_err(|e| {
+                inconsistent(format!("the saved record of {key} does not decode: {e}"))
+            })?;
+            accounts.push((key, record));
+            updates.push((account_map_key(&key), Some(bytes)));
+        }
+    }
+    let consents = saved(store, "consent", Store::consents, Consent::from_bytes)?;
+    let claims = saved(store, "claim", Store::claims, ClaimRecord::from_bytes)?;
+    let state = State::restore(header, accounts, consents, claims)
+        .map_err(|e| inconsistent(format!("the saved state is invalid: {e}")))?;
+    let mut map = SparseMap::new();
+    map.apply(0, updates)
+        .map_err(|e| inconsistent(format!("rebuilding the state map: {e}")))?;
+    let mut engine = Engine::from_parts(state, map);
+    let bytes = store
+        .leaf(root_index)?
+        .ok_or_else(|| inconsistent(format!("leaf {root_index} is missing")))?;
+    let leaf = Leaf::from_bytes(&bytes)
+        .map_err(|e| inconsistent(format!("stored leaf {root_index} is not a leaf: {e}")))?;
+    if !matches!(
+        leaf.decode_body(),
+        Ok(testigo_ledger::entry::Body::StateRoot(_))
+    ) {
+        return Err(inconsistent(format!(
+            "the checkpoint of size {size} does not end with a StateRoot"
+        )));
+    }
+    engine.apply(&leaf, leaf.sequenced_at).map_err(|e| {
+        inconsistent(format!(
+            "the saved state does not match the StateRoot at leaf {root_index}: {e}"
+        ))
+    })?;
+    Ok(engine)
+}
+
+/// A page of saved consents or claims: `Store::consents` or `Store::claims`.
+type IndexedPage = fn(&Store, u64, usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError>;
+
+/// Every saved consent or claim, decoded.
+fn saved<T>(
+    store: &Store,
+    what: &str,
+    read: IndexedPage,
+    decode: fn(&[u8]) -> Result<T, testigo_ledger::entry::BodyError>,
+) -> Result<Vec<(u64, T)>, NodeError> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = read(store, from, RESTORE_PAGE)?;
+        let Some(&(last, _)) = page.last() else { break };
+        for (index, bytes) in page {
+            let value = decode(&bytes).map_err(|e| {
+                inconsistent(format!(
+                    "the saved {what} at index {index} does not decode: {e}"
+                ))
+            })?;
+            out.push((index, value));
+        }
+        match last.checked_add(1) {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The newest version of the engine's map.
+fn latest_map(engine: &Engine<SparseMap>) -> Result<MapSnapshot, NodeError> {
+    let map = engine.map();
+    map.latest_version()
+        .and_then(|v| {
+            v.ok_or(testigo_ledger::map::MapError::VersionNotWritten {
+                version: 0,
+                latest: None,
+            })
+        })
+        .and_then(|v| map.snapshot(v))
+        .map_err(|e| inconsistent(format!("the rebuilt state map: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use tempfile::TempDir;
+    use testigo_ledger::state::AccountRecord;
+
+    use super::*;
+    use crate::sequencer::test_support::{ORIGIN, enroll, genesis};
+    use crate::storage::StoreConfig;
+
+    fn operator() -> SigningKey {
+        SigningKey::from_bytes(&[3; 32])
+    }
+
+    fn subject(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    fn open(dir: &TempDir) -> Arc<Store> {
+        Arc::new(Store::open(&dir.path().join("store"), &StoreConfig::default()).unwrap())
+    }
+
+    fn start(store: &Arc<Store>) -> Result<(LogBackend, Option<CheckpointInfo>), NodeError> {
+        load(
+            store.clone(),
+            operator(),
+            ORIGIN.into(),
+            Arc::new(Metrics::new()),
+        )
+    }
+
+    /// A log of genesis and three enrolments, checkpointed (size 5), in `dir`.
+    fn checkpointed_log(dir: &TempDir) {
+        let store = open(dir);
+        let (mut backend, latest) = start(&store).unwrap();
+        assert!(latest.is_none());
+        let key = operator();
+        backend.append(vec![genesis(&key)], 10).unwrap();
+        let leaves = (1..4).map(|n| enroll(&key, n, &subject(n as u8 + 10)));
+        let results = backend.append(leaves.collect(), 11).unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(backend.checkpoint(12).unwrap().size, 5);
+    }
+
+    #[test]
+    fn a_restart_restores_the_snapshot_and_indexes_what_came_after_it() {
+        let dir = TempDir::new().unwrap();
+        checkpointed_log(&dir);
+        let store = open(&dir);
+        let (mut backend, latest) = start(&store).unwrap();
+        let latest = latest.unwrap();
+        assert_eq!(latest.size, 5);
+        let alice = PublicKey(subject(11).verifying_key().to_bytes());
+        let record = latest.map.get(&account_map_key(&alice)).unwrap();
+        assert_eq!(AccountRecord::from_bytes(record).unwrap().history_len, 1);
+
+        // Sequenced, acknowledged, then a crash before the checkpoint.
+        let key = operator();
+        let results = backend
+            .append(vec![enroll(&key, 4, &subject(20))], 13)
+            .unwrap();
+        assert!(results[0].is_ok());
+        drop(backend);
+        let bob = PublicKey(subject(20).verifying_key().to_bytes());
+        assert!(store.account_leaves(&bob, 0, 10).unwrap().is_empty());
+
+        let (backend, latest) = start(&store).unwrap();
+        let latest = latest.unwrap();
+        assert_eq!(latest.size, 7, "the tail is checkpointed on start");
+        assert_eq!(store.account_leaves(&bob, 0, 10).unwrap(), [5]);
+        let public = PublicKey(key.verifying_key().to_bytes());
+        assert_eq!(store.leaf_by_nonce(&public, 4).unwrap(), Some(5));
+        assert_eq!(backend.next_nonce(&public), Some(5));
+        assert!(latest.map.get(&account_map_key(&bob)).is_some());
+    }
+
+    /// Writes `tamper`'s changes behind the node's back, then expects a refusal naming `expected`.
+    fn refused_after(tamper: impl FnOnce(&Store, &mut crate::storage::WriteBatch), expected: &str) {
+        let dir = TempDir::new().unwrap();
+        checkpointed_log(&dir);
+        let store = open(&dir);
+        let mut batch = store.batch();
+        tamper(&store, &mut batch);
+        store.commit(batch).unwrap();
+        match start(&store) {
+            Err(NodeError::Inconsistent(message)) => {
+                assert!(message.contains(expected), "{message}");
+            }
+            Err(other) => panic!("refused for another reason: {other}"),
+            Ok(_) => panic!("started on a tampered store (expected: {expected})"),
+        }
+    }
+
+    #[test]
+    fn a_saved_state_that_disagrees_with_the_log_refuses_to_start() {
+        let alice = PublicKey(subject(11).verifying_key().to_bytes());
+        let altered = |store: &Store, change: fn(&mut AccountRecord)| {
+            let mut record =
+                AccountRecord::from_bytes(&store.record(&alice).unwrap().unwrap()).unwrap();
+            change(&mut record);
+            record.to_bytes()
+        };
+        refused_after(
+            |store, batch| {
+                let bytes = altered(store, |r| r.history_head.0[0] ^= 1);
+                batch.put_record(alice, bytes);
+            },
+            "does not match the StateRoot at leaf 4",
+        );
+        refused_after(
+            |store, batch| {
+                let bytes = altered(store, |r| r.balance += 1);
+                batch.put_record(alice, bytes);
+            },
+            "the saved state is invalid",
+        );
+        refused_after(
+            |_, batch| batch.put_record(alice, vec![1, 2, 3]),
+            "does not decode",
+        );
+        refused_after(
+            |_, batch| batch.delete_record(alice),
+            "does not match the StateRoot",
+        );
+        refused_after(
+            |_, batch| batch.set_state_header(vec![9]),
+            "state header does not decode",
+        );
+    }
 }

@@ -36,17 +36,6 @@ pub(crate) trait LogRead: Send + Sync + 'static {
     /// [`ReadError::OutOfRange`] unless `0 < from <= to <= durable size`.
     fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, ReadError>;
 
-    /// The account's record in state-map version `map_version` (the one a checkpoint's closing
-    /// `StateRoot` commits), and the map proof bytes (`MapProof::to_bytes`).
-    ///
-    /// # Errors
-    /// [`ReadError::OutOfRange`] for a version that is not stored.
-    fn account(
-        &self,
-        key: &PublicKey,
-        map_version: u64,
-    ) -> Result<(Option<Vec<u8>>, Vec<u8>), ReadError>;
-
     /// Indexes of the leaves in `key`'s history from its `from`th, at most `limit`, below `size`.
     ///
     /// # Errors

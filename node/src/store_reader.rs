@@ -1,15 +1,13 @@
-//! [`LogRead`] over the node's [`Store`]: leaves, RFC 9162 proofs from the tile hashes, map proofs
-//! from the stored map versions.
+//! [`LogRead`] over the node's [`Store`]: leaves, RFC 9162 proofs from the tile hashes, and the
+//! per-account leaf index.
 
 use std::sync::Arc;
 
 use testigo_ledger::api::{ConsistencyProof, InclusionProof};
-use testigo_ledger::map::{JmtStateMap, StateMap as _, account_map_key};
 use testigo_ledger::merkle::{consistency_proof, inclusion_proof_with_leaf};
 use testigo_ledger::{Blake3, PublicKey};
 
 use crate::reader::{LogRead, ReadError};
-use crate::sequencer::SharedStore;
 use crate::storage::Store;
 
 impl LogRead for Arc<Store> {
@@ -50,18 +48,6 @@ impl LogRead for Arc<Store> {
         let path = consistency_proof(&Blake3, self.as_ref(), from, to)
             .map_err(|e| ReadError::Store(e.to_string()))?;
         Ok(ConsistencyProof { from, to, path })
-    }
-
-    fn account(
-        &self,
-        key: &PublicKey,
-        map_version: u64,
-    ) -> Result<(Option<Vec<u8>>, Vec<u8>), ReadError> {
-        let map = JmtStateMap::new(SharedStore(self.clone()));
-        let (record, proof) = map
-            .prove(&account_map_key(key), map_version)
-            .map_err(|e| ReadError::OutOfRange(e.to_string()))?;
-        Ok((record, proof.to_bytes()))
     }
 
     fn account_leaves(

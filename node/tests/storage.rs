@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use tempfile::TempDir;
-use testigo_ledger::map::{JmtStateMap, MapNodeStore, StateMap};
 use testigo_ledger::merkle::{HashReader, NodeId, inclusion_proof, root};
 use testigo_ledger::verify::verify_inclusion;
 use testigo_ledger::{Blake3, Hash, PublicKey, TreeHasher};
@@ -74,18 +73,9 @@ fn hash_store_conforms(engine: EngineKind) {
     });
 }
 
-fn map_store_conforms(engine: EngineKind) {
-    let dir = TempDir::new().unwrap();
-    let mut n = 0;
-    testigo_ledger::map::conformance::run_map_store_conformance(|| {
-        n += 1;
-        open(&dir.path().join(n.to_string()), engine)
-    });
-}
-
 fn reopen_preserves_everything(engine: EngineKind) {
     let dir = TempDir::new().unwrap();
-    let (tree_root, map_root) = {
+    let tree_root = {
         let store = open(dir.path(), engine);
         let mut batch = store.batch();
         batch.set_log_params(b"genesis".to_vec());
@@ -96,11 +86,10 @@ fn reopen_preserves_everything(engine: EngineKind) {
         batch.index_nonce(key(1), 42, 7);
         batch.put_record(key(1), b"record one".to_vec());
         batch.put_record(key(2), b"record two".to_vec());
-        let map = JmtStateMap::new(&store);
-        let (map_root, map_batch) = map
-            .prepare(0, vec![([9; 32], Some(b"state".to_vec()))])
-            .unwrap();
-        batch.put_map(map_batch);
+        batch.put_consent(5, b"consent five".to_vec());
+        batch.put_consent(9, b"consent nine".to_vec());
+        batch.put_claim(8, b"claim eight".to_vec());
+        batch.set_state_header(b"header".to_vec());
         batch.set_checkpoint(300, note(300, &out.root));
         batch.add_cosignature(
             300,
@@ -108,7 +97,7 @@ fn reopen_preserves_everything(engine: EngineKind) {
             "— witness.example BBBB".into(),
         );
         store.commit(batch).unwrap();
-        (out.root, map_root)
+        out.root
     };
     let root_300 = tree_root;
     let store = open(dir.path(), engine);
@@ -137,12 +126,29 @@ fn reopen_preserves_everything(engine: EngineKind) {
         )]
     );
     assert!(store.cosignatures(299).unwrap().is_empty());
-    let map = JmtStateMap::new(&store);
-    assert_eq!(map.latest_version().unwrap(), Some(0));
-    assert_eq!(map.root(0).unwrap(), map_root);
     assert_eq!(
-        map.get(&[9; 32], 0).unwrap().as_deref(),
-        Some(&b"state"[..])
+        store.records(None, 10).unwrap(),
+        [
+            (key(1), b"record one".to_vec()),
+            (key(2), b"record two".to_vec())
+        ]
+    );
+    assert_eq!(
+        store.records(Some(&key(1)), 10).unwrap(),
+        [(key(2), b"record two".to_vec())]
+    );
+    assert_eq!(
+        store.consents(0, 10).unwrap(),
+        [(5, b"consent five".to_vec()), (9, b"consent nine".to_vec())]
+    );
+    assert_eq!(
+        store.consents(6, 10).unwrap(),
+        [(9, b"consent nine".to_vec())]
+    );
+    assert_eq!(store.claims(0, 1).unwrap(), [(8, b"claim eight".to_vec())]);
+    assert_eq!(
+        store.state_header().unwrap().as_deref(),
+        Some(&b"header"[..])
     );
 }
 
@@ -368,7 +374,6 @@ macro_rules! per_engine {
 
 per_engine!(
     hash_store_conforms,
-    map_store_conforms,
     reopen_preserves_everything,
     range_reads_and_paging,
     tile_boundaries,
@@ -397,5 +402,4 @@ fn a_directory_opens_only_with_its_engine() {
 fn the_store_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Store>();
-    let _: fn(&Store) -> Result<Option<u64>, _> = |s| MapNodeStore::latest_version(&s);
 }

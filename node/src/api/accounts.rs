@@ -14,6 +14,7 @@ use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::{AccountProof, Bytes, Consents, History, HistoryEntry};
+use testigo_ledger::map::account_map_key;
 
 use super::auth::Signed;
 use super::proofs::query;
@@ -49,14 +50,17 @@ pub(crate) async fn account(
         .read(move |b| b.next_nonce(&key))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no account {key}")))?;
-    let (size, version) = state
+    let checkpoint = state
         .sequencer
         .checkpoints()
         .borrow()
-        .as_ref()
-        .map(|c| (c.size, c.map_version))
+        .clone()
         .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?;
-    let (record, proof) = read(&state, move |r| r.account(&key, version)).await?;
+    let size = checkpoint.size;
+    // The checkpoint holds its own version of the map, so the proof is against exactly the
+    // `StateRoot` that closes it, however many checkpoints have been made since.
+    let (record, proof) = checkpoint.map.prove(&account_map_key(&key));
+    let proof = proof.to_bytes();
     Ok(Json(AccountProof {
         key,
         checkpoint_size: size,

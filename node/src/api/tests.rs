@@ -12,12 +12,13 @@ use ed25519_dalek::SigningKey;
 use http_body_util::BodyExt as _;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::{Bytes, ErrorBody, LogInfo};
-use testigo_ledger::state::State;
+use testigo_ledger::map::SparseMap;
+use testigo_ledger::state::Engine;
 use tower::ServiceExt as _;
 
 use super::auth::Authorizer;
 use super::{AppState, Limits, Metrics, router};
-use crate::sequencer::{LogBackend, Settings, spawn};
+use crate::sequencer::{LogBackend, Settings, Tail, spawn};
 use crate::storage::{Store, StoreConfig};
 
 /// A router over an empty store with small limits; the directory lives as long as the router.
@@ -27,7 +28,8 @@ fn app(dir: &tempfile::TempDir) -> Router {
     let log_key = PublicKey(key.verifying_key().to_bytes());
     let metrics = Arc::new(Metrics::new());
     let backend = LogBackend::new(
-        State::new(),
+        Engine::new(SparseMap::new()),
+        Tail::default(),
         store.clone(),
         key,
         "o".into(),

@@ -6,6 +6,7 @@
 
 use testigo_ledger::api::ConsentView;
 use testigo_ledger::entry::{BodyKind, Leaf};
+use testigo_ledger::map::MapSnapshot;
 use testigo_ledger::{Hash, PublicKey};
 
 use super::Refusal;
@@ -26,7 +27,7 @@ pub struct Receipt {
 }
 
 /// A checkpoint signed and stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct CheckpointInfo {
     /// Tree size; the leaf at `size - 1` is a `StateRoot`.
     pub size: u64,
@@ -34,8 +35,9 @@ pub struct CheckpointInfo {
     pub root: Hash,
     /// The signed note, as served by `GET /v1/checkpoint`.
     pub note: String,
-    /// The state-map version the closing `StateRoot` commits: account proofs are read from it.
-    pub map_version: u64,
+    /// The state map as the closing `StateRoot` commits it: account proofs are made from it,
+    /// and holding it keeps that version readable however far the map has moved on.
+    pub map: MapSnapshot,
 }
 
 /// The backend cannot go on: its in-memory state may be ahead of the disk. The sequencer stops

@@ -1,23 +1,28 @@
 //! The production [`Backend`]: the ledger's `Engine` (state + state map) over the node's
 //! [`Store`], the Merkle tree through the store's tiles, and checkpoints signed by the log key.
 //!
-//! Per group: each leaf is stamped and applied (`apply_preverified`: the signature was checked
-//! before the sequencer), accepted leaves go into one [`WriteBatch`] with their tree hashes, the
-//! per-account and (signer, nonce) indexes and the changed account records, and the batch is
-//! committed with one fsync. A `NonceReused` rejection is looked up in the (signer, nonce) index:
-//! the identical entry gets its original receipt, anything else stays refused.
+//! # What is written when
 //!
-//! Map versions are written by the engine when it prepares a `StateRoot`, in their own commit
-//! before the leaf's; a crash between the two leaves one unused version, which the engine's
-//! design tolerates and the startup check recognises.
+//! A group of submissions is applied (`apply_preverified`: signatures were checked before the
+//! sequencer) and its accepted leaves are committed with their tree hashes and nothing else, in
+//! one durable commit: that is all an acknowledgement needs, and the smaller the commit, the more
+//! entries per second one fsync carries.
 //!
-//! Old map versions are pruned as checkpoints go by: after each checkpoint, whatever only
-//! versions older than the newest [`KEEP_MAP_VERSIONS`] need is deleted. Account reads use the
-//! latest checkpoint's version (and startup the newest or the one before it), so nothing served
-//! needs an older one; without pruning every superseded map node stayed on disk for good. A prune
-//! costs in proportion to the versions it drops and holds the store's writer meanwhile (16
-//! versions at once took ~0.65 s at 10^6 entries on the loaded 2-core box, a stall every request
-//! in flight waited out), so each checkpoint drops one version.
+//! Everything else is derived from the leaves and waits for the checkpoint, where it goes into
+//! the same atomic commit as the `StateRoot` leaf and the signed note: the per-account and
+//! (signer, nonce) index entries of every leaf since the previous checkpoint (kept meanwhile in
+//! [`Tail`]), and the state snapshot as of the `StateRoot` ([`State::changes`]: the changed
+//! account records, consents and claims, and the header). The state map lives in memory
+//! ([`SparseMap`]): it is rebuilt from the saved records at start, and the `StateRoot` leaf then
+//! re-checks it (`node::load`). Writing the map's nodes and pruning them at every checkpoint was
+//! measured as two thirds of the sequencer's time, which is why they are not stored.
+//!
+//! A crash between checkpoints loses nothing acknowledged: the leaves are on disk, and on start
+//! the node applies them again from the last snapshot, which also rebuilds their index entries.
+//!
+//! A `NonceReused` rejection is looked up among the tail's nonces, then in the stored
+//! (signer, nonce) index: the identical entry gets its original receipt, anything else stays
+//! refused.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,54 +32,61 @@ use ed25519_dalek::SigningKey;
 use testigo_ledger::api::ConsentView;
 use testigo_ledger::checkpoint::{Checkpoint, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
-use testigo_ledger::map::{
-    JmtStateMap, MapKey, MapNodeStore, MapStoreError, MapWriteBatch, PruneStats,
-};
-use testigo_ledger::state::{Engine, EngineError, Rejection, Role, State, is_same_entry};
+use testigo_ledger::map::{SparseMap, StateMap as _};
+use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, is_same_entry};
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
 use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal};
 use crate::api::Metrics;
-use crate::storage::{StorageError, Store};
+use crate::storage::{StorageError, Store, WriteBatch};
 
-/// The store as a map node store, shared with the readers.
-#[derive(Clone, Debug)]
-pub struct SharedStore(pub Arc<Store>);
+/// State-map versions kept behind the newest. Readers hold the version they prove against
+/// through their checkpoint's [`testigo_ledger::map::MapSnapshot`], so the map itself needs
+/// only the newest (the next version is built on it) and one more for a `StateRoot` retried at
+/// the same index.
+const KEEP_MAP_VERSIONS: u64 = 2;
 
-impl MapNodeStore for SharedStore {
-    fn get_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapStoreError> {
-        (*self.0).get_node(key)
+/// The derived data of the leaves sequenced since the last checkpoint, written with the next.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    /// (account, leaf index) for every account each leaf involves, in order.
+    account_leaves: Vec<(PublicKey, u64)>,
+    /// (signer, nonce) → leaf index.
+    nonces: HashMap<(PublicKey, u64), u64>,
+}
+
+impl Tail {
+    /// Records what an applied leaf adds to the indexes.
+    pub(crate) fn add(&mut self, signer: PublicKey, nonce: Option<u64>, effects: &Effects) {
+        self.account_leaves
+            .extend(effects.involved.iter().map(|a| (*a, effects.index)));
+        if let Some(nonce) = nonce {
+            self.nonces.insert((signer, nonce), effects.index);
+        }
     }
 
-    fn get_value(&self, key_hash: &MapKey, max: u64) -> Result<Option<Vec<u8>>, MapStoreError> {
-        (*self.0).get_value(key_hash, max)
+    /// Whether no index entries are held.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.account_leaves.is_empty() && self.nonces.is_empty()
     }
 
-    fn write(&mut self, batch: MapWriteBatch) -> Result<(), MapStoreError> {
-        let mut store: &Store = &self.0;
-        store.write(batch)
-    }
-
-    fn prune(&mut self, oldest_kept: u64) -> Result<PruneStats, MapStoreError> {
-        let mut store: &Store = &self.0;
-        store.prune(oldest_kept)
-    }
-
-    fn latest_version(&self) -> Result<Option<u64>, MapStoreError> {
-        (*self.0).latest_version()
-    }
-
-    fn oldest_kept(&self) -> Result<u64, MapStoreError> {
-        (*self.0).oldest_kept()
+    fn write_into(&mut self, batch: &mut WriteBatch) {
+        for (account, index) in self.account_leaves.drain(..) {
+            batch.index_account(account, index);
+        }
+        let mut nonces: Vec<_> = self.nonces.drain().collect();
+        nonces.sort_unstable();
+        for ((signer, nonce), index) in nonces {
+            batch.index_nonce(signer, nonce, index);
+        }
     }
 }
 
-/// Map versions kept behind the newest: account reads racing a new checkpoint still find theirs.
-pub(crate) const KEEP_MAP_VERSIONS: u64 = 64;
-
 /// The ledger engine over the store.
 pub(crate) struct LogBackend {
-    engine: Engine<JmtStateMap<SharedStore>>,
+    engine: Engine<SparseMap>,
+    tail: Tail,
     store: Arc<Store>,
     key: SigningKey,
     origin: String,
@@ -103,18 +115,20 @@ pub(crate) fn refusal(rejection: &Rejection) -> Refusal {
 }
 
 impl LogBackend {
-    /// A backend continuing from `state` (replayed from the store) and the store's map.
-    /// Time per phase goes to `metrics`.
+    /// A backend continuing from an engine whose state and map are those of the stored log (as
+    /// `node::load` rebuilds them), with `tail` the index entries of the leaves after the latest
+    /// checkpoint. Time per phase goes to `metrics`.
     pub(crate) fn new(
-        state: State,
+        engine: Engine<SparseMap>,
+        tail: Tail,
         store: Arc<Store>,
         key: SigningKey,
         origin: String,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let map = JmtStateMap::new(SharedStore(store.clone()));
         Self {
-            engine: Engine::from_parts(state, map),
+            engine,
+            tail,
             store,
             key,
             origin,
@@ -135,8 +149,12 @@ impl LogBackend {
                 ..receipt.clone()
             }));
         }
-        let Some(index) = self.store.leaf_by_nonce(&leaf.signer, nonce)? else {
-            return Ok(None);
+        let index = match self.tail.nonces.get(&(leaf.signer, nonce)) {
+            Some(index) => *index,
+            None => match self.store.leaf_by_nonce(&leaf.signer, nonce)? {
+                Some(index) => index,
+                None => return Ok(None),
+            },
         };
         let Some(bytes) = self.store.leaf(index)? else {
             return Ok(None);
@@ -158,6 +176,23 @@ impl LogBackend {
             duplicate: true,
         }))
     }
+
+    /// The state snapshot as of now (the coming `StateRoot`): what changed since the last one.
+    fn save_changes(&self, batch: &mut WriteBatch) {
+        let changes = self.engine.state().changes();
+        for (key, record) in changes.accounts {
+            batch.put_record(key, record.to_bytes());
+        }
+        for (index, consent) in changes.consents {
+            batch.put_consent(index, consent.to_bytes());
+        }
+        for (index, claim) in changes.claims {
+            batch.put_claim(index, claim.to_bytes());
+        }
+        if let Some(header) = changes.header {
+            batch.set_state_header(header.to_bytes());
+        }
+    }
 }
 
 impl Backend for LogBackend {
@@ -171,7 +206,7 @@ impl Backend for LogBackend {
         let mut results = Vec::with_capacity(leaves.len());
         let mut accepted: Vec<Vec<u8>> = Vec::new();
         let mut pending: HashMap<(PublicKey, u64), (Leaf, Receipt)> = HashMap::new();
-        let mut touched: Vec<PublicKey> = Vec::new();
+        let mut tail = Tail::default();
         for leaf in leaves {
             let stamped = leaf.sequenced(at);
             let nonce = stamped.decode_body().ok().and_then(|b| b.nonce());
@@ -184,16 +219,11 @@ impl Backend for LogBackend {
                         kind: effects.kind,
                         duplicate: false,
                     };
-                    for account in &effects.involved {
-                        batch.index_account(*account, effects.index);
-                    }
-                    touched.extend(effects.involved.iter().copied());
-                    touched.push(stamped.signer);
-                    if let Some(nonce) = nonce {
-                        batch.index_nonce(stamped.signer, nonce, effects.index);
-                        pending.insert((stamped.signer, nonce), (stamped.clone(), receipt.clone()));
-                    }
+                    tail.add(stamped.signer, nonce, &effects);
                     accepted.push(stamped.to_bytes());
+                    if let Some(nonce) = nonce {
+                        pending.insert((stamped.signer, nonce), (stamped, receipt.clone()));
+                    }
                     results.push(Ok(receipt));
                 }
                 Err(EngineError::Rejected(rejection)) => {
@@ -211,14 +241,6 @@ impl Backend for LogBackend {
         if accepted.is_empty() {
             return Ok(results);
         }
-        let state = self.engine.state();
-        touched.sort();
-        touched.dedup();
-        for account in touched {
-            if let Some(record) = state.account(&account) {
-                batch.put_record(account, record.to_bytes());
-            }
-        }
         self.metrics.observe_phase("apply", applying.elapsed());
         let hashing = Instant::now();
         self.store
@@ -228,11 +250,17 @@ impl Backend for LogBackend {
         let committing = Instant::now();
         self.store.commit(batch).map_err(fatal)?;
         self.metrics.observe_phase("commit", committing.elapsed());
+        // Only once the leaves are durable: a failed commit leaves the backend unusable anyway
+        // (the state is ahead of the disk), but its index entries must never be written.
+        self.tail.account_leaves.append(&mut tail.account_leaves);
+        self.tail.nonces.extend(tail.nonces);
         Ok(results)
     }
 
     fn checkpoint(&mut self, at: u64) -> Result<CheckpointInfo, BackendError> {
         let rooting = Instant::now();
+        let mut batch = self.store.batch();
+        self.save_changes(&mut batch);
         let (leaf, effects) = self
             .engine
             .append_state_root(&self.key, at)
@@ -240,14 +268,15 @@ impl Backend for LogBackend {
         let map_version = self
             .engine
             .map()
-            .store()
             .latest_version()
             .map_err(fatal)?
             .ok_or_else(|| fatal("no map version after a StateRoot"))?;
-        let mut batch = self.store.batch();
-        for account in &effects.involved {
-            batch.index_account(*account, effects.index);
-        }
+        let map = self.engine.map().snapshot(map_version).map_err(fatal)?;
+        self.metrics.observe_phase("state_root", rooting.elapsed());
+        let indexing = Instant::now();
+        let nonce = leaf.decode_body().ok().and_then(|b| b.nonce());
+        self.tail.add(leaf.signer, nonce, &effects);
+        self.tail.write_into(&mut batch);
         let integration = self
             .store
             .append_leaves(&mut batch, &Blake3, vec![leaf.to_bytes()])
@@ -255,7 +284,7 @@ impl Backend for LogBackend {
         let checkpoint =
             Checkpoint::new(self.origin.clone(), integration.new_size, integration.root)
                 .map_err(fatal)?;
-        self.metrics.observe_phase("state_root", rooting.elapsed());
+        self.metrics.observe_phase("index", indexing.elapsed());
         let signing = Instant::now();
         let note = sign_checkpoint(&checkpoint, &self.key).to_text();
         self.metrics.observe_phase("sign", signing.elapsed());
@@ -264,21 +293,15 @@ impl Backend for LogBackend {
         self.store.commit(batch).map_err(fatal)?;
         self.metrics
             .observe_phase("checkpoint_commit", committing.elapsed());
-        if map_version > KEEP_MAP_VERSIONS {
-            let pruning = Instant::now();
-            let mut store: &Store = &self.store;
-            // The checkpoint is on disk already: a failed prune is only housekeeping left for
-            // the next one, not a reason to stop the write path.
-            if let Err(e) = store.prune(map_version - KEEP_MAP_VERSIONS) {
-                tracing::warn!(error = %e, map_version, "cannot prune old state-map versions");
-            }
-            self.metrics.observe_phase("map_prune", pruning.elapsed());
+        if let Some(oldest) = map_version.checked_sub(KEEP_MAP_VERSIONS) {
+            // Dropping old roots frees what only they used (unless a reader still holds it).
+            self.engine.map_mut().prune(oldest).map_err(fatal)?;
         }
         Ok(CheckpointInfo {
             size: integration.new_size,
             root: integration.root,
             note,
-            map_version,
+            map,
         })
     }
 
@@ -323,54 +346,72 @@ impl Backend for LogBackend {
 
 #[cfg(test)]
 mod tests {
-    use testigo_ledger::entry::{Body, Genesis, sign_body};
-    use testigo_ledger::map::StateMap as _;
+    use testigo_ledger::state::{AccountRecord, State, StateHeader};
 
     use super::*;
+    use crate::sequencer::test_support::{ORIGIN, enroll, genesis};
     use crate::storage::StoreConfig;
 
+    /// A group commits its leaves alone; the checkpoint adds their index entries and the state
+    /// snapshot as of its `StateRoot`, and lets go of old map versions.
     #[test]
-    fn checkpoints_prune_old_map_versions_and_keep_the_recent_ones() {
+    fn leaves_are_durable_at_once_and_derived_data_comes_with_the_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
         let store =
             Arc::new(Store::open(&dir.path().join("store"), &StoreConfig::default()).unwrap());
         let key = SigningKey::from_bytes(&[3; 32]);
-        let genesis = sign_body(
-            "o",
-            &key,
-            &Body::Genesis(Genesis {
-                nonce: 0,
-                origin: "o".into(),
-                log_key: PublicKey(key.verifying_key().to_bytes()),
-                fee_bps: 0,
-                currency: "EUR".into(),
-                decimals: 2,
-                witnesses: Vec::new(),
-                quorum: 0,
-                regulators: Vec::new(),
-                operator_salt: [5; 32],
-            }),
-        );
+        let operator = PublicKey(key.verifying_key().to_bytes());
         let metrics = Arc::new(Metrics::new());
-        let mut backend = LogBackend::new(State::new(), store.clone(), key, "o".into(), metrics);
-        let results = backend.append(vec![genesis], 1).unwrap();
-        assert!(results[0].is_ok(), "{results:?}");
-        let mut last = None;
-        for at in 2..(2 * KEEP_MAP_VERSIONS) {
-            last = Some(backend.checkpoint(at).unwrap());
-        }
-        let last = last.unwrap();
-        let shared = SharedStore(store);
-        let oldest = shared.oldest_kept().unwrap();
-        assert!(oldest > 0, "nothing was pruned");
-        assert!(
-            oldest + KEEP_MAP_VERSIONS >= last.map_version,
-            "oldest kept {oldest}, newest {}",
-            last.map_version
+        let engine = Engine::new(SparseMap::new());
+        let mut backend = LogBackend::new(
+            engine,
+            Tail::default(),
+            store.clone(),
+            key.clone(),
+            ORIGIN.into(),
+            metrics,
         );
-        let map = JmtStateMap::new(shared);
-        for version in last.map_version.saturating_sub(KEEP_MAP_VERSIONS)..=last.map_version {
-            map.root(version).unwrap();
+        let results = backend.append(vec![genesis(&key)], 1).unwrap();
+        assert!(results[0].is_ok(), "{results:?}");
+        let subject = SigningKey::from_bytes(&[4; 32]);
+        let results = backend.append(vec![enroll(&key, 1, &subject)], 2).unwrap();
+        assert!(results[0].is_ok(), "{results:?}");
+
+        assert_eq!(store.tree_size(), 2, "acknowledged leaves are stored");
+        assert!(store.account_leaves(&operator, 0, 10).unwrap().is_empty());
+        assert_eq!(store.leaf_by_nonce(&operator, 1).unwrap(), None);
+        assert_eq!(store.state_header().unwrap(), None);
+        // A retry of a tail entry is still recognised, from the tail's nonces.
+        let retry = backend.append(vec![enroll(&key, 1, &subject)], 3).unwrap();
+        assert!(retry[0].as_ref().is_ok_and(|r| r.duplicate && r.index == 1));
+
+        let before: State = backend.engine.state().clone();
+        let checkpoint = backend.checkpoint(3).unwrap();
+        assert_eq!(checkpoint.size, 3);
+        assert!(backend.tail.is_empty());
+        assert_eq!(store.account_leaves(&operator, 0, 10).unwrap(), [0, 1]);
+        assert_eq!(store.leaf_by_nonce(&operator, 1).unwrap(), Some(1));
+        let header = StateHeader::from_bytes(&store.state_header().unwrap().unwrap()).unwrap();
+        assert_eq!(header.next_index, 2, "the snapshot is as of the StateRoot");
+        let saved = AccountRecord::from_bytes(&store.record(&operator).unwrap().unwrap()).unwrap();
+        assert_eq!(Some(&saved), before.account(&operator));
+        assert_eq!(
+            checkpoint.map.root(),
+            backend.engine.map().root(checkpoint.map.version()).unwrap()
+        );
+
+        for at in 4..10 {
+            backend.checkpoint(at).unwrap();
         }
+        assert!(
+            backend.engine.map().root(checkpoint.map.version()).is_err(),
+            "old map versions are pruned"
+        );
+        assert!(
+            checkpoint
+                .map
+                .get(&testigo_ledger::map::account_map_key(&operator))
+                .is_some()
+        );
     }
 }

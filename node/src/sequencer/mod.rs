@@ -17,6 +17,8 @@ mod backend;
 mod log;
 mod refusal;
 mod task;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub(crate) mod verify;
 
 use std::sync::Arc;
@@ -28,8 +30,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub(crate) use backend::Backend;
 pub use backend::{BackendError, CheckpointInfo, Receipt};
-pub(crate) use log::LogBackend;
-pub use log::SharedStore;
+pub(crate) use log::{LogBackend, Tail};
 pub use refusal::{Refusal, RefusalClass, class_of};
 pub(crate) use task::{Settings, spawn};
 

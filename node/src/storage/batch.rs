@@ -2,19 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use testigo_ledger::map::MapWriteBatch;
 use testigo_ledger::merkle::{HashReader, Integration, NodeId, StoreError, integrate};
 use testigo_ledger::{Hash, PublicKey, TreeHasher};
 
 use super::check::parse_checkpoint;
 use super::layout::{
-    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_MAP_LATEST, META_TREE_SIZE, Op, Table,
-    account_key, decode_u64, prefixed_u64, u64_key,
+    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_STATE, META_TREE_SIZE, Op, Table, account_key,
+    decode_u64, u64_key,
 };
 use super::{StorageError, Store};
 
-/// Everything one commit writes: leaves, their tree hashes, index entries, state records, map
-/// nodes, a checkpoint, cosignatures. [`Store::commit`] writes all of it in one engine
+/// Everything one commit writes: leaves, their tree hashes, index entries, a state snapshot
+/// (records, consents, claims, header), a checkpoint, cosignatures. [`Store::commit`] writes all of it in one engine
 /// transaction, or nothing.
 ///
 /// Start one with [`Store::batch`]; append leaves with [`Store::append_leaves`] (which also
@@ -27,7 +26,9 @@ pub struct WriteBatch {
     account_leaves: Vec<(PublicKey, u64)>,
     nonces: Vec<(PublicKey, u64, u64)>,
     records: BTreeMap<PublicKey, Option<Vec<u8>>>,
-    map: Vec<MapWriteBatch>,
+    consents: BTreeMap<u64, Vec<u8>>,
+    claims: BTreeMap<u64, Vec<u8>>,
+    state_header: Option<Vec<u8>>,
     checkpoint: Option<(u64, String)>,
     cosignatures: Vec<(u64, String, String)>,
     log_params: Option<Vec<u8>>,
@@ -59,7 +60,9 @@ impl WriteBatch {
             && self.account_leaves.is_empty()
             && self.nonces.is_empty()
             && self.records.is_empty()
-            && self.map.is_empty()
+            && self.consents.is_empty()
+            && self.claims.is_empty()
+            && self.state_header.is_none()
             && self.checkpoint.is_none()
             && self.cosignatures.is_empty()
             && self.log_params.is_none()
@@ -99,10 +102,19 @@ impl WriteBatch {
         self.records.insert(account, None);
     }
 
-    /// Adds one state-map version, as prepared by `JmtStateMap::prepare`. Versions must be added
-    /// in order, each the next after the stored latest.
-    pub fn put_map(&mut self, batch: MapWriteBatch) {
-        self.map.push(batch);
+    /// Sets a consent's snapshot bytes, by the index of its grant (the last call per index wins).
+    pub fn put_consent(&mut self, index: u64, consent: Vec<u8>) {
+        self.consents.insert(index, consent);
+    }
+
+    /// Sets a claim's snapshot bytes, by the index of its claim (the last call per index wins).
+    pub fn put_claim(&mut self, index: u64, claim: Vec<u8>) {
+        self.claims.insert(index, claim);
+    }
+
+    /// Sets the state header of the snapshot this batch completes.
+    pub fn set_state_header(&mut self, header: Vec<u8>) {
+        self.state_header = Some(header);
     }
 
     /// Stores a signed checkpoint note for tree size `size`; it becomes the latest checkpoint
@@ -242,8 +254,14 @@ impl Store {
                 None => Op::Delete(Table::Records, key),
             });
         }
-        for map in &batch.map {
-            map_ops(map, &mut ops);
+        for (index, consent) in &batch.consents {
+            ops.push(Op::Put(Table::Consents, u64_key(*index), consent.clone()));
+        }
+        for (index, claim) in &batch.claims {
+            ops.push(Op::Put(Table::Claims, u64_key(*index), claim.clone()));
+        }
+        if let Some(header) = &batch.state_header {
+            ops.push(Op::Put(Table::Meta, META_STATE.to_vec(), header.clone()));
         }
         if let Some((size, note)) = &batch.checkpoint {
             self.checkpoint_ops(*size, note, new_size, &mut ops)?;
@@ -331,37 +349,4 @@ impl Store {
         self.committed(prepared);
         Ok(self.tree_size())
     }
-}
-
-/// The engine operations of one map version (DESIGN §6; `MapNodeStore` contract).
-pub(crate) fn map_ops(map: &MapWriteBatch, ops: &mut Vec<Op>) {
-    let version = map.version.to_be_bytes();
-    for (key, node) in &map.nodes {
-        ops.push(Op::Put(Table::MapNodes, key.clone(), node.clone()));
-    }
-    for (key_hash, value) in &map.values {
-        let tagged = match value {
-            Some(value) => [&[1u8][..], value].concat(),
-            None => vec![0],
-        };
-        ops.push(Op::Put(
-            Table::MapValues,
-            prefixed_u64(key_hash, map.version),
-            tagged,
-        ));
-        ops.push(Op::Put(
-            Table::MapWritten,
-            [&version[..], key_hash].concat(),
-            Vec::new(),
-        ));
-    }
-    for stale in &map.stale {
-        let key = [&stale.since.to_be_bytes()[..], &stale.key].concat();
-        ops.push(Op::Put(Table::MapStale, key, Vec::new()));
-    }
-    ops.push(Op::Put(
-        Table::Meta,
-        META_MAP_LATEST.to_vec(),
-        version.to_vec(),
-    ));
 }

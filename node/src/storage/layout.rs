@@ -12,7 +12,7 @@ use super::StorageError;
 
 /// Version of this layout, stored under [`META_FORMAT`]. Bump it with every incompatible
 /// change, so an old binary refuses a newer directory instead of misreading it.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// Hashes per tile (C2SP tlog-tiles width).
 pub(crate) const TILE_WIDTH: u64 = 256;
@@ -30,16 +30,12 @@ pub(crate) enum Table {
     AccountLeaves,
     /// `signer (32) ‖ nonce (u64)` → leaf index (u64).
     Nonces,
-    /// `account (32)` → state record bytes.
+    /// `account (32)` → account record bytes, as of the latest checkpoint's `StateRoot`.
     Records,
-    /// map node key (opaque) → encoded node.
-    MapNodes,
-    /// `key hash (32) ‖ version (u64)` → `0x00` (deleted) or `0x01 ‖ value`.
-    MapValues,
-    /// `since (u64) ‖ node key` → empty: nodes that versions from `since` on no longer use.
-    MapStale,
-    /// `version (u64) ‖ key hash (32)` → empty: values written at `version`, for pruning.
-    MapWritten,
+    /// `grant index (u64)` → consent bytes, as of the latest checkpoint's `StateRoot`.
+    Consents,
+    /// `claim index (u64)` → claim bytes, as of the latest checkpoint's `StateRoot`.
+    Claims,
     /// `size (u64)` → signed checkpoint note.
     Checkpoints,
     /// `size (u64) ‖ witness name` → cosignature line.
@@ -47,17 +43,15 @@ pub(crate) enum Table {
 }
 
 impl Table {
-    pub(crate) const ALL: [Table; 12] = [
+    pub(crate) const ALL: [Table; 10] = [
         Table::Meta,
         Table::Leaves,
         Table::Tiles,
         Table::AccountLeaves,
         Table::Nonces,
         Table::Records,
-        Table::MapNodes,
-        Table::MapValues,
-        Table::MapStale,
-        Table::MapWritten,
+        Table::Consents,
+        Table::Claims,
         Table::Checkpoints,
         Table::Cosignatures,
     ];
@@ -70,10 +64,8 @@ impl Table {
             Table::AccountLeaves => "account_leaves",
             Table::Nonces => "nonces",
             Table::Records => "records",
-            Table::MapNodes => "map_nodes",
-            Table::MapValues => "map_values",
-            Table::MapStale => "map_stale",
-            Table::MapWritten => "map_written",
+            Table::Consents => "consents",
+            Table::Claims => "claims",
             Table::Checkpoints => "checkpoints",
             Table::Cosignatures => "cosignatures",
         }
@@ -93,10 +85,9 @@ pub(crate) const META_TREE_SIZE: &[u8] = b"tree_size";
 pub(crate) const META_LATEST_CHECKPOINT: &[u8] = b"latest_checkpoint";
 /// Meta key: the log's parameters (the genesis body bytes or whatever the node records).
 pub(crate) const META_LOG_PARAMS: &[u8] = b"log_params";
-/// Meta key: the latest map version written (u64); absent before the first.
-pub(crate) const META_MAP_LATEST: &[u8] = b"map_latest_version";
-/// Meta key: the map's oldest kept version (u64); absent means 0.
-pub(crate) const META_MAP_OLDEST: &[u8] = b"map_oldest_kept";
+/// Meta key: the state header (`StateHeader::to_bytes`) as of the latest checkpoint's
+/// `StateRoot`, written with it.
+pub(crate) const META_STATE: &[u8] = b"state_header";
 
 /// A key and its value, as read from a table.
 pub(crate) type Row = (Vec<u8>, Vec<u8>);

@@ -1,8 +1,9 @@
 //! The node's storage: one data directory, one embedded engine, one atomic commit per batch.
 //!
 //! [`Store`] holds everything the node persists — leaves, Merkle tree hashes in tiles, the
-//! per-account leaf index, the (signer, nonce) index, state records, state-map nodes,
-//! checkpoints and cosignatures, and metadata — in one of two engines ([`EngineKind`]):
+//! per-account leaf index, the (signer, nonce) index, the state snapshot of the latest checkpoint
+//! (account records, consents, claims and a header), checkpoints and cosignatures, and metadata —
+//! in one of two engines ([`EngineKind`]):
 //!
 //! - **redb** (default): one `fsync` per commit; a returned commit survives a crash and a power
 //!   loss.
@@ -17,11 +18,19 @@
 //! ```text
 //! let mut batch = store.batch();                                  // appends at tree_size()
 //! let out = store.append_leaves(&mut batch, &Blake3, leaves)?;   // leaves + tree hashes
+//! store.commit(batch)?;                                           // one fsync: acknowledged
+//!
+//! let mut batch = store.batch();                                  // at a checkpoint:
 //! batch.index_account(subject, index); batch.index_nonce(signer, nonce, index);
-//! batch.put_record(account, record); batch.put_map(map_batch);
+//! batch.put_record(account, record); batch.put_consent(i, c); batch.set_state_header(h);
+//! let out = store.append_leaves(&mut batch, &Blake3, vec![state_root_leaf])?;
 //! batch.set_checkpoint(out.new_size, signed_note);
 //! store.commit(batch)?;                                           // one fsync
 //! ```
+//!
+//! What the sequencer writes when is the sequencer's business (`sequencer::log`): leaves must be
+//! durable before they are acknowledged; the indexes and the state snapshot are derived from the
+//! leaves and are written with each checkpoint.
 //!
 //! # Layout
 //!
@@ -30,16 +39,14 @@
 //!
 //! | table | key | value |
 //! | --- | --- | --- |
-//! | `meta` | `format_version`, `tree_size`, `latest_checkpoint`, `log_params`, `map_latest_version`, `map_oldest_kept` | u32 / u64 / bytes |
+//! | `meta` | `format_version`, `tree_size`, `latest_checkpoint`, `log_params`, `state_header` | u32 / u64 / bytes |
 //! | `leaves` | index (8) | leaf bytes |
 //! | `tiles` | level (1) ‖ index / 256 (8) | 1–256 hashes of that level, concatenated (32–8192 bytes) |
 //! | `account_leaves` | account key (32) ‖ leaf index (8) | empty |
 //! | `nonces` | signer (32) ‖ nonce (8) | leaf index (8) |
-//! | `records` | account key (32) | record bytes |
-//! | `map_nodes` | node key (opaque, starts with its version) | node bytes |
-//! | `map_values` | key hash (32) ‖ version (8) | `0x00` (deleted) or `0x01` ‖ value |
-//! | `map_stale` | since version (8) ‖ node key | empty |
-//! | `map_written` | version (8) ‖ key hash (32) | empty |
+//! | `records` | account key (32) | account record bytes |
+//! | `consents` | grant index (8) | consent bytes |
+//! | `claims` | claim index (8) | claim bytes |
 //! | `checkpoints` | size (8) | signed note text |
 //! | `cosignatures` | size (8) ‖ witness name | cosignature line |
 //!
@@ -56,7 +63,6 @@ mod check;
 mod engine;
 mod error;
 mod layout;
-mod map_store;
 mod redb_engine;
 mod sled_engine;
 mod tiles;
@@ -77,7 +83,9 @@ pub use error::{Inconsistent, StorageError};
 
 use batch::Prepared;
 use engine::Engine;
-use layout::{META_LATEST_CHECKPOINT, META_LOG_PARAMS, Table, account_key, decode_u64, u64_key};
+use layout::{
+    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_STATE, Table, account_key, decode_u64, u64_key,
+};
 use tiles::TileCache;
 
 /// How to open a [`Store`].
@@ -229,8 +237,8 @@ impl Store {
         self.engine.get(Table::Records, account.as_bytes())
     }
 
-    /// Up to `limit` state records in key order, after `after` (from the first if `None`): for
-    /// loading the state at startup, page by page.
+    /// Up to `limit` account records in key order, after `after` (from the first if `None`): for
+    /// loading the state snapshot at startup, page by page.
     ///
     /// # Errors
     /// Engine errors; [`StorageError::Corrupt`] for a malformed key.
@@ -250,6 +258,42 @@ impl Store {
         rows.into_iter()
             .map(|(key, value)| Ok((layout::public_key(Table::Records.name(), &key)?, value)))
             .collect()
+    }
+
+    /// Up to `limit` saved consents, by grant index, from index `from`.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for a malformed key.
+    pub fn consents(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        self.indexed(Table::Consents, from, limit)
+    }
+
+    /// Up to `limit` saved claims, by claim index, from index `from`.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for a malformed key.
+    pub fn claims(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        self.indexed(Table::Claims, from, limit)
+    }
+
+    fn indexed(
+        &self,
+        table: Table,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let rows = self.engine.scan(table, &u64_key(from), None, limit)?;
+        rows.into_iter()
+            .map(|(key, value)| Ok((decode_u64(table.name(), &key, &key)?, value)))
+            .collect()
+    }
+
+    /// The saved state header (`StateHeader::to_bytes`) of the latest checkpoint, if any.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn state_header(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine.get(Table::Meta, META_STATE)
     }
 
     /// The latest (largest) checkpoint stored.

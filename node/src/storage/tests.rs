@@ -2,13 +2,12 @@
 //! startup check refusing stores corrupted behind its back.
 
 use tempfile::TempDir;
-use testigo_ledger::map::{JmtStateMap, MapNodeStore};
 use testigo_ledger::merkle::{HashReader, NodeId, root};
 use testigo_ledger::{Blake3, Hash, PublicKey, TreeHasher};
 
 use super::layout::{
-    META_FORMAT, META_LATEST_CHECKPOINT, META_TREE_SIZE, Table, TileId, decode_tile, encode_tile,
-    u64_key,
+    FORMAT_VERSION, META_FORMAT, META_LATEST_CHECKPOINT, META_TREE_SIZE, Table, TileId,
+    decode_tile, encode_tile, u64_key,
 };
 use super::{EngineKind, Inconsistent, StorageError, Store, StoreConfig, WriteBatch};
 
@@ -33,7 +32,7 @@ fn note(size: u64, root: &Hash) -> String {
     )
 }
 
-/// `count` more leaves, an index entry, a nonce, a record, a map version and a checkpoint.
+/// `count` more leaves, an index entry, a nonce, a state snapshot and a checkpoint.
 fn full_batch(store: &Store, count: u64) -> WriteBatch {
     let mut batch = store.batch();
     let start = batch.new_size();
@@ -47,11 +46,9 @@ fn full_batch(store: &Store, count: u64) -> WriteBatch {
     batch.index_account(PublicKey([1; 32]), start);
     batch.index_nonce(PublicKey([1; 32]), start, start);
     batch.put_record(PublicKey([1; 32]), start.to_be_bytes().to_vec());
-    let version = store.latest_version().unwrap().map_or(0, |v| v + 1);
-    let (_, map) = JmtStateMap::new(store)
-        .prepare(version, vec![([2; 32], Some(start.to_be_bytes().to_vec()))])
-        .unwrap();
-    batch.put_map(map);
+    batch.put_consent(start, b"consent".to_vec());
+    batch.put_claim(start + 1, b"claim".to_vec());
+    batch.set_state_header(start.to_be_bytes().to_vec());
     batch.set_checkpoint(out.new_size, note(out.new_size, &out.root));
     batch
 }
@@ -70,7 +67,12 @@ fn assert_only_first_batch(store: &Store) {
         store.record(&PublicKey([1; 32])).unwrap(),
         Some(0u64.to_be_bytes().to_vec())
     );
-    assert_eq!(store.latest_version().unwrap(), Some(0));
+    assert_eq!(store.consents(0, 10).unwrap().len(), 1);
+    assert_eq!(store.claims(0, 10).unwrap(), [(1, b"claim".to_vec())]);
+    assert_eq!(
+        store.state_header().unwrap(),
+        Some(0u64.to_be_bytes().to_vec())
+    );
     assert_eq!(store.latest_checkpoint().unwrap().unwrap().size, 100);
     assert!(root(&Blake3, store, 100).is_ok());
 }
@@ -100,7 +102,11 @@ fn batches_are_all_or_nothing(engine: EngineKind) {
         store.leaf_by_nonce(&PublicKey([1; 32]), 100).unwrap(),
         Some(100)
     );
-    assert_eq!(store.latest_version().unwrap(), Some(1));
+    assert_eq!(store.consents(0, 10).unwrap().len(), 2);
+    assert_eq!(
+        store.state_header().unwrap(),
+        Some(100u64.to_be_bytes().to_vec())
+    );
     drop(store);
     assert_eq!(
         open(&dir, engine)
@@ -276,15 +282,15 @@ fn corrupted_stores_are_refused(engine: EngineKind) {
         store.raw_put(
             Table::Meta,
             META_FORMAT.to_vec(),
-            2u32.to_be_bytes().to_vec(),
+            (FORMAT_VERSION + 1).to_be_bytes().to_vec(),
         );
     });
     assert!(matches!(
         error,
         StorageError::UnsupportedFormat {
-            found: Some(2),
-            supported: 1
-        }
+            found: Some(found),
+            supported: FORMAT_VERSION,
+        } if found == FORMAT_VERSION + 1
     ));
 }
 
