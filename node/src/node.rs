@@ -427,12 +427,12 @@ mod tests {
         assert!(results[0].is_ok());
         drop(backend);
         let bob = PublicKey(subject(20).verifying_key().to_bytes());
-        assert!(store.account_leaves(&bob, 0, 10).unwrap().is_empty());
+        assert!(store.account_history(&bob, 0, 10).unwrap().is_empty());
 
         let (backend, latest) = start(&store).unwrap();
         let latest = latest.unwrap();
         assert_eq!(latest.size, 7, "the tail is checkpointed on start");
-        assert_eq!(store.account_leaves(&bob, 0, 10).unwrap(), [5]);
+        assert_eq!(store.account_history(&bob, 0, 10).unwrap(), [5]);
         let public = PublicKey(key.verifying_key().to_bytes());
         assert_eq!(store.leaf_by_nonce(&public, 4).unwrap(), Some(5));
         assert_eq!(backend.next_nonce(&public), Some(5));

@@ -57,31 +57,10 @@ impl LogRead for Arc<Store> {
         limit: usize,
         size: u64,
     ) -> Result<Vec<u64>, ReadError> {
-        // `from` counts the account's leaves while the index is keyed by leaf index, so the first
-        // `from` are skipped; read in fixed-size chunks so memory stays bounded however long the
-        // account's history is.
-        const CHUNK: usize = 4096;
-        let mut skip = from;
-        let mut cursor = 0u64;
-        let mut out = Vec::with_capacity(limit.min(CHUNK));
-        loop {
-            let chunk = Store::account_leaves(self, key, cursor, CHUNK)
-                .map_err(|e| ReadError::Store(e.to_string()))?;
-            let full = chunk.len() == CHUNK;
-            for &index in &chunk {
-                if index >= size || out.len() >= limit {
-                    return Ok(out);
-                }
-                if skip > 0 {
-                    skip -= 1;
-                } else {
-                    out.push(index);
-                }
-            }
-            match chunk.last() {
-                Some(&last) if full => cursor = last + 1,
-                _ => return Ok(out),
-            }
-        }
+        let mut indexes = Store::account_history(self, key, from, limit)
+            .map_err(|e| ReadError::Store(e.to_string()))?;
+        // The index can be ahead of the checkpoint the caller reads at (a newer one landed).
+        indexes.retain(|&index| index < size);
+        Ok(indexes)
     }
 }

@@ -82,7 +82,7 @@ fn reopen_preserves_everything(engine: EngineKind) {
         let out = store
             .append_leaves(&mut batch, &Blake3, (0..300).map(leaf).collect())
             .unwrap();
-        batch.index_account(key(1), 7);
+        batch.index_account(key(1), 0, vec![7]);
         batch.index_nonce(key(1), 42, 7);
         batch.put_record(key(1), b"record one".to_vec());
         batch.put_record(key(2), b"record two".to_vec());
@@ -109,7 +109,7 @@ fn reopen_preserves_everything(engine: EngineKind) {
         store.log_params().unwrap().as_deref(),
         Some(&b"genesis"[..])
     );
-    assert_eq!(store.account_leaves(&key(1), 0, 10).unwrap(), [7]);
+    assert_eq!(store.account_history(&key(1), 0, 10).unwrap(), [7]);
     assert_eq!(store.leaf_by_nonce(&key(1), 42).unwrap(), Some(7));
     assert_eq!(store.leaf_by_nonce(&key(1), 43).unwrap(), None);
     assert_eq!(
@@ -169,38 +169,51 @@ fn range_reads_and_paging(engine: EngineKind) {
     assert!(store.leaves(20, 10).unwrap().is_empty());
     assert_eq!(store.leaf(50).unwrap(), None);
 
+    // Key 5's history in chunks of uneven length, as successive checkpoints write it, beside
+    // neighbouring keys whose chunks must never be read as key 5's.
+    let history: Vec<u64> = (0..50).step_by(3).collect();
     let mut batch = store.batch();
-    for i in (0..50).step_by(3) {
-        batch.index_account(key(5), i);
-        batch.index_account(key(4), i + 1);
-        batch.index_account(key(6), i + 2);
+    let mut first = 0;
+    for chunk in [&history[..1], &history[1..7], &history[7..8], &history[8..]] {
+        batch.index_account(key(5), first, chunk.to_vec());
+        first += chunk.len() as u64;
     }
-    batch.index_account(PublicKey([0xff; 32]), 1);
+    batch.index_account(key(4), 0, (0..40).collect());
+    batch.index_account(key(6), 0, vec![2, 5]);
+    batch.index_account(PublicKey([0xff; 32]), 0, vec![1]);
+    batch.index_account(key(7), 0, Vec::new());
     for k in [3u8, 1, 2, 0xff] {
         batch.put_record(key(k), vec![k]);
     }
     store.commit(batch).unwrap();
-    let mut pages = Vec::new();
-    let mut from = 0;
-    loop {
-        let page = store.account_leaves(&key(5), from, 4).unwrap();
-        let Some(&last) = page.last() else { break };
-        pages.push(page);
-        from = last + 1;
+    for limit in [1, 4, 5, 100] {
+        let mut pages = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = store.account_history(&key(5), from, limit).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            from += page.len() as u64;
+            pages.push(page);
+        }
+        assert_eq!(pages.concat(), history, "pages of {limit} cover key 5 only, in order");
+        assert!(pages[..pages.len() - 1].iter().all(|p| p.len() == limit));
     }
-    let all: Vec<u64> = pages.concat();
+    for from in 0..=history.len() {
+        assert_eq!(
+            store.account_history(&key(5), from as u64, 3).unwrap(),
+            history[from..(from + 3).min(history.len())],
+            "from {from}"
+        );
+    }
     assert_eq!(
-        all,
-        (0..50).step_by(3).collect::<Vec<_>>(),
-        "pages cover key 5 only, in order"
-    );
-    assert!(pages[..pages.len() - 1].iter().all(|p| p.len() == 4));
-    assert_eq!(store.account_leaves(&key(5), 46, 10).unwrap(), [48]);
-    assert_eq!(
-        store.account_leaves(&PublicKey([0xff; 32]), 0, 10).unwrap(),
+        store.account_history(&PublicKey([0xff; 32]), 0, 10).unwrap(),
         [1]
     );
-    assert!(store.account_leaves(&key(7), 0, 10).unwrap().is_empty());
+    assert!(store.account_history(&key(7), 0, 10).unwrap().is_empty());
+    assert!(store.account_history(&key(8), 0, 10).unwrap().is_empty());
+    assert!(store.account_history(&key(6), 2, 10).unwrap().is_empty());
 
     let first = store.records(None, 2).unwrap();
     assert_eq!(first, [(key(1), vec![1]), (key(2), vec![2])]);

@@ -24,7 +24,7 @@
 //! (signer, nonce) index: the identical entry gets its original receipt, anything else stays
 //! refused.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,7 +33,9 @@ use testigo_ledger::api::ConsentView;
 use testigo_ledger::checkpoint::{Checkpoint, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _};
-use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, is_same_entry};
+use testigo_ledger::state::{
+    Effects, Engine, EngineError, Rejection, Role, State, is_same_entry,
+};
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
 use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal};
@@ -49,8 +51,8 @@ const KEEP_MAP_VERSIONS: u64 = 2;
 /// The derived data of the leaves sequenced since the last checkpoint, written with the next.
 #[derive(Debug, Default)]
 pub(crate) struct Tail {
-    /// (account, leaf index) for every account each leaf involves, in order.
-    account_leaves: Vec<(PublicKey, u64)>,
+    /// Per account, the leaves since the last checkpoint that involve it, in order.
+    account_leaves: BTreeMap<PublicKey, Vec<u64>>,
     /// (signer, nonce) → leaf index.
     nonces: HashMap<(PublicKey, u64), u64>,
 }
@@ -58,11 +60,26 @@ pub(crate) struct Tail {
 impl Tail {
     /// Records what an applied leaf adds to the indexes.
     pub(crate) fn add(&mut self, signer: PublicKey, nonce: Option<u64>, effects: &Effects) {
-        self.account_leaves
-            .extend(effects.involved.iter().map(|a| (*a, effects.index)));
+        for account in &effects.involved {
+            self.account_leaves
+                .entry(*account)
+                .or_default()
+                .push(effects.index);
+        }
         if let Some(nonce) = nonce {
             self.nonces.insert((signer, nonce), effects.index);
         }
+    }
+
+    /// Appends another tail's entries, which come after this one's.
+    fn extend(&mut self, later: Tail) {
+        for (account, mut indexes) in later.account_leaves {
+            self.account_leaves
+                .entry(account)
+                .or_default()
+                .append(&mut indexes);
+        }
+        self.nonces.extend(later.nonces);
     }
 
     /// Whether no index entries are held.
@@ -71,9 +88,13 @@ impl Tail {
         self.account_leaves.is_empty() && self.nonces.is_empty()
     }
 
-    fn write_into(&mut self, batch: &mut WriteBatch) {
-        for (account, index) in self.account_leaves.drain(..) {
-            batch.index_account(account, index);
+    /// Moves the entries into `batch`. `state` includes every leaf of the tail: an account's
+    /// tail leaves are the last entries of its history, which numbers them.
+    fn write_into(&mut self, state: &State, batch: &mut WriteBatch) {
+        for (account, indexes) in std::mem::take(&mut self.account_leaves) {
+            let len = state.account(&account).map_or(0, |r| r.history_len);
+            let first = len.saturating_sub(indexes.len() as u64);
+            batch.index_account(account, first, indexes);
         }
         let mut nonces: Vec<_> = self.nonces.drain().collect();
         nonces.sort_unstable();
@@ -252,8 +273,7 @@ impl Backend for LogBackend {
         self.metrics.observe_phase("commit", committing.elapsed());
         // Only once the leaves are durable: a failed commit leaves the backend unusable anyway
         // (the state is ahead of the disk), but its index entries must never be written.
-        self.tail.account_leaves.append(&mut tail.account_leaves);
-        self.tail.nonces.extend(tail.nonces);
+        self.tail.extend(tail);
         Ok(results)
     }
 
@@ -276,7 +296,7 @@ impl Backend for LogBackend {
         let indexing = Instant::now();
         let nonce = leaf.decode_body().ok().and_then(|b| b.nonce());
         self.tail.add(leaf.signer, nonce, &effects);
-        self.tail.write_into(&mut batch);
+        self.tail.write_into(self.engine.state(), &mut batch);
         let integration = self
             .store
             .append_leaves(&mut batch, &Blake3, vec![leaf.to_bytes()])
@@ -346,7 +366,7 @@ impl Backend for LogBackend {
 
 #[cfg(test)]
 mod tests {
-    use testigo_ledger::state::{AccountRecord, State, StateHeader};
+    use testigo_ledger::state::{AccountRecord, StateHeader};
 
     use super::*;
     use crate::sequencer::test_support::{ORIGIN, enroll, genesis};
@@ -378,7 +398,7 @@ mod tests {
         assert!(results[0].is_ok(), "{results:?}");
 
         assert_eq!(store.tree_size(), 2, "acknowledged leaves are stored");
-        assert!(store.account_leaves(&operator, 0, 10).unwrap().is_empty());
+        assert!(store.account_history(&operator, 0, 10).unwrap().is_empty());
         assert_eq!(store.leaf_by_nonce(&operator, 1).unwrap(), None);
         assert_eq!(store.state_header().unwrap(), None);
         // A retry of a tail entry is still recognised, from the tail's nonces.
@@ -389,7 +409,7 @@ mod tests {
         let checkpoint = backend.checkpoint(3).unwrap();
         assert_eq!(checkpoint.size, 3);
         assert!(backend.tail.is_empty());
-        assert_eq!(store.account_leaves(&operator, 0, 10).unwrap(), [0, 1]);
+        assert_eq!(store.account_history(&operator, 0, 10).unwrap(), [0, 1]);
         assert_eq!(store.leaf_by_nonce(&operator, 1).unwrap(), Some(1));
         let header = StateHeader::from_bytes(&store.state_header().unwrap().unwrap()).unwrap();
         assert_eq!(header.next_index, 2, "the snapshot is as of the StateRoot");

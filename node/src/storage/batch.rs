@@ -23,7 +23,7 @@ pub struct WriteBatch {
     base_size: u64,
     leaves: Vec<Vec<u8>>,
     tree_hashes: BTreeMap<NodeId, Hash>,
-    account_leaves: Vec<(PublicKey, u64)>,
+    account_leaves: Vec<(PublicKey, u64, Vec<u64>)>,
     nonces: Vec<(PublicKey, u64, u64)>,
     records: BTreeMap<PublicKey, Option<Vec<u8>>>,
     consents: BTreeMap<u64, Vec<u8>>,
@@ -82,9 +82,13 @@ impl WriteBatch {
         self.tree_hashes.extend(writes.iter().copied());
     }
 
-    /// Records that leaf `index` involves `account` (history queries).
-    pub fn index_account(&mut self, account: PublicKey, index: u64) {
-        self.account_leaves.push((account, index));
+    /// Records that `account`'s history, from its entry number `first` (0-based) on, continues
+    /// with the leaves `indexes` (history queries). One call per account per checkpoint: the
+    /// chunk is one key, whatever its length.
+    pub fn index_account(&mut self, account: PublicKey, first: u64, indexes: Vec<u64>) {
+        if !indexes.is_empty() {
+            self.account_leaves.push((account, first, indexes));
+        }
     }
 
     /// Records that `signer`'s `nonce` was sequenced at leaf `index` (idempotent retries).
@@ -233,11 +237,11 @@ impl Store {
             ));
         }
         let full_tiles = self.prepare_tiles(&batch.tree_hashes, &mut ops)?;
-        for (account, index) in &batch.account_leaves {
+        for (account, first, indexes) in &batch.account_leaves {
             ops.push(Op::Put(
                 Table::AccountLeaves,
-                account_key(account, *index),
-                Vec::new(),
+                account_key(account, *first),
+                indexes.iter().flat_map(|i| i.to_be_bytes()).collect(),
             ));
         }
         for (signer, nonce, index) in &batch.nonces {

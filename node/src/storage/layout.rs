@@ -26,7 +26,8 @@ pub(crate) enum Table {
     Leaves,
     /// `level (u8) ‖ tile index (u64)` → up to 256 concatenated 32-byte hashes.
     Tiles,
-    /// `account (32) ‖ leaf index (u64)` → empty.
+    /// `account (32) ‖ history position (u64)` → the leaf indexes (u64 each) of the account's
+    /// history entries from that position on, as one chunk per checkpoint that touched it.
     AccountLeaves,
     /// `signer (32) ‖ nonce (u64)` → leaf index (u64).
     Nonces,

@@ -21,7 +21,7 @@
 //! store.commit(batch)?;                                           // one fsync: acknowledged
 //!
 //! let mut batch = store.batch();                                  // at a checkpoint:
-//! batch.index_account(subject, index); batch.index_nonce(signer, nonce, index);
+//! batch.index_account(subject, first, indexes); batch.index_nonce(signer, nonce, index);
 //! batch.put_record(account, record); batch.put_consent(i, c); batch.set_state_header(h);
 //! let out = store.append_leaves(&mut batch, &Blake3, vec![state_root_leaf])?;
 //! batch.set_checkpoint(out.new_size, signed_note);
@@ -42,7 +42,7 @@
 //! | `meta` | `format_version`, `tree_size`, `latest_checkpoint`, `log_params`, `state_header` | u32 / u64 / bytes |
 //! | `leaves` | index (8) | leaf bytes |
 //! | `tiles` | level (1) ‖ index / 256 (8) | 1–256 hashes of that level, concatenated (32–8192 bytes) |
-//! | `account_leaves` | account key (32) ‖ leaf index (8) | empty |
+//! | `account_leaves` | account key (32) ‖ history position (8) | leaf indexes (8 each) from that position on |
 //! | `nonces` | signer (32) ‖ nonce (8) | leaf index (8) |
 //! | `records` | account key (32) | account record bytes |
 //! | `consents` | grant index (8) | consent bytes |
@@ -50,8 +50,12 @@
 //! | `checkpoints` | size (8) | signed note text |
 //! | `cosignatures` | size (8) ‖ witness name | cosignature line |
 //!
-//! The account index is one key per (account, leaf) rather than a list per account: appending
-//! never rewrites a growing value, and paging "from index i" is a range scan.
+//! The account index is one chunk per (account, checkpoint): a checkpoint writes, for each account
+//! its batch touched, the leaf indexes of the new history entries under the position of the
+//! first. That is one key per touched account rather than one per (account, leaf), so a data
+//! buyer's thousands of accesses per checkpoint cost one write; measured, one key per leaf was
+//! most of the checkpoint's commit. A history read from position `p` starts at the last chunk at
+//! or before `p`.
 //!
 //! # Memory
 //!
@@ -192,25 +196,56 @@ impl Store {
         Ok(rows.into_iter().map(|(_, leaf)| leaf).collect())
     }
 
-    /// Up to `limit` indices of leaves involving `account`, ascending, starting at leaf `from`.
-    /// Page on with `from = last + 1`.
+    /// The leaf indexes of `account`'s history entries `from..from + limit` (0-based positions
+    /// in its history, so `from` is the number of entries to skip), ascending; fewer at the end
+    /// of what is indexed.
     ///
     /// # Errors
-    /// Engine errors.
-    pub fn account_leaves(
+    /// Engine errors; [`StorageError::Corrupt`] for a chunk that is not whole u64s.
+    pub fn account_history(
         &self,
         account: &PublicKey,
         from: u64,
         limit: usize,
     ) -> Result<Vec<u64>, StorageError> {
-        let start = account_key(account, from);
+        let table = Table::AccountLeaves;
+        // The chunk holding position `from` is the last one starting at or before it.
+        let start = match self.engine.last_in(
+            table,
+            &account_key(account, 0),
+            &account_key(account, from),
+        )? {
+            Some((key, _)) => key,
+            None => account_key(account, from),
+        };
         let end = next_prefix(account.as_bytes());
-        let rows = self
-            .engine
-            .scan(Table::AccountLeaves, &start, end.as_deref(), limit)?;
-        rows.iter()
-            .map(|(key, _)| decode_u64(Table::AccountLeaves.name(), key, &key[32..]))
-            .collect()
+        let mut out = Vec::with_capacity(limit.min(4096));
+        let mut cursor = start;
+        while out.len() < limit {
+            // Chunks are read a few at a time: an accessor's are thousands of entries long.
+            let rows = self.engine.scan(table, &cursor, end.as_deref(), 8)?;
+            let Some((last, _)) = rows.last() else { break };
+            cursor = next_prefix(last).unwrap_or_default();
+            for (key, value) in &rows {
+                let first = decode_u64(table.name(), key, &key[32..])?;
+                if value.len() % 8 != 0 {
+                    return Err(StorageError::corrupt(
+                        table.name(),
+                        key,
+                        format!("{} bytes is not whole leaf indexes", value.len()),
+                    ));
+                }
+                for (position, bytes) in (first..).zip(value.chunks_exact(8)) {
+                    if position >= from && out.len() < limit {
+                        out.push(decode_u64(table.name(), key, bytes)?);
+                    }
+                }
+            }
+            if rows.len() < 8 || cursor.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The index of the leaf in which `signer` used `nonce`, if any.

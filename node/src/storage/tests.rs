@@ -43,7 +43,7 @@ fn full_batch(store: &Store, count: u64) -> WriteBatch {
             (start..start + count).map(leaf).collect(),
         )
         .unwrap();
-    batch.index_account(PublicKey([1; 32]), start);
+    batch.index_account(PublicKey([1; 32]), start / 100, vec![start]);
     batch.index_nonce(PublicKey([1; 32]), start, start);
     batch.put_record(PublicKey([1; 32]), start.to_be_bytes().to_vec());
     batch.put_consent(start, b"consent".to_vec());
@@ -60,7 +60,7 @@ fn assert_only_first_batch(store: &Store) {
     assert!(store.read_hashes(&[NodeId::leaf(100)]).is_err());
     assert_eq!(store.leaf_by_nonce(&PublicKey([1; 32]), 100).unwrap(), None);
     assert_eq!(
-        store.account_leaves(&PublicKey([1; 32]), 0, 10).unwrap(),
+        store.account_history(&PublicKey([1; 32]), 0, 10).unwrap(),
         [0]
     );
     assert_eq!(
