@@ -112,6 +112,15 @@ impl Node {
         }
     }
 
+    /// Whether `self` and `other` are the same node, not merely equal ones.
+    pub(super) fn is(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Leaf(a), Self::Leaf(b)) => Arc::ptr_eq(a, b),
+            (Self::Internal(a), Self::Internal(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// The internal node, if this is one.
     pub(super) fn as_internal(&self) -> Option<&Internal> {
         match self {

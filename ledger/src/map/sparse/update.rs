@@ -145,11 +145,8 @@ fn update(node: &Node, at: usize, ops: &mut [Op]) -> Option<Node> {
             let (zeros, ones) = ops.split_at_mut(ones);
             let left = update(internal.left(), split + 1, zeros);
             let right = update(internal.right(), split + 1, ones);
-            let same = |new: &Option<Node>, old: &Node| match (new, old) {
-                (Some(Node::Leaf(a)), Node::Leaf(b)) => std::sync::Arc::ptr_eq(a, b),
-                (Some(Node::Internal(a)), Node::Internal(b)) => std::sync::Arc::ptr_eq(a, b),
-                _ => false,
-            };
+            // Nothing changed below (values rewritten unchanged): keep sharing this node.
+            let same = |new: &Option<Node>, old| new.as_ref().is_some_and(|new| new.is(old));
             if internal.at() == at && same(&left, internal.left()) && same(&right, internal.right())
             {
                 return Some(node.clone());
