@@ -1,6 +1,7 @@
-//! Starting and stopping a node: open the data directory and the store, replay the log into the
-//! state, check that tree, checkpoint and state agree, start the sequencer, serve HTTP until the
-//! shutdown future resolves, then close the open batch and stop.
+//! Starting and stopping a node: open the data directory and the store, restore the state from
+//! the latest checkpoint's snapshot and check it against that checkpoint's `StateRoot`, apply the
+//! leaves stored after it, start the sequencer, serve HTTP until the shutdown future resolves,
+//! then close the open batch and stop.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub enum NodeError {
     /// The store could not be opened or read.
     #[error("store: {0}")]
     Storage(#[from] StorageError),
-    /// The stored log, its checkpoint and the replayed state disagree: the node refuses to start.
+    /// The stored log, its checkpoint and the saved state disagree: the node refuses to start.
     #[error("refusing to start: {0}")]
     Inconsistent(String),
     /// The write path failed.

@@ -197,7 +197,11 @@ fn range_reads_and_paging(engine: EngineKind) {
             from += page.len() as u64;
             pages.push(page);
         }
-        assert_eq!(pages.concat(), history, "pages of {limit} cover key 5 only, in order");
+        assert_eq!(
+            pages.concat(),
+            history,
+            "pages of {limit} cover key 5 only, in order"
+        );
         assert!(pages[..pages.len() - 1].iter().all(|p| p.len() == limit));
     }
     for from in 0..=history.len() {
@@ -208,7 +212,9 @@ fn range_reads_and_paging(engine: EngineKind) {
         );
     }
     assert_eq!(
-        store.account_history(&PublicKey([0xff; 32]), 0, 10).unwrap(),
+        store
+            .account_history(&PublicKey([0xff; 32]), 0, 10)
+            .unwrap(),
         [1]
     );
     assert!(store.account_history(&key(7), 0, 10).unwrap().is_empty());

@@ -33,9 +33,7 @@ use testigo_ledger::api::ConsentView;
 use testigo_ledger::checkpoint::{Checkpoint, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _};
-use testigo_ledger::state::{
-    Effects, Engine, EngineError, Rejection, Role, State, is_same_entry,
-};
+use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, State, is_same_entry};
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
 use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal};
