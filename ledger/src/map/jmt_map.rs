@@ -16,7 +16,9 @@ use crate::hash::Hash;
 use crate::map::hasher::{Blake3Jmt, PLACEHOLDER};
 use crate::map::proof::{MAP_PROOF_FORMAT, MapLeaf, MapProof};
 use crate::map::store::{MapNodeStore, MapStoreError, MapWriteBatch, PruneStats, StaleNode};
-use crate::map::{MapError, MapKey, MapUpdate, StateMap, internal_hash, leaf_hash};
+use crate::map::{
+    MapError, MapKey, MapUpdate, StateMap, check_next_version, internal_hash, leaf_hash,
+};
 
 /// The state map as a Jellyfish Merkle Tree whose nodes live in `S`.
 #[derive(Debug)]
@@ -59,19 +61,7 @@ impl<S: MapNodeStore> JmtStateMap<S> {
         version: u64,
         updates: Vec<MapUpdate>,
     ) -> Result<(Hash, MapWriteBatch), MapError> {
-        let expected = match self.store.latest_version()? {
-            None => 0,
-            Some(latest) => latest.checked_add(1).ok_or(MapError::VersionOutOfOrder {
-                expected: latest,
-                got: version,
-            })?,
-        };
-        if version != expected {
-            return Err(MapError::VersionOutOfOrder {
-                expected,
-                got: version,
-            });
-        }
+        check_next_version(self.store.latest_version()?, version)?;
         // jmt wants each key at most once per version; sorting also makes the batch independent
         // of the caller's order.
         let set: BTreeMap<MapKey, Option<Vec<u8>>> = updates.into_iter().collect();

@@ -68,6 +68,41 @@ pub fn account_map_key(pk: &PublicKey) -> MapKey {
     blake3_parts(&[ACCOUNT_KEY_DOMAIN, pk.as_bytes()]).0
 }
 
+/// Bits in a [`MapKey`]: the depth of the tree.
+pub(crate) const KEY_BITS: usize = 256;
+
+/// The key's bit at `depth`, most significant bit of byte 0 first; `false` past the key.
+pub(crate) fn key_bit(key: &MapKey, depth: usize) -> bool {
+    key.get(depth / 8)
+        .is_some_and(|byte| (byte >> (7 - depth % 8)) & 1 == 1)
+}
+
+/// Number of leading bits `a` and `b` share: [`KEY_BITS`] if they are equal.
+pub(crate) fn common_prefix(a: &MapKey, b: &MapKey) -> usize {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .map_or(KEY_BITS, |i| i * 8 + (a[i] ^ b[i]).leading_zeros() as usize)
+}
+
+/// Checks that `version` is the one after `latest` (0 for a map never applied).
+fn check_next_version(latest: Option<u64>, version: u64) -> Result<(), MapError> {
+    let expected = match latest {
+        None => 0,
+        Some(latest) => latest.checked_add(1).ok_or(MapError::VersionOutOfOrder {
+            expected: latest,
+            got: version,
+        })?,
+    };
+    if version != expected {
+        return Err(MapError::VersionOutOfOrder {
+            expected,
+            got: version,
+        });
+    }
+    Ok(())
+}
+
 /// A versioned authenticated map from [`MapKey`] to opaque value bytes.
 ///
 /// Versions are consecutive from 0: version `n` is written by the `n`-th call to
@@ -140,4 +175,40 @@ pub enum MapError {
     /// map from the log.
     #[error("map store is inconsistent: {0}")]
     Corrupt(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_and_prefixes() {
+        let mut a = [0u8; 32];
+        a[0] = 0b1000_0000;
+        assert!(key_bit(&a, 0));
+        assert!(!key_bit(&a, 1));
+        assert!(!key_bit(&a, KEY_BITS), "past the key");
+        let mut b = a;
+        assert_eq!(common_prefix(&a, &b), KEY_BITS);
+        b[3] = 0b0010_0000;
+        assert_eq!(common_prefix(&a, &b), 24 + 2);
+        b[3] = 0;
+        b[31] = 1;
+        assert_eq!(common_prefix(&a, &b), 255);
+        assert!(key_bit(&b, 255));
+    }
+
+    #[test]
+    fn versions_follow_each_other() {
+        assert!(check_next_version(None, 0).is_ok());
+        assert!(check_next_version(Some(4), 5).is_ok());
+        assert!(matches!(
+            check_next_version(Some(4), 4),
+            Err(MapError::VersionOutOfOrder {
+                expected: 5,
+                got: 4
+            })
+        ));
+        assert!(check_next_version(Some(u64::MAX), 0).is_err());
+    }
 }

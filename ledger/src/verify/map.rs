@@ -8,7 +8,8 @@
 use crate::hash::Hash;
 use crate::keys::PublicKey;
 use crate::map::{
-    EMPTY_MAP_ROOT, MapKey, MapProof, account_map_key, internal_hash, leaf_hash, value_hash,
+    EMPTY_MAP_ROOT, MapKey, MapProof, account_map_key, common_prefix, internal_hash, key_bit,
+    leaf_hash, value_hash,
 };
 
 /// Why a map proof was rejected. Variants carry the hashes involved, so a client can show or
@@ -113,7 +114,7 @@ pub fn map_root_from_proof(
             }
             // The leaf must sit where the key's path ends: it is the only key in the subtree
             // that the first `depth` bits of the key select.
-            if common_prefix_bits(key, &leaf.key_hash.0) < depth {
+            if common_prefix(key, &leaf.key_hash.0) < depth {
                 return Err(MapProofError::LeafNotOnPath {
                     leaf_key: leaf.key_hash,
                 });
@@ -128,7 +129,7 @@ pub fn map_root_from_proof(
     // Sibling `i` (from the bottom) sits at depth `depth - 1 - i`; the key's bit at that depth
     // says whether the path goes right (sibling on the left) or left.
     for (i, sibling) in proof.siblings.iter().enumerate() {
-        hash = if bit(key, depth - 1 - i) {
+        hash = if key_bit(key, depth - 1 - i) {
             internal_hash(&sibling.0, &hash.0)
         } else {
             internal_hash(&hash.0, &sibling.0)
@@ -137,35 +138,9 @@ pub fn map_root_from_proof(
     Ok(hash)
 }
 
-/// Bit `i` of `key`, most significant bit of byte 0 first; `i < 256`.
-fn bit(key: &MapKey, i: usize) -> bool {
-    (key[i / 8] >> (7 - i % 8)) & 1 == 1
-}
-
-fn common_prefix_bits(a: &MapKey, b: &MapKey) -> usize {
-    a.iter()
-        .zip(b)
-        .position(|(x, y)| x != y)
-        .map_or(256, |byte| {
-            byte * 8 + (a[byte] ^ b[byte]).leading_zeros() as usize
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bits_and_prefixes() {
-        let mut a = [0u8; 32];
-        a[0] = 0b1000_0000;
-        assert!(bit(&a, 0));
-        assert!(!bit(&a, 1));
-        let mut b = a;
-        assert_eq!(common_prefix_bits(&a, &b), 256);
-        b[3] = 0b0010_0000;
-        assert_eq!(common_prefix_bits(&a, &b), 24 + 2);
-    }
 
     #[test]
     fn empty_proof_proves_absence_from_the_empty_map() {

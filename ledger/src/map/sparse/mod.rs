@@ -54,7 +54,7 @@ use self::node::{Node, release};
 use crate::hash::Hash;
 use crate::map::proof::MapProof;
 use crate::map::store::PruneStats;
-use crate::map::{EMPTY_MAP_ROOT, MapError, MapKey, MapUpdate, StateMap};
+use crate::map::{EMPTY_MAP_ROOT, MapError, MapKey, MapUpdate, StateMap, check_next_version};
 
 /// The state map as a compact, persistent binary sparse Merkle tree: the same roots and proofs as
 /// `JmtStateMap`, in memory.
@@ -133,19 +133,7 @@ impl SparseMap {
 
 impl StateMap for SparseMap {
     fn apply(&mut self, version: u64, updates: Vec<MapUpdate>) -> Result<Hash, MapError> {
-        let expected = match self.latest() {
-            None => 0,
-            Some(latest) => latest.checked_add(1).ok_or(MapError::VersionOutOfOrder {
-                expected: latest,
-                got: version,
-            })?,
-        };
-        if version != expected {
-            return Err(MapError::VersionOutOfOrder {
-                expected,
-                got: version,
-            });
-        }
+        check_next_version(self.latest(), version)?;
         let (root, len) = self
             .versions
             .back()

@@ -18,10 +18,7 @@ use std::sync::Arc;
 use crate::hash::Hash;
 use crate::map::hasher::PLACEHOLDER;
 use crate::map::store::PruneStats;
-use crate::map::{MapKey, internal_hash, leaf_hash, value_hash};
-
-/// Number of bits in a key: the depth of a leaf that no other key shares a subtree with, at most.
-pub(super) const KEY_BITS: usize = 256;
+use crate::map::{KEY_BITS, MapKey, internal_hash, key_bit as bit, leaf_hash, value_hash};
 
 /// A non-empty subtree, shared between versions behind an [`Arc`].
 ///
@@ -217,21 +214,6 @@ pub(super) fn fold_chain(mut hash: Hash, prefix: &MapKey, from: usize, at: usize
     hash
 }
 
-/// Bit `depth` of `key`, most significant bit of byte 0 first (as `verify::map` reads proofs);
-/// `false` past the last bit, so that no depth can panic.
-pub(super) fn bit(key: &MapKey, depth: usize) -> bool {
-    key.get(depth / 8)
-        .is_some_and(|byte| (byte >> (7 - depth % 8)) & 1 == 1)
-}
-
-/// Number of leading bits `a` and `b` share: [`KEY_BITS`] if they are equal.
-pub(super) fn common_prefix(a: &MapKey, b: &MapKey) -> usize {
-    a.iter()
-        .zip(b)
-        .position(|(x, y)| x != y)
-        .map_or(KEY_BITS, |i| i * 8 + (a[i] ^ b[i]).leading_zeros() as usize)
-}
-
 /// Drops `node`, counting what this frees: the nodes (and values, one per leaf) that no other
 /// version or snapshot holds. What another handle still shares is left alone, subtree and all.
 pub(super) fn release(node: Node, freed: &mut PruneStats) {
@@ -263,20 +245,6 @@ mod tests {
         assert_eq!(size_of::<Option<Node>>(), 16);
         assert_eq!(size_of::<Internal>(), 72);
         assert_eq!(size_of::<Leaf>(), 80);
-    }
-
-    #[test]
-    fn bits_and_prefixes() {
-        let mut a = [0u8; 32];
-        a[0] = 0b1000_0000;
-        assert!(bit(&a, 0));
-        assert!(!bit(&a, 1));
-        assert!(!bit(&a, 256), "past the key");
-        let mut b = a;
-        assert_eq!(common_prefix(&a, &b), KEY_BITS);
-        b[31] = 1;
-        assert_eq!(common_prefix(&a, &b), 255);
-        assert!(bit(&b, 255));
     }
 
     #[test]

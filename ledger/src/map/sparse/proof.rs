@@ -2,10 +2,11 @@
 //! gives one [`EMPTY_MAP_ROOT`] sibling per level, which is what `jmt` (and
 //! [`crate::verify::verify_map_proof`]) expect.
 
-use super::node::{KEY_BITS, Node, bit, common_prefix, fold_chain};
+use super::node::{Node, fold_chain};
 use crate::hash::Hash;
 use crate::map::proof::{MAP_PROOF_FORMAT, MapLeaf, MapProof};
 use crate::map::{EMPTY_MAP_ROOT, MapKey, value_hash};
+use crate::map::{KEY_BITS, common_prefix, key_bit as bit};
 
 /// The value of `key` in the tree `root` and the proof of it (inclusion, or non-inclusion ending
 /// at another key's leaf or at an empty subtree).

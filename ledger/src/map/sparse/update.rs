@@ -8,7 +8,8 @@
 
 use std::mem;
 
-use super::node::{KEY_BITS, Node, bit, common_prefix};
+use super::node::Node;
+use crate::map::{KEY_BITS, common_prefix, key_bit as bit};
 use crate::map::{MapKey, MapUpdate};
 
 /// How many descents [`prepare`] interleaves.
