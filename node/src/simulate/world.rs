@@ -94,6 +94,8 @@ pub(crate) struct World {
     pub(crate) open_claims: Vec<(u64, u64)>,
     /// Claims settled.
     pub(crate) settled_claims: Vec<u64>,
+    /// The last entry sequenced, to wait for the checkpoint that covers everything.
+    pub(crate) last_sequenced: Option<Leaf>,
 }
 
 impl World {
@@ -151,6 +153,7 @@ impl World {
             stranger: random_key(rng),
             open_claims: Vec::new(),
             settled_claims: Vec::new(),
+            last_sequenced: None,
         }
     }
 
