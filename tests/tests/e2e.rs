@@ -11,4 +11,5 @@ mod operator;
 mod proofs;
 mod rejections;
 mod restart;
+mod simulate;
 mod submission;

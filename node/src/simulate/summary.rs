@@ -87,6 +87,16 @@ impl Summary {
         }
     }
 
+    /// The size of the final checkpoint, once the run has finished.
+    pub fn final_checkpoint(&self) -> Option<u64> {
+        self.checkpoint.as_ref().map(|(size, _)| *size)
+    }
+
+    /// Minor units paid for accesses, and the operator's part of them.
+    pub fn paid_and_fees(&self) -> (u64, u64) {
+        (self.paid, self.fees)
+    }
+
     pub(super) fn finish(&mut self, size: u64, root: String, elapsed: Duration) {
         self.checkpoint = Some((size, root));
         self.elapsed = elapsed;
