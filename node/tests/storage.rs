@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use tempfile::TempDir;
+use testigo_ledger::map::MapNodeStore;
 use testigo_ledger::merkle::{HashReader, NodeId, inclusion_proof, root};
 use testigo_ledger::verify::verify_inclusion;
 use testigo_ledger::{Blake3, Hash, PublicKey, TreeHasher};
@@ -68,6 +69,17 @@ fn hash_store_conforms(engine: EngineKind) {
     let dir = TempDir::new().unwrap();
     let mut n = 0;
     testigo_ledger::merkle::conformance::run_hash_store_conformance(|| {
+        n += 1;
+        open(&dir.path().join(n.to_string()), engine)
+    });
+}
+
+/// The engines also implement the ledger's map node store (kept for replays over more accounts
+/// than memory holds; the sequencer's own map is in memory) and pass its conformance suite.
+fn map_store_conforms(engine: EngineKind) {
+    let dir = TempDir::new().unwrap();
+    let mut n = 0;
+    testigo_ledger::map::conformance::run_map_store_conformance(|| {
         n += 1;
         open(&dir.path().join(n.to_string()), engine)
     });
@@ -393,6 +405,7 @@ macro_rules! per_engine {
 
 per_engine!(
     hash_store_conforms,
+    map_store_conforms,
     reopen_preserves_everything,
     range_reads_and_paging,
     tile_boundaries,
@@ -421,4 +434,5 @@ fn a_directory_opens_only_with_its_engine() {
 fn the_store_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Store>();
+    let _: fn(&Store) -> Result<Option<u64>, _> = |s| MapNodeStore::latest_version(&s);
 }

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use testigo_ledger::map::MapWriteBatch;
 use testigo_ledger::merkle::{HashReader, Integration, NodeId, StoreError, integrate};
 use testigo_ledger::{Hash, PublicKey, TreeHasher};
 
 use super::check::parse_checkpoint;
 use super::layout::{
-    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_STATE, META_TREE_SIZE, Op, Table, account_key,
-    decode_u64, u64_key,
+    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_MAP_LATEST, META_STATE, META_TREE_SIZE, Op,
+    Table, account_key, decode_u64, prefixed_u64, u64_key,
 };
 use super::{StorageError, Store};
 
@@ -29,6 +30,7 @@ pub struct WriteBatch {
     consents: BTreeMap<u64, Vec<u8>>,
     claims: BTreeMap<u64, Vec<u8>>,
     state_header: Option<Vec<u8>>,
+    map: Vec<MapWriteBatch>,
     checkpoint: Option<(u64, String)>,
     cosignatures: Vec<(u64, String, String)>,
     log_params: Option<Vec<u8>>,
@@ -63,6 +65,7 @@ impl WriteBatch {
             && self.consents.is_empty()
             && self.claims.is_empty()
             && self.state_header.is_none()
+            && self.map.is_empty()
             && self.checkpoint.is_none()
             && self.cosignatures.is_empty()
             && self.log_params.is_none()
@@ -119,6 +122,13 @@ impl WriteBatch {
     /// Sets the state header of the snapshot this batch completes.
     pub fn set_state_header(&mut self, header: Vec<u8>) {
         self.state_header = Some(header);
+    }
+
+    /// Adds one state-map version for the store's own `MapNodeStore` (as prepared by
+    /// `JmtStateMap::prepare`). Versions must be added in order, each the next after the stored
+    /// latest.
+    pub fn put_map(&mut self, batch: MapWriteBatch) {
+        self.map.push(batch);
     }
 
     /// Stores a signed checkpoint note for tree size `size`; it becomes the latest checkpoint
@@ -267,6 +277,9 @@ impl Store {
         if let Some(header) = &batch.state_header {
             ops.push(Op::Put(Table::Meta, META_STATE.to_vec(), header.clone()));
         }
+        for map in &batch.map {
+            map_ops(map, &mut ops);
+        }
         if let Some((size, note)) = &batch.checkpoint {
             self.checkpoint_ops(*size, note, new_size, &mut ops)?;
         }
@@ -353,4 +366,37 @@ impl Store {
         self.committed(prepared);
         Ok(self.tree_size())
     }
+}
+
+/// The engine operations of one map version (DESIGN §6; `MapNodeStore` contract).
+pub(crate) fn map_ops(map: &MapWriteBatch, ops: &mut Vec<Op>) {
+    let version = map.version.to_be_bytes();
+    for (key, node) in &map.nodes {
+        ops.push(Op::Put(Table::MapNodes, key.clone(), node.clone()));
+    }
+    for (key_hash, value) in &map.values {
+        let tagged = match value {
+            Some(value) => [&[1u8][..], value].concat(),
+            None => vec![0],
+        };
+        ops.push(Op::Put(
+            Table::MapValues,
+            prefixed_u64(key_hash, map.version),
+            tagged,
+        ));
+        ops.push(Op::Put(
+            Table::MapWritten,
+            [&version[..], key_hash].concat(),
+            Vec::new(),
+        ));
+    }
+    for stale in &map.stale {
+        let key = [&stale.since.to_be_bytes()[..], &stale.key].concat();
+        ops.push(Op::Put(Table::MapStale, key, Vec::new()));
+    }
+    ops.push(Op::Put(
+        Table::Meta,
+        META_MAP_LATEST.to_vec(),
+        version.to_vec(),
+    ));
 }

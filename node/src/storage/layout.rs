@@ -37,6 +37,14 @@ pub(crate) enum Table {
     Consents,
     /// `claim index (u64)` → claim bytes, as of the latest checkpoint's `StateRoot`.
     Claims,
+    /// map node key (opaque) → encoded node (`MapNodeStore`; see `map_store`).
+    MapNodes,
+    /// `key hash (32) ‖ version (u64)` → `0x00` (deleted) or `0x01 ‖ value`.
+    MapValues,
+    /// `since (u64) ‖ node key` → empty: nodes that versions from `since` on no longer use.
+    MapStale,
+    /// `version (u64) ‖ key hash (32)` → empty: values written at `version`, for pruning.
+    MapWritten,
     /// `size (u64)` → signed checkpoint note.
     Checkpoints,
     /// `size (u64) ‖ witness name` → cosignature line.
@@ -44,7 +52,7 @@ pub(crate) enum Table {
 }
 
 impl Table {
-    pub(crate) const ALL: [Table; 10] = [
+    pub(crate) const ALL: [Table; 14] = [
         Table::Meta,
         Table::Leaves,
         Table::Tiles,
@@ -53,6 +61,10 @@ impl Table {
         Table::Records,
         Table::Consents,
         Table::Claims,
+        Table::MapNodes,
+        Table::MapValues,
+        Table::MapStale,
+        Table::MapWritten,
         Table::Checkpoints,
         Table::Cosignatures,
     ];
@@ -67,6 +79,10 @@ impl Table {
             Table::Records => "records",
             Table::Consents => "consents",
             Table::Claims => "claims",
+            Table::MapNodes => "map_nodes",
+            Table::MapValues => "map_values",
+            Table::MapStale => "map_stale",
+            Table::MapWritten => "map_written",
             Table::Checkpoints => "checkpoints",
             Table::Cosignatures => "cosignatures",
         }
@@ -89,6 +105,10 @@ pub(crate) const META_LOG_PARAMS: &[u8] = b"log_params";
 /// Meta key: the state header (`StateHeader::to_bytes`) as of the latest checkpoint's
 /// `StateRoot`, written with it.
 pub(crate) const META_STATE: &[u8] = b"state_header";
+/// Meta key: the latest map version written (u64); absent before the first.
+pub(crate) const META_MAP_LATEST: &[u8] = b"map_latest_version";
+/// Meta key: the map's oldest kept version (u64); absent means 0.
+pub(crate) const META_MAP_OLDEST: &[u8] = b"map_oldest_kept";
 
 /// A key and its value, as read from a table.
 pub(crate) type Row = (Vec<u8>, Vec<u8>);

@@ -39,7 +39,7 @@
 //!
 //! | table | key | value |
 //! | --- | --- | --- |
-//! | `meta` | `format_version`, `tree_size`, `latest_checkpoint`, `log_params`, `state_header` | u32 / u64 / bytes |
+//! | `meta` | `format_version`, `tree_size`, `latest_checkpoint`, `log_params`, `state_header`, `map_latest_version`, `map_oldest_kept` | u32 / u64 / bytes |
 //! | `leaves` | index (8) | leaf bytes |
 //! | `tiles` | level (1) ‖ index / 256 (8) | 1–256 hashes of that level, concatenated (32–8192 bytes) |
 //! | `account_leaves` | account key (32) ‖ history position (8) | leaf indexes (8 each) from that position on |
@@ -47,6 +47,10 @@
 //! | `records` | account key (32) | account record bytes |
 //! | `consents` | grant index (8) | consent bytes |
 //! | `claims` | claim index (8) | claim bytes |
+//! | `map_nodes` | node key (opaque, starts with its version) | node bytes |
+//! | `map_values` | key hash (32) ‖ version (8) | `0x00` (deleted) or `0x01` ‖ value |
+//! | `map_stale` | since version (8) ‖ node key | empty |
+//! | `map_written` | version (8) ‖ key hash (32) | empty |
 //! | `checkpoints` | size (8) | signed note text |
 //! | `cosignatures` | size (8) ‖ witness name | cosignature line |
 //!
@@ -67,6 +71,7 @@ mod check;
 mod engine;
 mod error;
 mod layout;
+mod map_store;
 mod redb_engine;
 mod sled_engine;
 mod tiles;
