@@ -440,6 +440,30 @@ mod tests {
         assert!(latest.map.get(&account_map_key(&bob)).is_some());
     }
 
+    #[test]
+    fn a_crash_before_the_first_checkpoint_loses_nothing() {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir);
+        let (mut backend, _) = start(&store).unwrap();
+        let key = operator();
+        backend.append(vec![genesis(&key)], 10).unwrap();
+        backend
+            .append(vec![enroll(&key, 1, &subject(11))], 11)
+            .unwrap();
+        drop(backend);
+        assert_eq!(store.latest_checkpoint().unwrap(), None);
+
+        let (_, latest) = start(&store).unwrap();
+        assert_eq!(
+            latest.unwrap().size,
+            3,
+            "genesis, enrolment and a StateRoot"
+        );
+        let alice = PublicKey(subject(11).verifying_key().to_bytes());
+        assert_eq!(store.account_history(&alice, 0, 10).unwrap(), [1]);
+        assert!(store.state_header().unwrap().is_some());
+    }
+
     /// Writes `tamper`'s changes behind the node's back, then expects a refusal naming `expected`.
     fn refused_after(tamper: impl FnOnce(&Store, &mut crate::storage::WriteBatch), expected: &str) {
         let dir = TempDir::new().unwrap();
