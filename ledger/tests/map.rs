@@ -3,7 +3,8 @@
 use testigo_ledger::Hash;
 use testigo_ledger::keys::PublicKey;
 use testigo_ledger::map::{
-    EMPTY_MAP_ROOT, JmtStateMap, MapError, MapProof, MemoryMapStore, StateMap, account_map_key,
+    EMPTY_MAP_ROOT, JmtStateMap, MapError, MapProof, MemoryMapStore, SparseMap, StateMap,
+    account_map_key,
 };
 use testigo_ledger::verify::{MapProofError, verify_account_proof};
 
@@ -142,9 +143,8 @@ fn old_versions_prove_until_pruned() {
     verify_account_proof(&root1, &pk(3), value.as_deref(), &proof).unwrap();
 }
 
-#[test]
-fn versions_are_consecutive_and_cannot_be_read_ahead() {
-    let mut map = JmtStateMap::new(MemoryMapStore::new());
+/// The version rules of `StateMap`, which every implementation keeps alike.
+fn version_rules(mut map: impl StateMap) {
     assert!(matches!(
         map.apply(1, vec![]),
         Err(MapError::VersionOutOfOrder {
@@ -160,7 +160,12 @@ fn versions_are_consecutive_and_cannot_be_read_ahead() {
         })
     ));
     assert!(map.prune(0).is_err(), "nothing to prune in an empty map");
-    assert_eq!(map.apply(0, vec![]).unwrap(), EMPTY_MAP_ROOT);
+    assert_eq!(map.latest_version().unwrap(), None);
+    assert_ne!(
+        map.apply(0, vec![(account_map_key(&pk(1)), Some(vec![1]))])
+            .unwrap(),
+        EMPTY_MAP_ROOT
+    );
     assert!(matches!(
         map.apply(0, vec![]),
         Err(MapError::VersionOutOfOrder {
@@ -170,9 +175,25 @@ fn versions_are_consecutive_and_cannot_be_read_ahead() {
     ));
     assert!(matches!(
         map.prove(&[0; 32], 1),
-        Err(MapError::VersionNotWritten { .. })
+        Err(MapError::VersionNotWritten {
+            version: 1,
+            latest: Some(0)
+        })
+    ));
+    assert!(matches!(
+        map.prune(1),
+        Err(MapError::VersionNotWritten {
+            version: 1,
+            latest: Some(0)
+        })
     ));
     assert_eq!(map.latest_version().unwrap(), Some(0));
+}
+
+#[test]
+fn versions_are_consecutive_and_cannot_be_read_ahead() {
+    version_rules(JmtStateMap::new(MemoryMapStore::new()));
+    version_rules(SparseMap::new());
 }
 
 #[test]
