@@ -7,6 +7,7 @@ use common::generator::{Generator, seed};
 use common::{ORIGIN, key};
 use testigo_ledger::Hash;
 use testigo_ledger::entry::{Body, StateRoot, sign_body};
+use testigo_ledger::map::{MapError, StateMap as _};
 use testigo_ledger::state::{Rejection, ReplayCause, replay};
 
 fn generated(n: usize) -> Generator {
@@ -39,6 +40,13 @@ fn replay_reproduces_every_state_root_and_the_state() {
     assert!(live.len() > 10);
     assert_eq!(outcome.state_roots, live, "seed {}", g.seed);
     assert_eq!(outcome.state.check_invariants(), Ok(()));
+    // Only the last StateRoot's map version is kept: a replay's memory does not grow with the log.
+    let latest = outcome.map.latest_version().unwrap().unwrap();
+    assert_eq!(outcome.map.root(latest).unwrap(), live.last().unwrap().1);
+    assert!(matches!(
+        outcome.map.root(0),
+        Err(MapError::VersionPruned { .. })
+    ));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::{Effects, Rejection, State};
 use crate::entry::signature::verify_leaves;
 use crate::entry::{Body, BodyKind, Leaf, StateRoot, sign_body};
 use crate::hash::Hash;
-use crate::map::{JmtStateMap, MapError, MemoryMapStore, StateMap, account_map_key};
+use crate::map::{MapError, SparseMap, StateMap, account_map_key};
 
 /// Why the engine did not apply a leaf.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +186,8 @@ pub struct ReplayOutcome<M> {
     pub state: State,
     /// Every `StateRoot` as (its index, its map root), each recomputed and equal to the leaf's.
     pub state_roots: Vec<(u64, Hash)>,
-    /// The map, with one version per `StateRoot` (and the dirty records since, unwritten).
+    /// The map at the last `StateRoot`'s version (the dirty records since are unwritten). Older
+    /// versions are pruned as the replay goes, so a replay's memory does not grow with the log.
     pub map: M,
 }
 
@@ -228,14 +229,15 @@ impl ReplayError {
 const VERIFY_BATCH: usize = 256;
 
 /// Replays a whole log from its genesis, in memory: every signature (batched, accepting exactly
-/// what the strict check accepts), every rule, every `StateRoot` recomputed.
+/// what the strict check accepts), every rule, every `StateRoot` recomputed. The map is a
+/// [`SparseMap`]; [`replay_into`] takes any other (jmt over a disk store, say).
 ///
 /// # Errors
 /// [`ReplayError`] at the first leaf that is out of sequence or refused.
 pub fn replay(
     leaves: impl IntoIterator<Item = (u64, Leaf)>,
-) -> Result<ReplayOutcome<JmtStateMap<MemoryMapStore>>, ReplayError> {
-    replay_into(JmtStateMap::new(MemoryMapStore::new()), leaves)
+) -> Result<ReplayOutcome<SparseMap>, ReplayError> {
+    replay_into(SparseMap::new(), leaves)
 }
 
 /// As [`replay`], writing the map into `map`, which must be empty.
@@ -326,10 +328,20 @@ fn apply_one<M: StateMap>(
             EngineError::Map(m) => ReplayCause::Map(m),
         },
     })?;
-    if effects.kind == BodyKind::StateRoot
-        && let Ok(Body::StateRoot(b)) = leaf.decode_body()
-    {
-        state_roots.push((index, b.map_root));
+    if effects.kind == BodyKind::StateRoot {
+        if let Ok(Body::StateRoot(b)) = leaf.decode_body() {
+            state_roots.push((index, b.map_root));
+        }
+        // Nothing replayed later reads an older version.
+        let pruned = match engine.map.latest_version() {
+            Ok(Some(latest)) => engine.map.prune(latest).map(drop),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        pruned.map_err(|e| ReplayError {
+            index,
+            cause: ReplayCause::Map(e),
+        })?;
     }
     Ok(())
 }
