@@ -200,13 +200,12 @@ fn load(
         for (index, bytes) in (start..end).zip(store.leaves(start, end)?) {
             let leaf = Leaf::from_bytes(&bytes)
                 .map_err(|e| inconsistent(format!("stored leaf {index} is not a leaf: {e}")))?;
-            let nonce = leaf.decode_body().ok().and_then(|b| b.nonce());
             let effects = engine.apply(&leaf, leaf.sequenced_at).map_err(|e| {
                 inconsistent(format!(
                     "stored leaf {index}, after the latest checkpoint, does not apply: {e}"
                 ))
             })?;
-            tail.add(leaf.signer, nonce, &effects);
+            tail.add(leaf.signer, &effects);
         }
     }
     if engine.state().next_index() != size {

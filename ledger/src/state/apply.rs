@@ -332,6 +332,7 @@ impl State {
         Effects {
             index: plan.index,
             kind: plan.body.kind(),
+            nonce: plan.body.nonce(),
             leaf_hash: plan.leaf_hash,
             involved: plan.involved,
             payment: plan.payment,

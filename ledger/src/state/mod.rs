@@ -130,6 +130,9 @@ pub struct Effects {
     pub kind: BodyKind,
     /// The leaf's tree hash (BLAKE3).
     pub leaf_hash: Hash,
+    /// The signer's nonce the body carries (`None` for a `StateRoot`): what the node's
+    /// (signer, nonce) index records, without decoding the body again.
+    pub nonce: Option<u64>,
     /// Accounts whose history now ends with this leaf, in history order ([`history`]).
     pub involved: Vec<PublicKey>,
     /// Money moved by an access.

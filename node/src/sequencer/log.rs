@@ -56,15 +56,15 @@ pub(crate) struct Tail {
 }
 
 impl Tail {
-    /// Records what an applied leaf adds to the indexes.
-    pub(crate) fn add(&mut self, signer: PublicKey, nonce: Option<u64>, effects: &Effects) {
+    /// Records what an applied leaf (signed by `signer`) adds to the indexes.
+    pub(crate) fn add(&mut self, signer: PublicKey, effects: &Effects) {
         for account in &effects.involved {
             self.account_leaves
                 .entry(*account)
                 .or_default()
                 .push(effects.index);
         }
-        if let Some(nonce) = nonce {
+        if let Some(nonce) = effects.nonce {
             self.nonces.insert((signer, nonce), effects.index);
         }
     }
@@ -228,7 +228,6 @@ impl Backend for LogBackend {
         let mut tail = Tail::default();
         for leaf in leaves {
             let stamped = leaf.sequenced(at);
-            let nonce = stamped.decode_body().ok().and_then(|b| b.nonce());
             match self.engine.apply_preverified(&stamped, at) {
                 Ok(effects) => {
                     let receipt = Receipt {
@@ -238,16 +237,16 @@ impl Backend for LogBackend {
                         kind: effects.kind,
                         duplicate: false,
                     };
-                    tail.add(stamped.signer, nonce, &effects);
+                    tail.add(stamped.signer, &effects);
                     accepted.push(stamped.to_bytes());
-                    if let Some(nonce) = nonce {
+                    if let Some(nonce) = effects.nonce {
                         pending.insert((stamped.signer, nonce), (stamped, receipt.clone()));
                     }
                     results.push(Ok(receipt));
                 }
                 Err(EngineError::Rejected(rejection)) => {
-                    let duplicate = match (&rejection, nonce) {
-                        (Rejection::NonceReused { .. }, Some(nonce)) => {
+                    let duplicate = match rejection {
+                        Rejection::NonceReused { nonce, .. } => {
                             self.original(&stamped, nonce, &pending).map_err(fatal)?
                         }
                         _ => None,
@@ -292,8 +291,7 @@ impl Backend for LogBackend {
         let map = self.engine.map().snapshot(map_version).map_err(fatal)?;
         self.metrics.observe_phase("state_root", rooting.elapsed());
         let indexing = Instant::now();
-        let nonce = leaf.decode_body().ok().and_then(|b| b.nonce());
-        self.tail.add(leaf.signer, nonce, &effects);
+        self.tail.add(leaf.signer, &effects);
         self.tail.write_into(self.engine.state(), &mut batch);
         let integration = self
             .store
