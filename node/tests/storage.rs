@@ -85,6 +85,35 @@ fn map_store_conforms(engine: EngineKind) {
     });
 }
 
+/// Nonces are stored one chunk per signer per batch: every one is found, across chunks and
+/// signers, and nonces never used (gaps, before the first, after the last) are not.
+fn nonce_chunks(engine: EngineKind) {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path(), engine);
+    let mut used: Vec<(PublicKey, u64, u64)> = Vec::new();
+    let mut index = 0;
+    for round in 0..4u64 {
+        let mut batch = store.batch();
+        for signer in [key(3), key(2), key(4)] {
+            // Gaps between nonces, and a different count per signer and round.
+            for n in 0..(round + u64::from(signer.0[0])) {
+                let nonce = round * 100 + n * 3;
+                batch.index_nonce(signer, nonce, index);
+                used.push((signer, nonce, index));
+                index += 1;
+            }
+        }
+        store.commit(batch).unwrap();
+    }
+    for (signer, nonce, index) in &used {
+        assert_eq!(store.leaf_by_nonce(signer, *nonce).unwrap(), Some(*index));
+        assert_eq!(store.leaf_by_nonce(signer, nonce + 1).unwrap(), None);
+    }
+    assert_eq!(store.leaf_by_nonce(&key(3), 99).unwrap(), None);
+    assert_eq!(store.leaf_by_nonce(&key(3), 10_000).unwrap(), None);
+    assert_eq!(store.leaf_by_nonce(&key(9), 0).unwrap(), None);
+}
+
 fn reopen_preserves_everything(engine: EngineKind) {
     let dir = TempDir::new().unwrap();
     let tree_root = {
@@ -406,6 +435,7 @@ macro_rules! per_engine {
 per_engine!(
     hash_store_conforms,
     map_store_conforms,
+    nonce_chunks,
     reopen_preserves_everything,
     range_reads_and_paging,
     tile_boundaries,

@@ -94,7 +94,9 @@ impl WriteBatch {
         }
     }
 
-    /// Records that `signer`'s `nonce` was sequenced at leaf `index` (idempotent retries).
+    /// Records that `signer`'s `nonce` was sequenced at leaf `index` (idempotent retries). A
+    /// batch stores each signer's nonces as one chunk, so a signer's nonces must grow from batch
+    /// to batch, as the state machine makes them.
     pub fn index_nonce(&mut self, signer: PublicKey, nonce: u64, index: u64) {
         self.nonces.push((signer, nonce, index));
     }
@@ -254,12 +256,16 @@ impl Store {
                 indexes.iter().flat_map(|i| i.to_be_bytes()).collect(),
             ));
         }
-        for (signer, nonce, index) in &batch.nonces {
-            ops.push(Op::Put(
-                Table::Nonces,
-                account_key(signer, *nonce),
-                u64_key(*index),
-            ));
+        let mut nonces = batch.nonces.clone();
+        nonces.sort_unstable();
+        for chunk in nonces.chunk_by(|a, b| a.0 == b.0) {
+            let (signer, first, _) = chunk[0];
+            let value = chunk
+                .iter()
+                .flat_map(|(_, nonce, index)| [nonce.to_be_bytes(), index.to_be_bytes()])
+                .flatten()
+                .collect();
+            ops.push(Op::Put(Table::Nonces, account_key(&signer, first), value));
         }
         for (account, record) in &batch.records {
             let key = account.as_bytes().to_vec();

@@ -29,7 +29,8 @@ pub(crate) enum Table {
     /// `account (32) ‖ history position (u64)` → the leaf indexes (u64 each) of the account's
     /// history entries from that position on, as one chunk per checkpoint that touched it.
     AccountLeaves,
-    /// `signer (32) ‖ nonce (u64)` → leaf index (u64).
+    /// `signer (32) ‖ first nonce (u64)` → `(nonce (u64) ‖ leaf index (u64))` pairs, ascending:
+    /// the signer's nonces of one checkpoint, as one chunk.
     Nonces,
     /// `account (32)` → account record bytes, as of the latest checkpoint's `StateRoot`.
     Records,

@@ -43,7 +43,7 @@
 //! | `leaves` | index (8) | leaf bytes |
 //! | `tiles` | level (1) ‖ index / 256 (8) | 1–256 hashes of that level, concatenated (32–8192 bytes) |
 //! | `account_leaves` | account key (32) ‖ history position (8) | leaf indexes (8 each) from that position on |
-//! | `nonces` | signer (32) ‖ nonce (8) | leaf index (8) |
+//! | `nonces` | signer (32) ‖ first nonce (8) | (nonce (8) ‖ leaf index (8)), ascending |
 //! | `records` | account key (32) | account record bytes |
 //! | `consents` | grant index (8) | consent bytes |
 //! | `claims` | claim index (8) | claim bytes |
@@ -262,11 +262,36 @@ impl Store {
         signer: &PublicKey,
         nonce: u64,
     ) -> Result<Option<u64>, StorageError> {
-        let key = account_key(signer, nonce);
-        match self.engine.get(Table::Nonces, &key)? {
-            Some(value) => Ok(Some(decode_u64(Table::Nonces.name(), &key, &value)?)),
-            None => Ok(None),
+        let table = Table::Nonces;
+        // The chunk that would hold `nonce` is the signer's last one starting at or before it.
+        let Some((key, value)) =
+            self.engine
+                .last_in(table, &account_key(signer, 0), &account_key(signer, nonce))?
+        else {
+            return Ok(None);
+        };
+        if value.len() % 16 != 0 {
+            return Err(StorageError::corrupt(
+                table.name(),
+                &key,
+                format!("{} bytes is not whole (nonce, index) pairs", value.len()),
+            ));
         }
+        let pairs: Vec<&[u8]> = value.chunks_exact(16).collect();
+        let nonce_of = |pair: &[u8]| decode_u64(table.name(), &key, &pair[..8]);
+        let mut low = 0;
+        let mut high = pairs.len();
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match nonce_of(pairs[mid])?.cmp(&nonce) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => {
+                    return Ok(Some(decode_u64(table.name(), &key, &pairs[mid][8..])?));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// An account's state record.
