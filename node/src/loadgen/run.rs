@@ -32,6 +32,9 @@ struct Sample {
 /// Checkpoint sizes seen on `/v1/events`, with when they arrived.
 type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
 
+/// How long the ceiling is measured for, before the run and again after it.
+const CEILING_WINDOW: Duration = Duration::from_secs(1);
+
 /// Runs the benchmark described by `config` against a running node.
 ///
 /// # Errors
@@ -40,7 +43,7 @@ type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
 pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
     config.validate()?;
     let cores = config.cores;
-    let ceiling = tokio::task::spawn_blocking(move || ceiling::measure(cores, 5))
+    let before = tokio::task::spawn_blocking(move || ceiling::measure(cores, CEILING_WINDOW))
         .await
         .context("ceiling measurement panicked")??;
     let client = NodeClient::new(&config.node)?;
@@ -109,6 +112,12 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
         }
     }
     let entries: usize = samples.iter().map(|s| s.entries).sum();
+    let rss_after = config.node_pid.map(rss).transpose()?;
+    let phases = Phases::scrape(&client).await?.since(&phases_before);
+    // Measured again now that the node is idle, so the ceiling spans the run's conditions.
+    let after = tokio::task::spawn_blocking(move || ceiling::measure(cores, CEILING_WINDOW))
+        .await
+        .context("ceiling measurement panicked")??;
     Ok(Report {
         entries,
         concurrency: config.concurrency,
@@ -121,7 +130,7 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
         elapsed,
         refused,
         retries: samples.iter().map(|s| s.retries).sum(),
-        ceiling,
+        ceiling: before.mean(&after),
         to_sequenced: match config.wait {
             Wait::Sequenced => Percentiles::of(response.clone()),
             _ => None,
@@ -131,8 +140,8 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
             _ => Percentiles::of(to_checkpoint),
         },
         rss_before,
-        rss_after: config.node_pid.map(rss).transpose()?,
-        phases: Phases::scrape(&client).await?.since(&phases_before),
+        rss_after,
+        phases,
     })
 }
 
