@@ -7,6 +7,7 @@
 mod auth;
 mod flow;
 mod hostile;
+mod loadgen;
 mod operator;
 mod proofs;
 mod rejections;
