@@ -56,4 +56,26 @@ fn ten_thousand_random_entries_keep_every_invariant() {
         "seed {seed}"
     );
     assert!(total(|a| a.fees, Role::Operator) > 0, "seed {seed}");
+    // Each party's grants, found through the state's indexes, are exactly those a scan of
+    // every grant finds, in index order.
+    for (key, account) in state.accounts() {
+        let scanned: Vec<u64> = match account.role {
+            Role::Subject => state
+                .consents()
+                .filter(|(_, c)| c.subject == *key)
+                .map(|(i, _)| i)
+                .collect(),
+            _ => state
+                .consents()
+                .filter(|(_, c)| c.accessor.is_none_or(|a| a == *key))
+                .map(|(i, _)| i)
+                .collect(),
+        };
+        let indexed: Vec<u64> = match account.role {
+            Role::Subject => state.consents_of(key).map(|(i, _)| i).collect(),
+            _ => state.consents_for(key).map(|(i, _)| i).collect(),
+        };
+        assert_eq!(indexed, scanned, "seed {seed}: grants of {key}");
+    }
+    assert!(state.consents().count() > 100, "seed {seed}");
 }

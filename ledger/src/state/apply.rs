@@ -301,6 +301,7 @@ impl State {
             Change::None => {}
             Change::Genesis(params) => self.params = Some(*params),
             Change::Grant(consent) => {
+                self.index_grant(plan.index, &consent);
                 self.consents.insert(plan.index, consent);
                 self.dirty_consents.insert(plan.index);
             }

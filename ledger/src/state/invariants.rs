@@ -43,6 +43,9 @@ pub enum InvariantViolation {
     /// A dirty key with no account.
     #[error("dirty set names {key}, which has no account")]
     DirtyUnknown { key: PublicKey },
+    /// The per-party grant indexes do not list exactly the grants.
+    #[error("the grant indexes disagree with the grants")]
+    GrantIndexMismatch,
 }
 
 impl State {
@@ -116,6 +119,27 @@ impl State {
         }
         if let Some(key) = self.dirty.iter().find(|k| !self.accounts.contains_key(k)) {
             return Err(InvariantViolation::DirtyUnknown { key: *key });
+        }
+        let by_subject = self
+            .grants_by_subject
+            .iter()
+            .flat_map(|(key, indexes)| indexes.iter().map(move |i| (*i, Some(key), None)));
+        let by_accessor = self
+            .grants_by_accessor
+            .iter()
+            .flat_map(|(key, indexes)| indexes.iter().map(move |i| (*i, None, Some(key))));
+        let mut listed = 0usize;
+        for (index, subject, accessor) in by_subject.chain(by_accessor) {
+            listed += 1;
+            let consistent = self.consents.get(&index).is_some_and(|c| {
+                subject.is_none_or(|s| *s == c.subject) && accessor.is_none_or(|a| *a == c.accessor)
+            });
+            if !consistent {
+                return Err(InvariantViolation::GrantIndexMismatch);
+            }
+        }
+        if listed != 2 * self.consents.len() {
+            return Err(InvariantViolation::GrantIndexMismatch);
         }
         Ok(())
     }

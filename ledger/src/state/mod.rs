@@ -156,6 +156,10 @@ pub struct State {
     dirty: BTreeSet<PublicKey>,
     /// Consents granted or revoked since the last `StateRoot`, for snapshots ([`State::changes`]).
     dirty_consents: BTreeSet<u64>,
+    /// Grant indexes by granting subject and by the accessor they name (`None`: any), ascending:
+    /// derived from `consents`, so a party's grants are found without scanning every grant.
+    grants_by_subject: BTreeMap<PublicKey, Vec<u64>>,
+    grants_by_accessor: BTreeMap<Option<PublicKey>, Vec<u64>>,
     /// Claims made or settled since the last `StateRoot`, for snapshots.
     dirty_claims: BTreeSet<u64>,
 }
@@ -201,6 +205,56 @@ impl State {
         self.consents.iter().map(|(i, c)| (*i, c))
     }
 
+    /// The grants `subject` made, by index.
+    pub fn consents_of(&self, subject: &PublicKey) -> impl Iterator<Item = (u64, &Consent)> {
+        self.grants(self.grants_by_subject.get(subject))
+    }
+
+    /// The grants `accessor` may use: those naming it and those for any accessor, by index.
+    pub fn consents_for(&self, accessor: &PublicKey) -> impl Iterator<Item = (u64, &Consent)> {
+        let named = self
+            .grants_by_accessor
+            .get(&Some(*accessor))
+            .map_or(&[][..], Vec::as_slice);
+        let any = self
+            .grants_by_accessor
+            .get(&None)
+            .map_or(&[][..], Vec::as_slice);
+        let mut merged = Vec::with_capacity(named.len() + any.len());
+        let (mut i, mut j) = (0, 0);
+        while i < named.len() || j < any.len() {
+            if j == any.len() || (i < named.len() && named[i] < any[j]) {
+                merged.push(named[i]);
+                i += 1;
+            } else {
+                merged.push(any[j]);
+                j += 1;
+            }
+        }
+        merged
+            .into_iter()
+            .filter_map(|i| self.consents.get(&i).map(|c| (i, c)))
+    }
+
+    fn grants<'a>(
+        &'a self,
+        indexes: Option<&'a Vec<u64>>,
+    ) -> impl Iterator<Item = (u64, &'a Consent)> + 'a {
+        indexes
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.consents.get(i).map(|c| (*i, c)))
+    }
+
+    /// Records grant `index` in the per-party indexes.
+    fn index_grant(&mut self, index: u64, consent: &Consent) {
+        GrantIndexes {
+            by_subject: &mut self.grants_by_subject,
+            by_accessor: &mut self.grants_by_accessor,
+        }
+        .add(index, consent);
+    }
+
     /// The claim made at leaf `index`.
     pub fn claim(&self, index: u64) -> Option<&ClaimRecord> {
         self.claims.get(&index)
@@ -228,6 +282,26 @@ impl State {
             .iter()
             .filter_map(|k| self.accounts.get(k).map(|r| (*k, r.to_bytes())))
             .collect()
+    }
+}
+
+/// The per-party grant indexes of a [`State`], borrowed apart from its consents.
+struct GrantIndexes<'a> {
+    by_subject: &'a mut BTreeMap<PublicKey, Vec<u64>>,
+    by_accessor: &'a mut BTreeMap<Option<PublicKey>, Vec<u64>>,
+}
+
+impl GrantIndexes<'_> {
+    /// Adds grant `index`; grants must come in index order.
+    fn add(&mut self, index: u64, consent: &Consent) {
+        self.by_subject
+            .entry(consent.subject)
+            .or_default()
+            .push(index);
+        self.by_accessor
+            .entry(consent.accessor)
+            .or_default()
+            .push(index);
     }
 }
 

@@ -22,12 +22,14 @@
 //! use the same canonical bincode encoding behind a one-byte format version
 //! ([`SNAPSHOT_FORMAT`]); they are the node's storage format, not part of the protocol.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{AccountRecord, ClaimRecord, Consent, InvariantViolation, LogParams, State};
+use super::{
+    AccountRecord, ClaimRecord, Consent, GrantIndexes, InvariantViolation, LogParams, State,
+};
 use crate::entry::BodyError;
 use crate::entry::canonical;
 use crate::keys::PublicKey;
@@ -162,7 +164,7 @@ impl State {
                 Err(RestoreError::FromTheFuture { index, next_index })
             }
         };
-        let state = State {
+        let mut state = State {
             params: Some(header.params),
             next_index,
             last_sequenced_at: header.last_sequenced_at,
@@ -179,7 +181,16 @@ impl State {
             dirty: BTreeSet::new(),
             dirty_consents: BTreeSet::new(),
             dirty_claims: BTreeSet::new(),
+            grants_by_subject: BTreeMap::new(),
+            grants_by_accessor: BTreeMap::new(),
         };
+        let mut indexes = GrantIndexes {
+            by_subject: &mut state.grants_by_subject,
+            by_accessor: &mut state.grants_by_accessor,
+        };
+        for (index, consent) in &state.consents {
+            indexes.add(*index, consent);
+        }
         state.check_invariants()?;
         Ok(state)
     }

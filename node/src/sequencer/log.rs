@@ -336,15 +336,12 @@ impl Backend for LogBackend {
         let state = self.engine.state();
         // A subject sees its own grants; an accessor (or the operator) the grants it may use.
         let is_subject = state.account(key).is_some_and(|r| r.role == Role::Subject);
-        state
-            .consents()
-            .filter(|(_, c)| {
-                if is_subject {
-                    c.subject == *key
-                } else {
-                    c.accessor.is_none_or(|a| a == *key)
-                }
-            })
+        let grants: Box<dyn Iterator<Item = _>> = if is_subject {
+            Box::new(state.consents_of(key))
+        } else {
+            Box::new(state.consents_for(key))
+        };
+        grants
             .map(|(index, c)| ConsentView {
                 index,
                 subject: c.subject,
