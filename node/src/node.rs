@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use testigo_ledger::api::{Bytes, LogInfo, Wait};
 use testigo_ledger::checkpoint::{SignedNote, verify_checkpoint_note};
 use testigo_ledger::entry::Leaf;
-use testigo_ledger::map::{MapSnapshot, SparseMap, StateMap as _, account_map_key};
+use testigo_ledger::map::{SparseMap, StateMap as _, account_map_key};
 use testigo_ledger::merkle::root;
 use testigo_ledger::state::{AccountRecord, ClaimRecord, Consent, Engine, State, StateHeader};
 use testigo_ledger::{Blake3, PublicKey};
@@ -183,7 +183,10 @@ fn load(
             let (size, root) =
                 check_checkpoint(&store, &stored.note, stored.size, &origin, &public)?;
             let engine = restore(&store, size)?;
-            let map = latest_map(&engine)?;
+            let map = engine
+                .map()
+                .latest_snapshot()
+                .ok_or_else(|| inconsistent("the rebuilt state map has no version".into()))?;
             let info = CheckpointInfo {
                 size,
                 root,
@@ -347,20 +350,6 @@ fn saved<T>(
         }
     }
     Ok(out)
-}
-
-/// The newest version of the engine's map.
-fn latest_map(engine: &Engine<SparseMap>) -> Result<MapSnapshot, NodeError> {
-    let map = engine.map();
-    map.latest_version()
-        .and_then(|v| {
-            v.ok_or(testigo_ledger::map::MapError::VersionNotWritten {
-                version: 0,
-                latest: None,
-            })
-        })
-        .and_then(|v| map.snapshot(v))
-        .map_err(|e| inconsistent(format!("the rebuilt state map: {e}")))
 }
 
 #[cfg(test)]

@@ -282,13 +282,11 @@ impl Backend for LogBackend {
             .engine
             .append_state_root(&self.key, at)
             .map_err(fatal)?;
-        let map_version = self
+        let map = self
             .engine
             .map()
-            .latest_version()
-            .map_err(fatal)?
+            .latest_snapshot()
             .ok_or_else(|| fatal("no map version after a StateRoot"))?;
-        let map = self.engine.map().snapshot(map_version).map_err(fatal)?;
         self.metrics.observe_phase("state_root", rooting.elapsed());
         let indexing = Instant::now();
         self.tail.add(leaf.signer, &effects);

@@ -95,6 +95,11 @@ impl SparseMap {
         self.version(version).cloned()
     }
 
+    /// A handle on the newest version, `None` before the first is written.
+    pub fn latest_snapshot(&self) -> Option<MapSnapshot> {
+        self.versions.back().cloned()
+    }
+
     /// Number of keys at the latest version.
     pub fn len(&self) -> usize {
         self.versions.back().map_or(0, MapSnapshot::len)
