@@ -94,9 +94,8 @@ impl Tail {
             let first = len.saturating_sub(indexes.len() as u64);
             batch.index_account(account, first, indexes);
         }
-        let mut nonces: Vec<_> = self.nonces.drain().collect();
-        nonces.sort_unstable();
-        for ((signer, nonce), index) in nonces {
+        // The batch sorts them into one chunk per signer.
+        for ((signer, nonce), index) in self.nonces.drain() {
             batch.index_nonce(signer, nonce, index);
         }
     }
@@ -307,7 +306,7 @@ impl Backend for LogBackend {
         self.store.commit(batch).map_err(fatal)?;
         self.metrics
             .observe_phase("checkpoint_commit", committing.elapsed());
-        if let Some(oldest) = map_version.checked_sub(KEEP_MAP_VERSIONS) {
+        if let Some(oldest) = map.version().checked_sub(KEEP_MAP_VERSIONS) {
             // Dropping old roots frees what only they used (unless a reader still holds it).
             self.engine.map_mut().prune(oldest).map_err(fatal)?;
         }
