@@ -61,11 +61,17 @@ pub enum KeyError {
 /// The bytes an entry signature covers.
 pub fn signing_message(origin: &str, body: &[u8]) -> Vec<u8> {
     let mut msg = Vec::with_capacity(ENTRY_SIGNING_TAG.len() + origin.len() + 1 + body.len());
-    msg.extend_from_slice(ENTRY_SIGNING_TAG);
-    msg.extend_from_slice(origin.as_bytes());
-    msg.push(b'\n');
-    msg.extend_from_slice(body);
+    write_signing_message(&mut msg, origin, body);
     msg
+}
+
+/// Replaces `out` with [`signing_message`], reusing its allocation.
+fn write_signing_message(out: &mut Vec<u8>, origin: &str, body: &[u8]) {
+    out.clear();
+    out.extend_from_slice(ENTRY_SIGNING_TAG);
+    out.extend_from_slice(origin.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(body);
 }
 
 /// Signs a body for the log `origin`; the leaf's `sequenced_at` is zero until sequenced.
@@ -212,11 +218,7 @@ pub fn verify_leaves(origin: &str, leaves: &[&Leaf]) -> Vec<Result<(), Signature
                 }
             };
             let key = key.as_ref().map_err(|e| *e)?;
-            message.clear();
-            message.extend_from_slice(ENTRY_SIGNING_TAG);
-            message.extend_from_slice(origin.as_bytes());
-            message.push(b'\n');
-            message.extend_from_slice(&leaf.body);
+            write_signing_message(&mut message, origin, &leaf.body);
             key.verify_strict(&message, &Signature::from_bytes(&leaf.signature))
                 .map_err(|_| SignatureError::Invalid)
         })
