@@ -16,7 +16,7 @@ use testigo_ledger::state::{
 };
 
 /// Everything saved so far, as a node's store holds it: the latest bytes per key.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Saved {
     header: Option<Vec<u8>>,
     accounts: BTreeMap<PublicKey, Vec<u8>>,
@@ -53,6 +53,20 @@ impl Saved {
                 .iter()
                 .map(|(i, b)| (*i, ClaimRecord::from_bytes(b).unwrap())),
         )
+    }
+
+    /// A copy with the first account record that `pick` selects changed by `change`.
+    fn altered(&self, pick: fn(&AccountRecord) -> bool, change: fn(&mut AccountRecord)) -> Saved {
+        let (key, mut record) = self
+            .accounts
+            .iter()
+            .map(|(k, b)| (*k, AccountRecord::from_bytes(b).unwrap()))
+            .find(|(_, r)| pick(r))
+            .expect("an account to alter");
+        change(&mut record);
+        let mut copy = self.clone();
+        copy.accounts.insert(key, record.to_bytes());
+        copy
     }
 
     /// A state map holding every saved record, as the node rebuilds it on start.
@@ -136,6 +150,7 @@ fn a_saved_state_that_disagrees_with_the_log_is_refused() {
         saved.claims.insert(index, claim.to_bytes());
     }
     let root_leaf = &leaves[last_root];
+    assert_eq!(root_leaf.decode_body().unwrap().kind(), BodyKind::StateRoot);
 
     // Intact: the StateRoot applies.
     let mut intact = Engine::from_parts(saved.restore().unwrap(), saved.map());
@@ -143,21 +158,7 @@ fn a_saved_state_that_disagrees_with_the_log_is_refused() {
 
     // One record changed without breaking conservation (its history head): the state restores,
     // but the StateRoot's map root no longer matches and the leaf is refused.
-    let (victim, bytes) = saved
-        .accounts
-        .iter()
-        .find(|(_, b)| AccountRecord::from_bytes(b).unwrap().history_len > 1)
-        .map(|(k, b)| (*k, b.clone()))
-        .unwrap();
-    let mut altered = AccountRecord::from_bytes(&bytes).unwrap();
-    altered.history_head.0[0] ^= 1;
-    let mut tampered = Saved {
-        header: saved.header.clone(),
-        accounts: saved.accounts.clone(),
-        consents: saved.consents.clone(),
-        claims: saved.claims.clone(),
-    };
-    tampered.accounts.insert(victim, altered.to_bytes());
+    let tampered = saved.altered(|r| r.history_len > 1, |r| r.history_head.0[0] ^= 1);
     let mut engine = Engine::from_parts(tampered.restore().unwrap(), tampered.map());
     match engine.apply(root_leaf, root_leaf.sequenced_at) {
         Err(EngineError::Rejected(Rejection::StateRootMismatch { .. })) => {}
@@ -165,38 +166,20 @@ fn a_saved_state_that_disagrees_with_the_log_is_refused() {
     }
 
     // Money moved without a leaf: refused by the invariants before any leaf is applied.
-    let (rich, bytes) = saved
-        .accounts
-        .iter()
-        .find(|(_, b)| AccountRecord::from_bytes(b).unwrap().balance > 0)
-        .map(|(k, b)| (*k, b.clone()))
-        .unwrap();
-    let mut richer = AccountRecord::from_bytes(&bytes).unwrap();
-    richer.balance += 1;
-    tampered.accounts = saved.accounts.clone();
-    tampered.accounts.insert(rich, richer.to_bytes());
-    assert!(matches!(
-        tampered.restore(),
-        Err(RestoreError::Invariant(_))
-    ));
+    let richer = saved.altered(|r| r.balance > 0, |r| r.balance += 1);
+    assert!(matches!(richer.restore(), Err(RestoreError::Invariant(_))));
 
     // A claim numbered beyond the state.
-    if let Some((_, claim)) = engine.state().claims().next() {
-        let mut future = Saved {
-            header: saved.header.clone(),
-            accounts: saved.accounts.clone(),
-            consents: saved.consents.clone(),
-            claims: saved.claims.clone(),
-        };
+    if let Some(claim) = saved.claims.values().next() {
+        let mut future = saved.clone();
         future
             .claims
-            .insert(engine.state().next_index() + 5, claim.to_bytes());
+            .insert(intact.state().next_index() + 5, claim.clone());
         assert!(matches!(
             future.restore(),
             Err(RestoreError::FromTheFuture { .. }) | Err(RestoreError::Invariant(_))
         ));
     }
-    assert_eq!(root_leaf.decode_body().unwrap().kind(), BodyKind::StateRoot);
 }
 
 #[test]
