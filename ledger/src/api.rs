@@ -2,9 +2,10 @@
 //! tool so the three cannot drift. Hashes, keys and byte strings are standard base64 in JSON.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
+pub use crate::batch::{BatchFramingError, encode_binary_batch, split_binary_batch};
 use crate::entry::WitnessKey;
 use crate::hash::Hash;
 use crate::keys::PublicKey;
@@ -188,22 +189,100 @@ pub struct ErrorBody {
     pub details: serde_json::Value,
 }
 
-/// `GET /v1/accounts/{key}`: the account's record as committed by the latest checkpoint's
-/// `StateRoot`, with its map proof, and the live nonce for building the next entry.
+/// `GET /v1/accounts/{key}?size=N`: the account's record as committed by the `StateRoot` that
+/// closes the checkpoint of size `N` (the latest by default), with everything a client needs to
+/// verify it from that checkpoint alone (DESIGN §8): the `StateRoot` leaf, its inclusion proof,
+/// and the map proof. The answer depends only on the key and the checkpoint, so every node that
+/// holds the log (the primary and each witness) gives the same bytes.
+///
+/// An account that is not in the map has `record: null` and a non-inclusion proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountProof {
     /// The account.
     pub key: PublicKey,
     /// Size of the checkpoint whose last leaf is the `StateRoot` the proof is against.
     pub checkpoint_size: u64,
+    /// That `StateRoot` leaf (index `checkpoint_size - 1`) with its inclusion proof in the
+    /// checkpoint's tree.
+    pub state_root: StateRootProof,
     /// The record bytes committed in the map (`None`: not in the map at that checkpoint).
     pub record: Option<Bytes>,
     /// The map proof (`MapProof::to_bytes`, versioned wire format) against the `StateRoot`'s
-    /// `map_root`.
+    /// `map_root`: inclusion of `record`, or non-inclusion when it is `None`.
     pub map_proof: Bytes,
-    /// The nonce the account's next entry must use (above every nonce it has used), from the
-    /// live state; not covered by the proof.
+}
+
+/// A checkpoint's closing `StateRoot` leaf and its inclusion proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRootProof {
+    /// The leaf bytes.
+    pub leaf: Bytes,
+    /// Its inclusion proof (`index = size - 1`) against the checkpoint of that size.
+    pub inclusion: InclusionProof,
+}
+
+/// `GET /v1/accounts/{key}/nonce`: the nonce the account's next entry must carry (above every
+/// nonce it has used), from the node's live state. Not covered by any proof: a client that gets
+/// a wrong one only has its entry refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextNonce {
+    /// The account.
+    pub key: PublicKey,
+    /// The nonce to use next.
     pub next_nonce: u64,
+}
+
+/// One stored checkpoint: its size and its note with every cosignature line the node holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointEntry {
+    /// Tree size.
+    pub size: u64,
+    /// The signed note text (operator line, then cosignature lines).
+    pub note: String,
+}
+
+/// `GET /v1/checkpoints?from=S`: the checkpoints the log has published with size at least `S`,
+/// ascending, capped per page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointPage {
+    /// The checkpoints, by size.
+    pub checkpoints: Vec<CheckpointEntry>,
+    /// The `from` of the next page, if the cap cut this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+/// One claim, named by the index of its `Claim` leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimView {
+    /// Index of the claim leaf (what `PayoutSettled.claim` names).
+    pub index: u64,
+    /// The claim as the state holds it.
+    #[serde(flatten)]
+    pub claim: crate::state::ClaimRecord,
+}
+
+/// `GET /v1/claims/pending?from=I` (operator, witnesses, regulators): the claims not yet
+/// settled with index at least `I`, ascending, capped per page; live state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingClaims {
+    /// The claims, by index.
+    pub claims: Vec<ClaimView>,
+    /// The `from` of the next page, if the cap cut this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+/// An account key as a path segment: URL-safe base64 without padding (RFC 4648 §5), so that
+/// nothing in it needs percent-encoding (proxies rewrite `%2F`, and the path is signed).
+pub fn key_segment(key: &PublicKey) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// Parses [`key_segment`]'s form, and only that form.
+pub fn parse_key_segment(text: &str) -> Option<PublicKey> {
+    let bytes = URL_SAFE_NO_PAD.decode(text.as_bytes()).ok()?;
+    Some(PublicKey(bytes.try_into().ok()?))
 }
 
 /// One leaf of an account's history with its inclusion proof.
@@ -215,8 +294,9 @@ pub struct HistoryEntry {
     pub inclusion: InclusionProof,
 }
 
-/// `GET /v1/accounts/{key}/history?from=N`: the account's leaves from its `N`th (0-based, in
-/// history order), each with a proof against the latest checkpoint; capped per response.
+/// `GET /v1/accounts/{key}/history?from=N&size=M`: the account's leaves from its `N`th (0-based,
+/// in history order) among those below `M` (the latest checkpoint's size by default), each with
+/// a proof against the checkpoint of size `M`; capped per response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
     /// The account.

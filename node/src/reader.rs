@@ -3,7 +3,7 @@
 //! consistent snapshot).
 
 use testigo_ledger::PublicKey;
-use testigo_ledger::api::{ConsistencyProof, InclusionProof};
+use testigo_ledger::api::{CheckpointEntry, ConsistencyProof, InclusionProof};
 
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,4 +47,11 @@ pub(crate) trait LogRead: Send + Sync + 'static {
         limit: usize,
         size: u64,
     ) -> Result<Vec<u64>, ReadError>;
+
+    /// Up to `limit` published checkpoints with size at least `from`, ascending, each note with
+    /// the cosignature lines stored for it.
+    ///
+    /// # Errors
+    /// [`ReadError::Store`].
+    fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<CheckpointEntry>, ReadError>;
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use testigo_ledger::api::{ConsistencyProof, InclusionProof};
+use testigo_ledger::api::{CheckpointEntry, ConsistencyProof, InclusionProof};
 use testigo_ledger::merkle::{consistency_proof, inclusion_proof_with_leaf};
 use testigo_ledger::{Blake3, PublicKey};
 
@@ -62,5 +62,24 @@ impl LogRead for Arc<Store> {
         // The index can be ahead of the checkpoint the caller reads at (a newer one landed).
         indexes.retain(|&index| index < size);
         Ok(indexes)
+    }
+
+    fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<CheckpointEntry>, ReadError> {
+        let store = |e: crate::storage::StorageError| ReadError::Store(e.to_string());
+        let mut out = Vec::new();
+        for stored in self.checkpoints_from(from, limit).map_err(store)? {
+            let mut note = stored.note;
+            for (_, line) in self.cosignatures(stored.size).map_err(store)? {
+                note.push_str(&line);
+                if !line.ends_with('\n') {
+                    note.push('\n');
+                }
+            }
+            out.push(CheckpointEntry {
+                size: stored.size,
+                note,
+            });
+        }
+        Ok(out)
     }
 }

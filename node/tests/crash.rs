@@ -14,15 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use futures::TryStreamExt as _;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng as _, SeedableRng as _};
+use testigo_client::{Client, Signer};
 use testigo_ledger::api::Wait;
 use testigo_ledger::checkpoint::{SignedNote, verify_checkpoint_note};
 use testigo_ledger::entry::{Access, Body, DataCategory, LegalBasis, Purpose, sign_body};
 use testigo_ledger::verify::verify_consistency;
 use testigo_ledger::{Blake3, Hash, PublicKey};
-use testigo_node::loadgen::client::NodeClient;
-use testigo_node::loadgen::operator::{Operator, below, public, random_key, submit_all};
+use testigo_node::loadgen::operator::{OperatorSigner, below, public, random_key, submit_all};
 use tokio::sync::watch;
 
 /// Kills per engine: 2 engines × 11 ≥ 20 kills in all.
@@ -33,7 +34,7 @@ const WORKERS: usize = 3;
 /// A node child process and its address.
 struct Node {
     child: Child,
-    client: NodeClient,
+    client: Client,
 }
 
 impl Drop for Node {
@@ -68,7 +69,7 @@ async fn start(dir: &Path, engine: &str) -> Node {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    let client = NodeClient::new(&url).unwrap();
+    let client = Client::new(&url).unwrap();
     // The socket is bound before the line is printed and the node serves only once it has
     // replayed its log and checkpointed, so this one request waits in the listen backlog until
     // the node is ready: a readiness signal, not a poll.
@@ -94,7 +95,7 @@ struct Acked {
 
 /// One submitter: an accessor sending batches of accesses until the node stops answering.
 struct Worker {
-    client: NodeClient,
+    client: Client,
     origin: String,
     accessor: SigningKey,
     subject: PublicKey,
@@ -124,7 +125,7 @@ impl Worker {
                     sign_body(&self.origin, &self.accessor, &body)
                 })
                 .collect();
-            let Ok(results) = self.client.submit(&leaves, Wait::Sequenced).await else {
+            let Ok(results) = self.client.submit_binary(&leaves, Wait::Sequenced).await else {
                 return acked;
             };
             for (leaf, result) in leaves.into_iter().zip(results) {
@@ -139,7 +140,7 @@ impl Worker {
 }
 
 /// The node's current checkpoint, verified under the log key.
-async fn checkpoint(client: &NodeClient, origin: &str, key: &PublicKey) -> (u64, Hash) {
+async fn checkpoint(client: &Client, origin: &str, key: &PublicKey) -> (u64, Hash) {
     let note = client.checkpoint().await.unwrap();
     let note = SignedNote::parse(note.as_bytes()).unwrap();
     let cp = verify_checkpoint_note(&note, origin, key).unwrap();
@@ -147,11 +148,15 @@ async fn checkpoint(client: &NodeClient, origin: &str, key: &PublicKey) -> (u64,
 }
 
 /// Everything acknowledged is there, byte for byte; every checkpoint seen is consistent with now.
-async fn check(node: &Node, operator: &Operator, acked: &Acked) {
+async fn check(node: &Node, operator: &OperatorSigner, acked: &Acked) {
     let (size, root) = checkpoint(&node.client, operator.origin(), &operator.public()).await;
-    let stored = node
+    let reader = node
         .client
-        .leaves(0, size, operator.signing_key())
+        .with_signer(Signer::new(operator.signing_key().clone()));
+    let stored: Vec<Vec<u8>> = reader
+        .entries_stream(0, size)
+        .map_ok(|entry| entry.leaf.0)
+        .try_collect()
         .await
         .unwrap();
     for (index, bytes) in &acked.entries {
@@ -176,7 +181,9 @@ async fn crash_and_recover(engine: &str, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut node = start(dir.path(), engine).await;
-    let mut operator = Operator::connect(&node.client, dir.path()).await.unwrap();
+    let mut operator = OperatorSigner::connect(&node.client, dir.path())
+        .await
+        .unwrap();
     let subject = random_key(&mut rng);
     let accessors: Vec<SigningKey> = (0..WORKERS).map(|_| random_key(&mut rng)).collect();
     let mut setup = vec![operator.enroll(public(&subject), &mut rng)];
@@ -194,8 +201,12 @@ async fn crash_and_recover(engine: &str, seed: u64) {
         let mut workers = Vec::new();
         for (w, accessor) in accessors.iter().enumerate() {
             let key = public(accessor);
-            let account = node.client.account(&key, operator.signing_key()).await;
-            let nonce = account.unwrap().next_nonce;
+            let nonce = node
+                .client
+                .with_signer(Signer::new(operator.signing_key().clone()))
+                .next_nonce(&key)
+                .await
+                .unwrap();
             let worker = Worker {
                 client: node.client.clone(),
                 origin: origin.clone(),

@@ -7,18 +7,20 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use hyper::{Method, StatusCode};
+use hyper::StatusCode;
 use tempfile::TempDir;
 use testigo_ledger::Hash;
-use testigo_ledger::api::Entries;
 use testigo_ledger::checkpoint::{Checkpoint, SignedNote, verify_checkpoint_note};
 use testigo_node::{Config, GenesisParams, KeyFile, NodeError, StorageEngine};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::client::Client;
+use futures::TryStreamExt as _;
+use testigo_client::{Client, Signer};
+
 use crate::fixtures::{OPERATOR_SEED, ORIGIN, REGULATOR_SEED, key, public};
+use crate::probe::{AnswerExt as _, Probe as _};
 
 /// How long a node may take to become ready or to stop.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -106,7 +108,7 @@ impl TestNode {
         }));
         let mut node = Self {
             addr,
-            client: Client::new(addr),
+            client: Client::new(&format!("http://{addr}")).expect("a loopback URL"),
             operator: key(OPERATOR_SEED),
             regulator: key(REGULATOR_SEED),
             config,
@@ -124,9 +126,9 @@ impl TestNode {
         for _ in 0..READY_ATTEMPTS {
             tokio::select! {
                 ended = &mut self.task => panic!("node stopped while starting: {ended:?}"),
-                answer = self.client.open(Method::GET, "/healthz", &[], Vec::new()) => match answer {
-                    Ok(response) if response.status() == StatusCode::OK => return,
-                    Ok(response) => panic!("node unhealthy while starting: {}", response.status()),
+                answer = self.client.send(hyper::Method::GET, "/healthz", &[], Vec::new()) => match answer {
+                    Ok(response) if response.status == StatusCode::OK => return,
+                    Ok(response) => panic!("node unhealthy while starting: {}", response.status),
                     // Not accepting yet: try again, a bounded number of times.
                     Err(_) => tokio::task::yield_now().await,
                 },
@@ -151,9 +153,19 @@ impl TestNode {
         }
     }
 
+    /// A client signing as the operator.
+    pub fn as_operator(&self) -> Client {
+        self.client.with_signer(Signer::new(self.operator.clone()))
+    }
+
+    /// A client signing as `key`.
+    pub fn as_key(&self, key: &SigningKey) -> Client {
+        self.client.with_signer(Signer::new(key.clone()))
+    }
+
     /// The latest checkpoint note, verified against the log key.
     pub async fn checkpoint(&self) -> (String, Checkpoint) {
-        let text = self.client.checkpoint().await;
+        let text = self.client.checkpoint().await.expect("GET /v1/checkpoint");
         let note = SignedNote::parse(text.as_bytes()).expect("checkpoint parses");
         let checkpoint = verify_checkpoint_note(&note, ORIGIN, &public(&self.operator))
             .expect("checkpoint is signed by the log key");
@@ -168,26 +180,12 @@ impl TestNode {
 
     /// Leaves `start..end` read as the operator (bulk read), in pages.
     pub async fn leaves(&self, start: u64, end: u64) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut next = start;
-        while next < end {
-            let entries: Entries = self
-                .client
-                .get_signed(
-                    &self.operator,
-                    &format!("/v1/entries?start={next}&end={end}"),
-                )
-                .await
-                .ok()
-                .json();
-            assert!(!entries.entries.is_empty(), "no progress reading leaves");
-            for entry in entries.entries {
-                assert_eq!(entry.index, next);
-                out.push(entry.leaf.0);
-                next += 1;
-            }
-        }
-        out
+        self.as_operator()
+            .entries_stream(start, end)
+            .map_ok(|entry| entry.leaf.0)
+            .try_collect()
+            .await
+            .expect("read the leaves as the operator")
     }
 
     /// The number of leaves stored, checkpointed or not: the checkpoint's size plus whatever
@@ -196,7 +194,7 @@ impl TestNode {
         let (size, _) = self.checkpoint_size_root().await;
         let answer = self
             .client
-            .get_signed(
+            .get_signed_as(
                 &self.operator,
                 &format!("/v1/entries?start={size}&end={}", size + 1000),
             )
@@ -205,7 +203,7 @@ impl TestNode {
             assert_eq!(answer.error().code, "invalid_range");
             return size;
         }
-        let entries: Entries = answer.ok().json();
+        let entries: testigo_ledger::api::Entries = answer.ok().json();
         size + entries.entries.len() as u64
     }
 }

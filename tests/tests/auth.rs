@@ -2,11 +2,13 @@
 //! future timestamp, a replayed request, a forged or malformed header.
 
 use hyper::StatusCode;
+use testigo_client::now_ms;
 use testigo_ledger::api::Wait;
+use testigo_ledger::api::key_segment;
 use testigo_ledger::auth::{AUTH_WINDOW_MS, sign_request};
-use testigo_tests::client::{key_segment, now_ms};
 use testigo_tests::cluster::TestNode;
 use testigo_tests::fixtures::{Party, enroll};
+use testigo_tests::probe::{AnswerExt as _, Probe as _};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_need_the_right_fresh_unreplayed_signature() {
@@ -30,20 +32,20 @@ async fn reads_need_the_right_fresh_unreplayed_signature() {
     // The account itself, the operator and a regulator may read; another subject may not.
     for path in &reads {
         for reader in [&alice.key, &node.operator, &node.regulator] {
-            client.get_signed(reader, path).await.ok();
+            client.get_signed_as(reader, path).await.ok();
         }
-        let answer = client.get_signed(&bob.key, path).await;
+        let answer = client.get_signed_as(&bob.key, path).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(answer.error().code, "forbidden");
     }
     // Bulk reads are for the operator, witnesses and regulators only.
     let bulk = "/v1/entries?start=0&end=2";
-    client.get_signed(&node.regulator, bulk).await.ok();
-    let answer = client.get_signed(&alice.key, bulk).await;
+    client.get_signed_as(&node.regulator, bulk).await.ok();
+    let answer = client.get_signed_as(&alice.key, bulk).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
 
     let refused = |code: &'static str| {
-        move |answer: testigo_tests::client::Answer| {
+        move |answer: testigo_client::Answer| {
             assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{code}");
             assert_eq!(answer.error().code, code);
         }

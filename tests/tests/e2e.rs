@@ -14,3 +14,4 @@ mod rejections;
 mod restart;
 mod simulate;
 mod submission;
+mod trust;

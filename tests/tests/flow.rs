@@ -10,12 +10,13 @@ use testigo_tests::cluster::TestNode;
 use testigo_tests::fixtures::{
     Grant, Party, Use, claim, deposit, enroll, register, revoke, settle,
 };
+use testigo_tests::probe::{AnswerExt as _, Probe as _};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_is_sequenced_checkpointed_and_published() {
     let node = TestNode::start().await;
     let client = &node.client;
-    let mut events = client.events().await;
+    let mut events = client.events().await.expect("subscribe to /v1/events");
     let mut operator = Party::operator();
     let mut alice = Party::fresh(10);
     let mut acme = Party::fresh(20);
@@ -133,9 +134,12 @@ async fn every_kind_is_sequenced_checkpointed_and_published() {
     );
 
     // Balances as committed: alice earned 57, claimed and was paid 50.
-    let account = client.account(&alice.key, &alice.public()).await;
+    let account = client.account_as(&alice.key, &alice.public()).await;
     assert_eq!(account.checkpoint_size, size);
-    assert_eq!(account.next_nonce, alice.nonce);
+    assert_eq!(
+        client.nonce_as(&alice.key, &alice.public()).await,
+        alice.nonce
+    );
     let record = AccountRecord::from_bytes(&account.record.expect("alice is in the map").0)
         .expect("record decodes");
     assert_eq!(
@@ -150,7 +154,11 @@ async fn every_kind_is_sequenced_checkpointed_and_published() {
     // The event stream delivered the checkpoints as they were signed.
     let mut seen = 0;
     while seen < size {
-        let event = events.next_checkpoint().await.expect("stream open");
+        let event = events
+            .next_checkpoint()
+            .await
+            .expect("read the event stream")
+            .expect("stream open");
         assert!(
             event
                 .note
@@ -182,5 +190,10 @@ async fn every_kind_is_sequenced_checkpointed_and_published() {
 
     // A clean stop ends the event stream instead of waiting on it forever.
     node.stop().await;
-    while events.next_checkpoint().await.is_some() {}
+    while events
+        .next_checkpoint()
+        .await
+        .expect("read the event stream")
+        .is_some()
+    {}
 }

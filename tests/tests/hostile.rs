@@ -12,15 +12,16 @@ use ed25519_dalek::SigningKey;
 use hyper::Method;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng as _, SeedableRng as _};
+use testigo_client::{Client, now_ms};
 use testigo_ledger::api::Wait;
+use testigo_ledger::api::{encode_binary_batch, key_segment};
 use testigo_ledger::auth::sign_request;
 use testigo_ledger::entry::{
     Access, Body, DataCategory, Deposit, EnrollSubject, Leaf, LegalBasis, Purpose, sign_body,
 };
 use testigo_node::Config;
-use testigo_node::api::encode_binary_batch;
-use testigo_node::loadgen::client::{NodeClient, key_segment, now_ms};
-use testigo_node::loadgen::operator::{Operator, below, public, random_key};
+use testigo_node::loadgen::operator::{OperatorSigner, below, public, random_key};
+use testigo_tests::probe::{AnswerExt as _, Probe as _};
 use tokio::sync::Semaphore;
 
 /// Requests sent in all.
@@ -352,7 +353,7 @@ fn hostile(ctx: &Ctx, case: u64, rng: &mut ChaCha8Rng) -> Hostile {
 const CASES: u64 = 26;
 
 /// Replays: a signed read used once (answered 200), then again (must be 401 `auth_replayed`).
-async fn replay(client: &NodeClient, ctx: &Ctx, n: u64) {
+async fn replay(client: &Client, ctx: &Ctx, n: u64) {
     let path = format!("/v1/entries?start=0&end={}&n={n}", 1 + n % 3);
     let auth = sign_request(&ctx.operator, "GET", &path, now_ms());
     let headers = [("authorization", auth.as_str())];
@@ -366,7 +367,7 @@ async fn replay(client: &NodeClient, ctx: &Ctx, n: u64) {
         .await
         .unwrap();
     assert_eq!(
-        (again.status, again.error().unwrap().code.as_str()),
+        (again.status.as_u16(), again.error().code.as_str()),
         (401, "auth_replayed")
     );
 }
@@ -386,7 +387,7 @@ async fn ten_thousand_hostile_requests_are_refused_and_append_nothing() {
     let node = tokio::spawn(testigo_node::run(config, listener, async {
         let _ = stopped.await;
     }));
-    let client = NodeClient::new(&url).unwrap();
+    let client = Client::new(&url).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(0x0405_711e);
     // The listener is bound before the node starts serving, which it does only after its
     // genesis checkpoint: this request waits in the listen backlog until then.
@@ -395,11 +396,10 @@ async fn ten_thousand_hostile_requests_are_refused_and_append_nothing() {
         .expect("node answers within a minute")
         .expect("health request");
     assert!(health.checkpoint_size > 0, "node not ready: {health:?}");
-    let mut operator = Operator::connect(&client, dir.path()).await.unwrap();
+    let mut operator = OperatorSigner::connect(&client, dir.path()).await.unwrap();
     let subject = random_key(&mut rng);
     let enrol = operator.enroll(public(&subject), &mut rng);
-    let enrolled = client.submit_one(&enrol, Wait::Checkpointed).await.unwrap();
-    assert_eq!(enrolled.status, 200);
+    client.sequence(&enrol, Wait::Checkpointed).await;
     let size_before = client.health().await.unwrap().checkpoint_size;
     let ctx = Arc::new(Ctx {
         origin: operator.origin().to_owned(),
@@ -438,14 +438,14 @@ async fn ten_thousand_hostile_requests_are_refused_and_append_nothing() {
                 .unwrap();
             let what = format!("request {n} ({} {})", h.method, h.path);
             assert_eq!(
-                reply.status,
+                reply.status.as_u16(),
                 h.status,
                 "{what}: {:?}",
                 String::from_utf8_lossy(&reply.body)
             );
             let error = reply
-                .error()
-                .unwrap_or_else(|e| panic!("{what}: no JSON error body: {e}"));
+                .error_body()
+                .unwrap_or_else(|| panic!("{what}: no JSON error body: {}", reply.text()));
             assert!(!error.code.is_empty(), "{what}: empty code");
             if let Some(code) = h.code {
                 assert_eq!(error.code, code, "{what}: {}", error.message);
@@ -464,8 +464,8 @@ async fn ten_thousand_hostile_requests_are_refused_and_append_nothing() {
     );
     // The next valid entry lands at the very next index: nothing was appended, even unseen.
     let next = operator.enroll(public(&random_key(&mut rng)), &mut rng);
-    let results = client.submit(&[next], Wait::Sequenced).await.unwrap();
-    assert_eq!(results[0].as_ref().unwrap().index, size_before);
+    let sequenced = client.submit(&next, Wait::Sequenced).await.unwrap();
+    assert_eq!(sequenced.index, size_before);
     stop.send(()).unwrap();
     node.await.unwrap().unwrap();
 }

@@ -2,17 +2,21 @@
 //! entry signed with the log key, reads its nonce from the node, and reports refusals with the
 //! node's code and the documented exit code.
 
+use testigo_client::ClientError;
 use testigo_ledger::api::Wait;
 use testigo_ledger::entry::{DataCategory, LegalBasis, Purpose};
 use testigo_ledger::state::AccountRecord;
 use testigo_node::operator::access::AccessArgs;
+use testigo_node::operator::claims::ClaimsArgs;
 use testigo_node::operator::deposit::DepositArgs;
+use testigo_node::operator::enroll_bulk::EnrollBulkArgs;
 use testigo_node::operator::enroll_subject::EnrollSubjectArgs;
 use testigo_node::operator::register_accessor::RegisterAccessorArgs;
 use testigo_node::operator::settle::SettleArgs;
 use testigo_node::operator::{Operator, OperatorError};
 use testigo_tests::cluster::TestNode;
-use testigo_tests::fixtures::{Party, claim, key};
+use testigo_tests::fixtures::{Party, Use, claim, deposit, key, register, settle};
+use testigo_tests::probe::Probe as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_commands_submit_signed_entries_and_explain_refusals() {
@@ -72,7 +76,7 @@ async fn operator_commands_submit_signed_entries_and_explain_refusals() {
     .run(&operator)
     .await
     .expect("settle");
-    let account = node.client.account(&alice.key, &alice.public()).await;
+    let account = node.client.account_as(&alice.key, &alice.public()).await;
     let record = AccountRecord::from_bytes(&account.record.expect("committed").0).expect("record");
     assert_eq!((record.balance, record.settled_payouts), (5, 90));
 
@@ -83,7 +87,7 @@ async fn operator_commands_submit_signed_entries_and_explain_refusals() {
     .run(&operator)
     .await;
     match again {
-        Err(e @ OperatorError::Refused { .. }) => {
+        Err(e @ OperatorError::Node(ClientError::Refused { .. })) => {
             assert_eq!(e.exit_code(), 3);
             assert!(e.to_string().contains("already_registered"), "{e}");
         }
@@ -94,7 +98,9 @@ async fn operator_commands_submit_signed_entries_and_explain_refusals() {
         ..access
     };
     match unpaid.run(&operator).await {
-        Err(OperatorError::Refused { code, .. }) => assert_eq!(code, "consent_reference_missing"),
+        Err(OperatorError::Node(ClientError::Refused { error, .. })) => {
+            assert_eq!(error.code, "consent_reference_missing");
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
 
@@ -105,8 +111,134 @@ async fn operator_commands_submit_signed_entries_and_explain_refusals() {
     }
     let stopped = node.stop().await;
     match Operator::connect(&url, key(1), Wait::Sequenced).await {
-        Err(e @ OperatorError::Unreachable { .. }) => assert_eq!(e.exit_code(), 4),
+        Err(e @ OperatorError::Node(ClientError::Retryable { .. })) => assert_eq!(e.exit_code(), 4),
         other => panic!("expected Unreachable, got {other:?}"),
     }
     drop(stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_claims_are_listed_for_settle_and_bulk_enrolment_resumes() {
+    let node = TestNode::start().await;
+    let url = format!("http://{}", node.addr);
+    let operator = Operator::connect(&url, node.operator.clone(), Wait::Sequenced)
+        .await
+        .expect("connect");
+
+    // A customer export: keys in the first column, a header, a bad line, a repeat.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    let keys: Vec<ed25519_dalek::SigningKey> = (0..600u16)
+        .map(|i| {
+            let mut seed = [0xb0; 32];
+            seed[..2].copy_from_slice(&i.to_be_bytes());
+            ed25519_dalek::SigningKey::from_bytes(&seed)
+        })
+        .collect();
+    let mut text = String::from("wallet_key,name\n");
+    for (i, k) in keys.iter().enumerate() {
+        let public = testigo_ledger::PublicKey(k.verifying_key().to_bytes());
+        text.push_str(&format!("{},customer {i}\n", public.to_base64()));
+        if i == 10 {
+            text.push_str("not a key,oops\n");
+        }
+    }
+    // The first 100 keys again at the end: already enrolled by the time they come.
+    for k in &keys[..100] {
+        let public = testigo_ledger::PublicKey(k.verifying_key().to_bytes());
+        text.push_str(&format!("{}\n", public.to_base64()));
+    }
+    std::fs::write(&file, &text).unwrap();
+    // A first run that stops early: only the first 250 lines.
+    let partial = dir.path().join("partial.csv");
+    std::fs::write(
+        &partial,
+        text.lines().take(250).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let first = EnrollBulkArgs {
+        file: partial,
+        batch: 64,
+    }
+    .run(&operator, |_, _| {})
+    .await
+    .expect("first run");
+    assert_eq!((first.enrolled, first.already_enrolled), (248, 0));
+    assert_eq!(first.invalid.len(), 2, "the header and the bad line");
+
+    let mut progress = Vec::new();
+    let summary = EnrollBulkArgs { file, batch: 64 }
+        .run(&operator, |done, total| progress.push((done, total)))
+        .await
+        .expect("resumed run");
+    assert_eq!(summary.enrolled, 600 - 248);
+    assert_eq!(summary.already_enrolled, 248 + 100);
+    assert!(summary.refused.is_empty(), "{:?}", summary.refused);
+    assert_eq!(progress.last(), Some(&(700, 700)));
+    let described = summary.describe();
+    assert!(
+        described.contains("line 1: not a wallet key"),
+        "{described}"
+    );
+    assert!(
+        !described.contains("oops"),
+        "line contents stay out of the summary"
+    );
+
+    // Two claims, one settled: only the other is pending.
+    let mut subjects: Vec<Party> = keys[..2]
+        .iter()
+        .map(|k| Party {
+            key: k.clone(),
+            nonce: 0,
+        })
+        .collect();
+    let mut op = Party::new(1, operator.next_nonce().await.unwrap());
+    let acme = Party::fresh(20);
+    node.client
+        .sequence(&op.entry(register(acme.public())), Wait::Sequenced)
+        .await;
+    node.client
+        .sequence(
+            &op.entry(deposit(acme.public(), 1_000, "wire")),
+            Wait::Sequenced,
+        )
+        .await;
+    let mut acme = acme;
+    let mut claims = Vec::new();
+    for s in &mut subjects {
+        node.client
+            .sequence(
+                &acme.entry(Use::legitimate_interest(s.public(), 100).body()),
+                Wait::Sequenced,
+            )
+            .await;
+        claims.push(
+            node.client
+                .sequence(&s.entry(claim(50)), Wait::Checkpointed)
+                .await
+                .index,
+        );
+    }
+    node.client
+        .sequence(&op.entry(settle(claims[0], "sepa 9")), Wait::Sequenced)
+        .await;
+    let pending = ClaimsArgs { from: 0 }.run(&operator).await.expect("claims");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].index, claims[1]);
+    assert_eq!(pending[0].claim.amount, 50);
+    assert_eq!(pending[0].claim.subject, subjects[1].public());
+    let listing = testigo_node::operator::claims::describe(&pending);
+    assert!(
+        listing.contains(&format!("claim {}", claims[1])),
+        "{listing}"
+    );
+    assert!(listing.ends_with("1 pending claim, 50 in all"), "{listing}");
+    // A subject may not list everyone's claims.
+    let refused = node
+        .as_key(&subjects[1].key)
+        .pending_claims(0)
+        .await
+        .expect_err("a bulk read");
+    assert_eq!(refused.code(), Some("forbidden"));
 }

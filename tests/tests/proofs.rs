@@ -3,6 +3,7 @@
 //! and its history chained into the committed head.
 
 use hyper::StatusCode;
+use testigo_ledger::api::key_segment;
 use testigo_ledger::api::{ConsistencyProof, History, InclusionProof, Wait};
 use testigo_ledger::entry::Leaf;
 use testigo_ledger::map::MapProof;
@@ -11,9 +12,9 @@ use testigo_ledger::verify::{
     verify_history, verify_inclusion,
 };
 use testigo_ledger::{Blake3, TreeHasher as _};
-use testigo_tests::client::key_segment;
 use testigo_tests::cluster::TestNode;
 use testigo_tests::fixtures::{Grant, ORIGIN, Party, Use, deposit, enroll, public, register};
+use testigo_tests::probe::{AnswerExt as _, Probe as _};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_proof_the_api_serves_verifies() {
@@ -46,7 +47,7 @@ async fn every_proof_the_api_serves_verifies() {
         } else {
             Wait::Sequenced
         };
-        client.submit_batch(&leaves, wait).await;
+        client.batch_json(&leaves, wait).await;
     }
     let (size, root) = node.checkpoint_size_root().await;
     assert!(size > from);
@@ -78,11 +79,23 @@ async fn every_proof_the_api_serves_verifies() {
     verify_consistency(&Blake3, from, size, &from_root, &root, &proof.path)
         .expect("consistency proof verifies");
 
-    // Alice's record against the map root of the StateRoot that ends the checkpoint, with the
-    // wallet's own check (the StateRoot leaf's inclusion was verified above).
-    let account = client.account(&alice.key, &alice.public()).await;
+    // Alice's record against the map root of the StateRoot that ends the checkpoint, from what
+    // she may read: the answer carries that StateRoot leaf and its inclusion proof.
+    let account = client.account_as(&alice.key, &alice.public()).await;
     assert_eq!(account.checkpoint_size, size);
-    let state_root_leaf = &leaves[size as usize - 1];
+    let state_root_leaf = &account.state_root.leaf.0;
+    assert_eq!(state_root_leaf, &leaves[size as usize - 1]);
+    let inclusion = &account.state_root.inclusion;
+    assert_eq!((inclusion.index, inclusion.size), (size - 1, size));
+    verify_inclusion(
+        &Blake3,
+        size - 1,
+        size,
+        &Blake3.hash_leaf(state_root_leaf),
+        &inclusion.path,
+        &root,
+    )
+    .expect("the StateRoot leaf is the checkpoint's last");
     let record_bytes = account.record.expect("alice is committed").0;
     let map_proof = MapProof::from_bytes(&account.map_proof.0).expect("map proof decodes");
     let log_key = public(&node.operator);
@@ -118,7 +131,7 @@ async fn every_proof_the_api_serves_verifies() {
     let (mut entries, mut next) = (Vec::new(), Some(0u64));
     while let Some(from) = next {
         let page: History = client
-            .get_signed(&alice.key, &format!("{path}?from={from}"))
+            .get_signed_as(&alice.key, &format!("{path}?from={from}"))
             .await
             .ok()
             .json();

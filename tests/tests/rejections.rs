@@ -13,23 +13,24 @@
 //! The ledger's own tests cover those.
 
 use hyper::StatusCode;
+use testigo_client::now_ms;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::{Bytes, Wait};
 use testigo_ledger::entry::{
     Body, DataCategory, Genesis, Leaf, Purpose, StateRoot, signature::sign_body_bytes,
 };
 use testigo_ledger::hash::Hash;
-use testigo_tests::client::now_ms;
 use testigo_tests::cluster::TestNode;
 use testigo_tests::fixtures::{
     Grant, ORIGIN, Party, Use, claim, deposit, enroll, register, revoke, settle,
 };
+use testigo_tests::probe::{AnswerExt as _, Probe as _};
 
 /// Submits `leaf`, expects `status` and `code`, and checks that nothing changed.
 async fn refused(node: &TestNode, signer: &Party, leaf: &Leaf, status: StatusCode, code: &str) {
     let before = node.tree_size().await;
     let (checkpoint, _) = node.checkpoint().await;
-    let answer = node.client.submit(leaf, Wait::Sequenced).await;
+    let answer = node.client.submit_raw(leaf, Wait::Sequenced).await;
     assert_eq!(answer.status, status, "{code}: {}", answer.text());
     let error = answer.error();
     assert_eq!(error.code, code, "{}", error.message);
@@ -47,13 +48,13 @@ async fn refused(node: &TestNode, signer: &Party, leaf: &Leaf, status: StatusCod
 
 /// The signer's next nonce, if it has an account.
 async fn registered(node: &TestNode, key: &PublicKey) -> Option<u64> {
-    let path = format!("/v1/accounts/{}", testigo_tests::client::key_segment(key));
-    let answer = node.client.get_signed(&node.operator, &path).await;
-    (answer.status == StatusCode::OK).then(|| {
-        answer
-            .json::<testigo_ledger::api::AccountProof>()
-            .next_nonce
-    })
+    let path = format!(
+        "/v1/accounts/{}/nonce",
+        testigo_ledger::api::key_segment(key)
+    );
+    let answer = node.client.get_signed_as(&node.operator, &path).await;
+    (answer.status == StatusCode::OK)
+        .then(|| answer.json::<testigo_ledger::api::NextNonce>().next_nonce)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

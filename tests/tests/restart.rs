@@ -8,6 +8,7 @@ use testigo_ledger::verify::verify_consistency;
 use testigo_node::StorageEngine;
 use testigo_tests::cluster::{Options, TestNode};
 use testigo_tests::fixtures::{Grant, Party, Use, deposit, enroll, register};
+use testigo_tests::probe::{AnswerExt as _, Probe as _};
 
 async fn restart_keeps_everything(storage: StorageEngine) {
     let node = TestNode::start_with(Options {
@@ -66,8 +67,8 @@ async fn restart_keeps_everything(storage: StorageEngine) {
         (retried.index, retried.leaf_hash),
         (first.index, first.leaf_hash)
     );
-    let account = node.client.account(&node.operator, &acme.public()).await;
-    assert_eq!(account.next_nonce, acme.nonce);
+    let next_nonce = node.client.nonce_as(&node.operator, &acme.public()).await;
+    assert_eq!(next_nonce, acme.nonce);
 
     // The log goes on where it stopped, consistently with the checkpoint before the restarts.
     let next = node

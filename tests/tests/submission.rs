@@ -4,6 +4,7 @@ use hyper::StatusCode;
 use testigo_ledger::api::{BatchResult, Sequenced, Wait};
 use testigo_tests::cluster::TestNode;
 use testigo_tests::fixtures::{Party, deposit, enroll, register};
+use testigo_tests::probe::{AnswerExt as _, Probe as _};
 
 fn sequenced(result: &BatchResult) -> &Sequenced {
     match result {
@@ -45,7 +46,7 @@ async fn retries_are_idempotent_nonces_are_not_reusable_and_batches_answer_per_e
 
     // A different entry under the used nonce is refused, and appends nothing.
     let reused = operator.sign(&register(alice.public())(operator.nonce - 1));
-    let answer = client.submit(&reused, Wait::Sequenced).await;
+    let answer = client.submit_raw(&reused, Wait::Sequenced).await;
     assert_eq!(answer.status, StatusCode::CONFLICT);
     let error = answer.error();
     assert_eq!(error.code, "nonce_reused");
@@ -59,7 +60,7 @@ async fn retries_are_idempotent_nonces_are_not_reusable_and_batches_answer_per_e
         operator.attempt(deposit(acme.public(), 0, "nothing")),
         enrolment.clone(),
     ];
-    let answer = client.submit_batch(&batch, Wait::Checkpointed).await;
+    let answer = client.batch_json(&batch, Wait::Checkpointed).await;
     assert_eq!(answer.results.len(), 3);
     let registered = sequenced(&answer.results[0]).clone();
     assert!(registered.inclusion.is_some());
@@ -74,7 +75,7 @@ async fn retries_are_idempotent_nonces_are_not_reusable_and_batches_answer_per_e
     let mut bad = leaves[0].clone();
     bad.signature[0] ^= 1;
     leaves.push(bad);
-    let answer = client.submit_binary(&leaves, Wait::Sequenced).await;
+    let answer = client.batch_binary(&leaves, Wait::Sequenced).await;
     assert_eq!(answer.results.len(), 201);
     let indexes: Vec<u64> = answer.results[..200]
         .iter()
@@ -86,12 +87,14 @@ async fn retries_are_idempotent_nonces_are_not_reusable_and_batches_answer_per_e
     );
     assert!(indexes[0] > registered.index);
     assert_eq!(refused(&answer.results[200]), "invalid_signature");
-    let account = client.account(&node.operator, &operator.public()).await;
-    assert_eq!(account.next_nonce, operator.nonce);
+    assert_eq!(
+        client.nonce_as(&node.operator, &operator.public()).await,
+        operator.nonce
+    );
 
     // Witnessed waits need replication, which this node does not run yet: said plainly.
     let answer = client
-        .submit(
+        .submit_raw(
             &operator.attempt(deposit(acme.public(), 1, "w")),
             Wait::Witnessed,
         )

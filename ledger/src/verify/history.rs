@@ -127,6 +127,7 @@ pub enum HistoryError {
 }
 
 /// What an earlier leaf of the history tells about later ones (module docs, rule 3).
+#[derive(Clone, Debug)]
 enum Earlier {
     /// A grant by this account, or naming it as accessor.
     Grant { accessor: Option<PublicKey> },
@@ -146,82 +147,135 @@ pub fn verify_history(
     tree: &TreeHead,
     entries: &[HistoryEntry],
 ) -> Result<Vec<VerifiedEntry>, HistoryError> {
-    let mut head = EMPTY_HEAD;
-    let mut previous: Option<u64> = None;
-    let mut earlier: BTreeMap<u64, Earlier> = BTreeMap::new();
-    let mut verified = Vec::with_capacity(entries.len());
-    for (position, entry) in entries.iter().enumerate() {
-        let index = entry.index;
-        if let Some(previous) = previous
+    let mut chain = Chain::new(*account, as_of, *tree);
+    let verified = entries
+        .iter()
+        .map(|entry| chain.push(entry.index, &entry.leaf, &entry.proof))
+        .collect::<Result<Vec<_>, _>>()?;
+    chain.finish(committed)?;
+    Ok(verified)
+}
+
+/// The history verified so far: what [`verify_history`] checks, one leaf at a time, so that a
+/// history served in pages can be checked page by page (`verify::HistoryCursor`).
+#[derive(Clone, Debug)]
+pub(crate) struct Chain {
+    account: PublicKey,
+    as_of: u64,
+    tree: TreeHead,
+    head: Hash,
+    len: u64,
+    previous: Option<u64>,
+    earlier: BTreeMap<u64, Earlier>,
+}
+
+impl Chain {
+    pub(crate) fn new(account: PublicKey, as_of: u64, tree: TreeHead) -> Self {
+        Self {
+            account,
+            as_of,
+            tree,
+            head: EMPTY_HEAD,
+            len: 0,
+            previous: None,
+            earlier: BTreeMap::new(),
+        }
+    }
+
+    /// The account whose history this is.
+    pub(crate) fn account(&self) -> PublicKey {
+        self.account
+    }
+
+    /// Leaves chained so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Checks the next leaf of the history (rules 1–3 of the module docs) and chains it.
+    pub(crate) fn push(
+        &mut self,
+        index: u64,
+        leaf_bytes: &[u8],
+        proof: &[Hash],
+    ) -> Result<VerifiedEntry, HistoryError> {
+        if let Some(previous) = self.previous
             && index <= previous
         {
             return Err(HistoryError::Reordered {
-                position,
+                position: usize::try_from(self.len).unwrap_or(usize::MAX),
                 index,
                 previous,
             });
         }
-        previous = Some(index);
-        if index >= as_of {
-            return Err(HistoryError::BeyondCommitment { index, as_of });
+        if index >= self.as_of {
+            return Err(HistoryError::BeyondCommitment {
+                index,
+                as_of: self.as_of,
+            });
         }
-        let leaf_hash = Blake3.hash_leaf(&entry.leaf);
+        let leaf_hash = Blake3.hash_leaf(leaf_bytes);
         verify_inclusion(
             &Blake3,
             index,
-            tree.size,
+            self.tree.size,
             &leaf_hash,
-            &entry.proof,
-            &tree.root,
+            proof,
+            &self.tree.root,
         )
         .map_err(|error| match error {
             ProofError::RootMismatch { .. } => HistoryError::Altered { index },
             error => HistoryError::BadProof { index, error },
         })?;
         let malformed = |reason: String| HistoryError::Malformed { index, reason };
-        let leaf = Leaf::from_bytes(&entry.leaf).map_err(|e| malformed(e.to_string()))?;
+        let leaf = Leaf::from_bytes(leaf_bytes).map_err(|e| malformed(e.to_string()))?;
         let body = leaf.decode_body().map_err(|e| malformed(e.to_string()))?;
-        if !involves(account, &leaf.signer, &body, &earlier) {
+        if !involves(&self.account, &leaf.signer, &body, &self.earlier) {
             return Err(HistoryError::NotInvolved { index });
         }
         match &body {
             Body::GrantConsent(g) => {
-                earlier.insert(
+                self.earlier.insert(
                     index,
                     Earlier::Grant {
                         accessor: g.accessor,
                     },
                 );
             }
-            Body::Claim(_) if leaf.signer == *account => {
-                earlier.insert(index, Earlier::Claim);
+            Body::Claim(_) if leaf.signer == self.account => {
+                self.earlier.insert(index, Earlier::Claim);
             }
             _ => {}
         }
-        head = extend_head(&head, index, &leaf_hash);
-        verified.push(VerifiedEntry { index, leaf, body });
+        self.head = extend_head(&self.head, index, &leaf_hash);
+        self.len += 1;
+        self.previous = Some(index);
+        Ok(VerifiedEntry { index, leaf, body })
     }
-    let got_len = u64::try_from(entries.len()).unwrap_or(u64::MAX);
-    if got_len > committed.len {
-        return Err(HistoryError::Extra {
-            expected_len: committed.len,
-            got_len,
-        });
+
+    /// Checks that the leaves chained are exactly the committed history (rule 4).
+    pub(crate) fn finish(&self, committed: &HistoryCommitment) -> Result<(), HistoryError> {
+        if self.len > committed.len {
+            return Err(HistoryError::Extra {
+                expected_len: committed.len,
+                got_len: self.len,
+            });
+        }
+        if self.len < committed.len {
+            return Err(HistoryError::Missing {
+                after_index: self.previous,
+                expected_len: committed.len,
+                got_len: self.len,
+            });
+        }
+        if self.head != committed.head {
+            return Err(HistoryError::HeadMismatch {
+                expected: committed.head,
+                computed: self.head,
+            });
+        }
+        Ok(())
     }
-    if got_len < committed.len {
-        return Err(HistoryError::Missing {
-            after_index: previous,
-            expected_len: committed.len,
-            got_len,
-        });
-    }
-    if head != committed.head {
-        return Err(HistoryError::HeadMismatch {
-            expected: committed.head,
-            computed: head,
-        });
-    }
-    Ok(verified)
 }
 
 /// Whether a leaf involves `account`, resolving references through earlier history leaves.

@@ -4,11 +4,16 @@
 //! and the checkpoint, cosignature, map-proof and history checks are re-exported here.
 
 mod account;
+mod chain;
 mod history;
 mod map;
 mod proof;
 
 pub use account::{AccountProofError, verify_account_at_state_root};
+pub use chain::{
+    AccountError, AccountFailure, GenesisError, HistoryCursor, HistoryPageError,
+    HistoryPageFailure, VerifiedAccount, verify_account, verify_genesis, verify_log_checkpoint,
+};
 pub use history::{
     HistoryCommitment, HistoryEntry, HistoryError, TreeHead, VerifiedEntry, verify_history,
 };

@@ -1,48 +1,115 @@
-//! Per-account reads: the record with its map proof, the history with inclusion proofs, and the
-//! consents. Signed by the account, the operator, a witness or a regulator.
+//! Per-account reads: the record with its `StateRoot` leaf and proofs, the next nonce, the
+//! history with inclusion proofs, and the consents. Signed by the account, the operator, a
+//! witness or a regulator.
 //!
-//! Keys in the path are standard base64 with `/` percent-encoded as `%2F` (and `+` as `%2B`), or
-//! URL-safe base64; the signature covers the path exactly as sent.
+//! Keys in the path are URL-safe base64 without padding (RFC 4648 §5,
+//! `ledger::api::key_segment`), and only that: the signature covers the path exactly as sent,
+//! and proxies rewrite percent-encoded slashes.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use base64::Engine as _;
-use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use testigo_ledger::PublicKey;
-use testigo_ledger::api::{AccountProof, Bytes, Consents, History, HistoryEntry};
+use testigo_ledger::api::{
+    AccountProof, Bytes, Consents, History, HistoryEntry, NextNonce, StateRootProof,
+    parse_key_segment,
+};
 use testigo_ledger::map::account_map_key;
 
 use super::auth::Signed;
 use super::proofs::query;
 use super::{ApiError, AppState, checkpoint_size, read};
+use crate::sequencer::{CheckpointInfo, KEPT_MAP_VERSIONS};
 
 /// Leaves per history page.
 const HISTORY_PAGE: usize = 256;
 
 fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
-    PublicKey::from_base64(text)
-        .or_else(|| {
-            let bytes = URL_SAFE
-                .decode(text)
-                .or_else(|_| URL_SAFE_NO_PAD.decode(text))
-                .ok()?;
-            Some(PublicKey(bytes.try_into().ok()?))
-        })
-        .ok_or_else(|| {
-            ApiError::bad_request("bad_request", "account key is not 32 bytes of base64")
-        })
+    parse_key_segment(text).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_request",
+            "account key in the path is not 32 bytes of URL-safe base64 without padding",
+        )
+    })
 }
 
-/// `GET /v1/accounts/{key}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountQuery {
+    size: Option<u64>,
+}
+
+/// The checkpoint of `size` (the latest by default) with its map version.
+fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<Arc<CheckpointInfo>, ApiError> {
+    let latest = state
+        .sequencer
+        .checkpoints()
+        .borrow()
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?;
+    match size {
+        None => Ok(latest),
+        Some(size) if size == latest.size => Ok(latest),
+        Some(size) if size > latest.size => Err(ApiError::bad_request(
+            "invalid_range",
+            format!(
+                "size {size} is beyond the latest checkpoint {}",
+                latest.size
+            ),
+        )),
+        Some(size) => state.sequencer.recent_checkpoint(size).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no map version kept for size {size}: it is not one of the last \
+                 {KEPT_MAP_VERSIONS} checkpoints (latest {}); ask at a newer one",
+                latest.size
+            ))
+        }),
+    }
+}
+
+/// `GET /v1/accounts/{key}?size=N`.
 pub(crate) async fn account(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
     signed: Signed,
+    q: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Result<Json<AccountProof>, ApiError> {
+    let key = parse_key(&key)?;
+    state.authorizer.require(&signed, Some(&key))?;
+    let AccountQuery { size } = query(q)?;
+    let checkpoint = checkpoint_at(&state, size)?;
+    let size = checkpoint.size;
+    // The checkpoint holds its own version of the map, so the proof is against exactly the
+    // `StateRoot` that closes it, however many checkpoints have been made since. An account not
+    // in the map gets its non-inclusion proof.
+    let (record, proof) = checkpoint.map.prove(&account_map_key(&key));
+    let index = size - 1;
+    let (leaf, inclusion) = read(&state, move |r| {
+        let leaf = r.leaves(index, size)?.pop().unwrap_or_default();
+        Ok((leaf, r.inclusion(index, size)?))
+    })
+    .await?;
+    Ok(Json(AccountProof {
+        key,
+        checkpoint_size: size,
+        state_root: StateRootProof {
+            leaf: Bytes(leaf),
+            inclusion,
+        },
+        record: record.map(Bytes),
+        map_proof: Bytes(proof.to_bytes()),
+    }))
+}
+
+/// `GET /v1/accounts/{key}/nonce`: from the live state, between batches.
+pub(crate) async fn nonce(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    signed: Signed,
+) -> Result<Json<NextNonce>, ApiError> {
     let key = parse_key(&key)?;
     state.authorizer.require(&signed, Some(&key))?;
     let next_nonce = state
@@ -50,30 +117,15 @@ pub(crate) async fn account(
         .read(move |b| b.next_nonce(&key))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no account {key}")))?;
-    let checkpoint = state
-        .sequencer
-        .checkpoints()
-        .borrow()
-        .clone()
-        .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?;
-    let size = checkpoint.size;
-    // The checkpoint holds its own version of the map, so the proof is against exactly the
-    // `StateRoot` that closes it, however many checkpoints have been made since.
-    let (record, proof) = checkpoint.map.prove(&account_map_key(&key));
-    let proof = proof.to_bytes();
-    Ok(Json(AccountProof {
-        key,
-        checkpoint_size: size,
-        record: record.map(Bytes),
-        map_proof: Bytes(proof),
-        next_nonce,
-    }))
+    Ok(Json(NextNonce { key, next_nonce }))
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
     #[serde(default)]
     from: u64,
+    size: Option<u64>,
 }
 
 /// `GET /v1/accounts/{key}/history?from=N`.
@@ -85,8 +137,15 @@ pub(crate) async fn history(
 ) -> Result<Json<History>, ApiError> {
     let key = parse_key(&key)?;
     state.authorizer.require(&signed, Some(&key))?;
-    let HistoryQuery { from } = query(q)?;
-    let size = checkpoint_size(&state);
+    let HistoryQuery { from, size } = query(q)?;
+    let latest = checkpoint_size(&state);
+    let size = size.unwrap_or(latest);
+    if size > latest {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            format!("size {size} is beyond the latest checkpoint {latest}"),
+        ));
+    }
     let entries = read(&state, move |r| {
         let mut indexes = r.account_leaves(&key, from, HISTORY_PAGE + 1, size)?;
         let more = indexes.len() > HISTORY_PAGE;

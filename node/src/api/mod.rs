@@ -6,11 +6,14 @@
 //! | `POST /v1/entries?wait=sequenced\|checkpointed` | – | one entry (`{"leaf"}`) or a batch (`{"leaves"}`, or `application/octet-stream`: leaves each prefixed by its length as u32 big-endian) |
 //! | `GET /v1/entries?start&end` | operator, witness, regulator | leaves, end exclusive, capped |
 //! | `GET /v1/checkpoint` | – | `text/plain` signed note |
+//! | `GET /v1/checkpoints?from` | – | published checkpoints with their cosignatures, paged |
 //! | `GET /v1/proof/inclusion?index&size` | – | inclusion proof with the leaf hash |
 //! | `GET /v1/proof/consistency?from&to` | – | consistency proof |
-//! | `GET /v1/accounts/{key}` | the account, operator, witness, regulator | record + map proof |
-//! | `GET /v1/accounts/{key}/history?from` | same | leaves + inclusion proofs |
+//! | `GET /v1/accounts/{key}?size` | the account, operator, witness, regulator | record + map proof + the `StateRoot` leaf and its inclusion proof |
+//! | `GET /v1/accounts/{key}/nonce` | same | the next nonce (live) |
+//! | `GET /v1/accounts/{key}/history?from&size` | same | leaves + inclusion proofs, paged |
 //! | `GET /v1/accounts/{key}/consents` | same | grants |
+//! | `GET /v1/claims/pending?from` | operator, witness, regulator | claims awaiting payout, paged |
 //! | `GET /v1/events` | – | server-sent events, one `checkpoint` event per new checkpoint |
 //! | `GET /metrics`, `GET /healthz` | – | Prometheus text; `{"status"}` |
 //!
@@ -18,6 +21,7 @@
 
 mod accounts;
 pub mod auth;
+mod claims;
 mod entries;
 pub mod error;
 mod events;
@@ -80,11 +84,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             get(entries::get_entries).post(entries::post_entries),
         )
         .route("/v1/checkpoint", get(proofs::checkpoint))
+        .route("/v1/checkpoints", get(proofs::checkpoints))
         .route("/v1/proof/inclusion", get(proofs::inclusion))
         .route("/v1/proof/consistency", get(proofs::consistency))
         .route("/v1/accounts/{key}", get(accounts::account))
+        .route("/v1/accounts/{key}/nonce", get(accounts::nonce))
         .route("/v1/accounts/{key}/history", get(accounts::history))
         .route("/v1/accounts/{key}/consents", get(accounts::consents))
+        .route("/v1/claims/pending", get(claims::pending))
         .route("/v1/events", get(events::events))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(healthz))

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use testigo_ledger::api::{ConsistencyProof, InclusionProof};
+use testigo_ledger::api::{CheckpointPage, ConsistencyProof, InclusionProof};
 
 use super::{ApiError, AppState, read};
 
@@ -30,6 +30,31 @@ pub(crate) async fn checkpoint(
         ],
         note,
     ))
+}
+
+/// Checkpoints per page of `GET /v1/checkpoints`.
+const CHECKPOINT_PAGE: usize = 256;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckpointsQuery {
+    #[serde(default)]
+    from: u64,
+}
+
+/// `GET /v1/checkpoints?from=S`: the published checkpoints from size `S` on, with their
+/// cosignatures, so that monitors and auditors can check every one.
+pub(crate) async fn checkpoints(
+    State(state): State<Arc<AppState>>,
+    q: Result<Query<CheckpointsQuery>, QueryRejection>,
+) -> Result<Json<CheckpointPage>, ApiError> {
+    let CheckpointsQuery { from } = query(q)?;
+    let mut checkpoints = read(&state, move |r| r.checkpoints(from, CHECKPOINT_PAGE + 1)).await?;
+    let next = (checkpoints.len() > CHECKPOINT_PAGE).then(|| {
+        checkpoints.truncate(CHECKPOINT_PAGE);
+        checkpoints.last().map_or(from, |c| c.size + 1)
+    });
+    Ok(Json(CheckpointPage { checkpoints, next }))
 }
 
 #[derive(Debug, Deserialize)]

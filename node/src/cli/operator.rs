@@ -6,7 +6,9 @@ use anyhow::Context as _;
 use testigo_ledger::api::{Sequenced, Wait};
 use testigo_node::KeyFile;
 use testigo_node::operator::access::AccessArgs;
+use testigo_node::operator::claims::{self, ClaimsArgs};
 use testigo_node::operator::deposit::DepositArgs;
+use testigo_node::operator::enroll_bulk::EnrollBulkArgs;
 use testigo_node::operator::enroll_subject::EnrollSubjectArgs;
 use testigo_node::operator::register_accessor::RegisterAccessorArgs;
 use testigo_node::operator::settle::SettleArgs;
@@ -38,12 +40,16 @@ pub(crate) struct OperatorArgs {
 pub(crate) enum OperatorCommand {
     /// Enrol a customer's wallet key as a subject.
     EnrollSubject(EnrollSubjectArgs),
+    /// Enrol every wallet key in a file exported by the customer systems (resumable).
+    EnrollBulk(EnrollBulkArgs),
     /// Register a data buyer's key as an accessor.
     RegisterAccessor(RegisterAccessorArgs),
     /// Credit an accessor with funds received off-ledger.
     Deposit(DepositArgs),
     /// Record that a subject's claim was paid out.
     Settle(SettleArgs),
+    /// List the claims awaiting payout, with the index `settle` takes.
+    Claims(ClaimsArgs),
     /// Log the operator's own use of a subject's data.
     Access(AccessArgs),
 }
@@ -71,17 +77,28 @@ pub(crate) fn run(args: OperatorArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let sequenced = runtime.block_on(async {
+    let output = runtime.block_on(async {
         let operator = Operator::connect(&args.url, key.signing_key().clone(), args.wait).await?;
-        match &args.command {
-            OperatorCommand::EnrollSubject(c) => c.run(&operator).await,
-            OperatorCommand::RegisterAccessor(c) => c.run(&operator).await,
-            OperatorCommand::Deposit(c) => c.run(&operator).await,
-            OperatorCommand::Settle(c) => c.run(&operator).await,
-            OperatorCommand::Access(c) => c.run(&operator).await,
-        }
+        let sequenced = match &args.command {
+            OperatorCommand::EnrollSubject(c) => c.run(&operator).await?,
+            OperatorCommand::RegisterAccessor(c) => c.run(&operator).await?,
+            OperatorCommand::Deposit(c) => c.run(&operator).await?,
+            OperatorCommand::Settle(c) => c.run(&operator).await?,
+            OperatorCommand::Access(c) => c.run(&operator).await?,
+            OperatorCommand::Claims(c) => return Ok(claims::describe(&c.run(&operator).await?)),
+            OperatorCommand::EnrollBulk(c) => {
+                let summary = c
+                    .run(&operator, |done, total| {
+                        let percent = (done * 100).checked_div(total).unwrap_or(100);
+                        eprintln!("enrolment: {done}/{total} keys ({percent}%)");
+                    })
+                    .await?;
+                return Ok(summary.describe());
+            }
+        };
+        Ok::<_, OperatorError>(describe(&sequenced))
     })?;
-    println!("{}", describe(&sequenced));
+    println!("{output}");
     Ok(())
 }
 
@@ -107,23 +124,38 @@ pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use testigo_client::{ClientError, Retry};
+    use testigo_ledger::api::ErrorBody;
+
     use super::*;
 
     #[test]
     fn refusals_and_unreachable_nodes_exit_differently() {
-        let refused = anyhow::Error::from(OperatorError::Refused {
+        let refused = anyhow::Error::from(OperatorError::Node(ClientError::Refused {
             status: 402,
-            code: "insufficient_funds".into(),
-            message: "balance 0 does not cover price 5".into(),
-            details: serde_json::Value::Null,
-        });
+            error: ErrorBody {
+                code: "insufficient_funds".into(),
+                message: "balance 0 does not cover price 5".into(),
+                details: serde_json::Value::Null,
+            },
+        }));
         assert_eq!(exit_code(&refused), 3);
-        let down = anyhow::Error::from(OperatorError::Unreachable {
-            node: "http://127.0.0.1:1".into(),
-            cause: "connection refused".into(),
-        })
+        let down = anyhow::Error::from(OperatorError::Node(ClientError::Retryable {
+            url: "http://127.0.0.1:1/v1/log".into(),
+            reason: Retry::Unreachable("connection refused".into()),
+            retry_after: None,
+        }))
         .context("operator enroll-subject");
         assert_eq!(exit_code(&down), 4);
+        let busy = anyhow::Error::from(OperatorError::Node(ClientError::Retryable {
+            url: "http://127.0.0.1:1/v1/entries".into(),
+            reason: Retry::Busy {
+                code: "queue_full".into(),
+                message: "retry".into(),
+            },
+            retry_after: None,
+        }));
+        assert_eq!(exit_code(&busy), 5);
         assert_eq!(exit_code(&anyhow::anyhow!("config")), 1);
     }
 }

@@ -13,11 +13,10 @@
 //! to sequenced      p50 80.1 ms, p95 120.3 ms, p99 150.0 ms, max 170.2 ms (782 requests)
 //! ```
 //!
-//! Its client, operator and statistics modules are public: the traffic simulator and the crash
-//! test drive nodes with them too.
+//! It talks to the node through `testigo-client`. Its operator and statistics modules are public:
+//! the traffic simulator and the crash test drive nodes with them too.
 
 mod ceiling;
-pub mod client;
 pub mod operator;
 mod report;
 mod run;

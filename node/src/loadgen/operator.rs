@@ -1,9 +1,11 @@
 //! The operator's side of a driven node: its key (read from the node's data directory), its
-//! nonces, and the entries only it may sign (enrolments, registrations, deposits, settlements).
+//! nonces counted locally, and the entries only it may sign (enrolments, registrations,
+//! deposits, settlements), signed ahead in bulk. The connection and the key check are the
+//! operator commands' ([`crate::operator::Operator`]).
 
 use std::path::Path;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, bail};
 use ed25519_dalek::SigningKey;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng as _;
@@ -13,53 +15,50 @@ use testigo_ledger::entry::{
     Body, Deposit, EnrollSubject, Leaf, PayoutSettled, RegisterAccessor, sign_body,
 };
 
-use super::client::NodeClient;
+use testigo_client::Client;
+
 use crate::config::Config;
 use crate::keyfile::KeyFile;
 
 /// Leaves per setup request: well under the node's default submission cap (10,000).
 pub const SETUP_CHUNK: usize = 1000;
 
-/// The operator, signing with the log key.
+/// The operator's key with a local nonce counter, for entries signed ahead in bulk.
 #[derive(Debug)]
-pub struct Operator {
+pub struct OperatorSigner {
     key: SigningKey,
     origin: String,
     next_nonce: u64,
 }
 
-impl Operator {
+impl OperatorSigner {
     /// Loads the log key from `data_dir` (the node's layout), checks that it is the key of the
     /// log at `client`, and asks the node for the operator's next nonce.
     ///
     /// # Errors
     /// If the key cannot be read, belongs to another log, or the node cannot be asked.
-    pub async fn connect(client: &NodeClient, data_dir: &Path) -> anyhow::Result<Self> {
+    pub async fn connect(client: &Client, data_dir: &Path) -> anyhow::Result<Self> {
         let config = Config {
             data_dir: data_dir.to_owned(),
             ..Config::default()
         };
         let key = KeyFile::load(&config.key_path())
             .with_context(|| format!("reading the operator key from {}", data_dir.display()))?;
-        let log = client
-            .log_info()
+        let operator = crate::operator::Operator::with_client(
+            client.clone(),
+            key.signing_key().clone(),
+            testigo_ledger::api::Wait::Sequenced,
+        )
+        .await
+        .with_context(|| format!("connecting to {} as its operator", client.base()))?;
+        let next_nonce = operator
+            .next_nonce()
             .await
-            .with_context(|| format!("asking {} for its log", client.base()))?;
-        ensure!(
-            log.log_key == key.public(),
-            "the key in {} is not the log key of {} ({})",
-            data_dir.display(),
-            client.base(),
-            log.log_key
-        );
-        let account = client
-            .account(&key.public(), key.signing_key())
-            .await
-            .context("reading the operator's account")?;
+            .context("reading the operator's next nonce")?;
         Ok(Self {
             key: key.signing_key().clone(),
-            origin: log.origin,
-            next_nonce: account.next_nonce,
+            origin: operator.origin().to_owned(),
+            next_nonce,
         })
     }
 
@@ -174,13 +173,13 @@ pub fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
 /// # Errors
 /// Connection failures, or the first refused leaf with its code.
 pub async fn submit_all(
-    client: &NodeClient,
+    client: &Client,
     leaves: &[Leaf],
     wait: Wait,
 ) -> anyhow::Result<Vec<Sequenced>> {
     let mut out = Vec::with_capacity(leaves.len());
     for chunk in leaves.chunks(SETUP_CHUNK) {
-        for result in client.submit(chunk, wait).await? {
+        for result in client.submit_binary(chunk, wait).await? {
             match result {
                 Ok(sequenced) => out.push(sequenced),
                 Err(ErrorBody { code, message, .. }) => {

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use testigo_client::Client;
 use testigo_ledger::api::Wait;
 
 use super::Ceiling;
-use super::client::NodeClient;
 use super::stats::{Percentiles, Rss};
 
 /// The node's histogram of time per phase of the write path (`testigo_phase_seconds`).
@@ -32,9 +32,8 @@ impl Phases {
     ///
     /// # Errors
     /// Connection failures.
-    pub async fn scrape(client: &NodeClient) -> anyhow::Result<Self> {
-        let reply = client.get("/metrics").await?;
-        let text = String::from_utf8_lossy(&reply.body);
+    pub async fn scrape(client: &Client) -> anyhow::Result<Self> {
+        let text = client.metrics().await?;
         let mut phases: BTreeMap<String, (f64, u64)> = BTreeMap::new();
         for line in text.lines() {
             let Some(rest) = line.strip_prefix(PHASE_METRIC) else {

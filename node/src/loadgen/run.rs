@@ -6,13 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use hyper::Method;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng as _;
+use testigo_client::{Client, ClientError};
 use testigo_ledger::api::Wait;
 
-use super::client::{NodeClient, batch_results};
-use super::operator::Operator;
+use super::operator::OperatorSigner;
 use super::report::{Phases, Report};
 use super::setup::{Batch, prepare};
 use super::stats::{Percentiles, rss};
@@ -46,8 +45,8 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
     let before = tokio::task::spawn_blocking(move || ceiling::measure(cores, CEILING_WINDOW))
         .await
         .context("ceiling measurement panicked")??;
-    let client = NodeClient::new(&config.node)?;
-    let mut operator = Operator::connect(&client, &config.data_dir).await?;
+    let client = Client::new(&config.node)?;
+    let mut operator = OperatorSigner::connect(&client, &config.data_dir).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ operator.next_nonce().rotate_left(32));
     let prepared = prepare(&client, &mut operator, config, &mut rng).await?;
     let rss_before = config.node_pid.map(rss).transpose()?;
@@ -57,13 +56,13 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
     let follower = {
         let (client, seen) = (client.clone(), seen.clone());
         tokio::spawn(async move {
-            client
-                .follow_checkpoints(move |size| {
-                    if let Ok(mut seen) = seen.lock() {
-                        seen.push((size, Instant::now()));
-                    }
-                })
-                .await
+            let mut events = client.events().await?;
+            while let Some(event) = events.next_checkpoint().await? {
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push((event.size, Instant::now()));
+                }
+            }
+            Ok::<_, ClientError>(())
         })
     };
     // The stream starts with the current checkpoint: once it is here, the follower is live.
@@ -178,13 +177,11 @@ impl Pace {
 /// Sends one worker's batches in order (each no earlier than `pace` says), retrying after
 /// `503 queue_full`. Latency is measured from the actual send.
 async fn worker(
-    client: NodeClient,
+    client: Client,
     batches: Vec<Batch>,
     wait: Wait,
     pace: Option<Pace>,
 ) -> anyhow::Result<Vec<Sample>> {
-    let path = format!("/v1/entries?wait={}", wait.as_str());
-    let headers = [("content-type", "application/octet-stream")];
     let mut samples = Vec::with_capacity(batches.len());
     for (j, batch) in batches.into_iter().enumerate() {
         if let Some(pace) = pace {
@@ -192,12 +189,13 @@ async fn worker(
         }
         let mut retries = 0;
         let sent = Instant::now();
-        let reply = loop {
-            let reply = client
-                .send(Method::POST, &path, &headers, batch.body.clone())
-                .await?;
-            if reply.status != 503 {
-                break reply;
+        let results = loop {
+            match client.submit_binary_encoded(batch.body.clone(), wait).await {
+                Err(ClientError::Retryable {
+                    reason: testigo_client::Retry::Busy { .. },
+                    ..
+                }) => {}
+                other => break other.context("a timed batch")?,
             }
             retries += 1;
             if retries > 10_000 {
@@ -214,7 +212,7 @@ async fn worker(
             refused: BTreeMap::new(),
             retries,
         };
-        for result in batch_results(&reply)? {
+        for result in results {
             match result {
                 Ok(s) => sample.max_index = sample.max_index.max(Some(s.index)),
                 Err(e) => *sample.refused.entry(e.code).or_default() += 1,

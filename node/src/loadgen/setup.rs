@@ -13,9 +13,10 @@ use testigo_ledger::entry::{
 };
 
 use super::LoadgenConfig;
-use super::client::NodeClient;
-use super::operator::{Operator, below, public, random_key, submit_all};
-use crate::api::encode_binary_batch;
+use testigo_client::Client;
+use testigo_ledger::api::encode_binary_batch;
+
+use super::operator::{OperatorSigner, below, public, random_key, submit_all};
 
 /// The purposes every load-generator consent covers.
 const PURPOSES: [Purpose; 3] = [
@@ -62,8 +63,8 @@ struct Planned {
 /// # Errors
 /// A refused setup entry or a connection failure.
 pub(crate) async fn prepare(
-    client: &NodeClient,
-    operator: &mut Operator,
+    client: &Client,
+    operator: &mut OperatorSigner,
     config: &LoadgenConfig,
     rng: &mut ChaCha8Rng,
 ) -> anyhow::Result<Prepared> {

@@ -1,9 +1,10 @@
 //! `testigo-node operator …`: the operator's own entries against a running node.
 //!
 //! Each command builds one body, signs it with the log key from the data directory and submits it
-//! over HTTP, like any other client would: it reads the log's origin from `GET /v1/log` (and
-//! checks that the node's log key is this key), the key's next nonce from its signed
-//! `GET /v1/accounts/{key}` (`next_nonce`), and answers with the entry's index.
+//! through `testigo-client`, like any other client would: it reads the log's origin from
+//! `GET /v1/log` (and checks that the node's log key is this key), the key's next nonce from its
+//! signed `GET /v1/accounts/{key}/nonce`, and answers with the entry's index. `claims` lists the
+//! claims awaiting payout (for `settle`); `enroll-bulk` enrols a file of wallet keys.
 //!
 //! ```text
 //! $ testigo-node operator enroll-subject 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
@@ -20,22 +21,20 @@
 //! | 5 | the node is busy or stopping (503): retry later |
 
 pub mod access;
-mod client;
+pub mod claims;
 pub mod deposit;
+pub mod enroll_bulk;
 pub mod enroll_subject;
 pub mod register_accessor;
 pub mod settle;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use ed25519_dalek::SigningKey;
+use testigo_client::{Client, ClientError, Retry, Signer};
 use testigo_ledger::PublicKey;
-use testigo_ledger::api::{AccountProof, LogInfo, Sequenced, Submission, Wait};
-use testigo_ledger::auth::sign_request;
-use testigo_ledger::entry::{Body, sign_body};
+use testigo_ledger::api::{Sequenced, Wait};
+use testigo_ledger::entry::{Body, Leaf, sign_body};
 
 use crate::keyfile::KeyFileError;
-use client::Client;
 
 /// Why an operator command failed; [`OperatorError::exit_code`] says how the process exits.
 #[derive(Debug, thiserror::Error)]
@@ -43,32 +42,16 @@ pub enum OperatorError {
     /// The key file cannot be read.
     #[error(transparent)]
     Key(#[from] KeyFileError),
-    /// `--node` is not a plain `http://host:port`.
-    #[error("--node {url}: {why}")]
-    BadNodeUrl {
-        /// What was given.
-        url: String,
-        /// What is wrong with it.
-        why: String,
-    },
     /// No randomness for a salt.
     #[error("cannot draw a random salt from the operating system: {0}")]
-    Random(String),
-    /// The node cannot be reached, or the connection broke.
-    #[error("cannot reach the node at {node}: {cause} (is it running? see --node)")]
-    Unreachable {
-        /// The node's URL.
-        node: String,
-        /// The transport's message.
-        cause: String,
-    },
-    /// The node answered, but not as the API does.
-    #[error("the node at {node} does not speak the Testigo API: {message}")]
-    Protocol {
-        /// The node's URL.
-        node: String,
-        /// What was unexpected.
-        message: String,
+    Random(#[source] getrandom::Error),
+    /// A local file (the bulk enrolment's input) cannot be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
     },
     /// The node serves another log: its log key is not the key in this data directory.
     #[error(
@@ -83,40 +66,39 @@ pub enum OperatorError {
         /// The key we would sign with.
         our_key: PublicKey,
     },
-    /// The node refused the request or the entry; nothing was appended.
-    #[error("the node refused ({status} {code}): {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// The node's stable code.
-        code: String,
-        /// The node's sentence.
-        message: String,
-        /// The rejection's fields.
-        details: serde_json::Value,
-    },
-    /// Back-pressure or shutdown (503).
-    #[error("the node is busy ({code}): {message}; retry{}", retry_after_secs.map(|s| format!(" in {s} s")).unwrap_or_default())]
-    Busy {
-        /// `queue_full`, `shutting_down`, …
-        code: String,
-        /// The node's sentence.
-        message: String,
-        /// The node's `Retry-After`, if it sent one.
-        retry_after_secs: Option<u64>,
-    },
+    /// Talking to the node failed, or it refused the request or the entry.
+    #[error("{0}{hint}", hint = node_hint(.0))]
+    Node(#[from] ClientError),
+}
+
+fn node_hint(error: &ClientError) -> &'static str {
+    match error {
+        ClientError::Retryable {
+            reason: Retry::Unreachable(_) | Retry::Timeout(_),
+            ..
+        } => " (is the node running? see --node)",
+        _ => "",
+    }
 }
 
 impl OperatorError {
     /// The process exit code (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            OperatorError::Key(_) | OperatorError::BadNodeUrl { .. } | OperatorError::Random(_) => {
-                1
-            }
-            OperatorError::Refused { .. } | OperatorError::WrongLog { .. } => 3,
-            OperatorError::Unreachable { .. } | OperatorError::Protocol { .. } => 4,
-            OperatorError::Busy { .. } => 5,
+            OperatorError::Key(_) | OperatorError::Random(_) | OperatorError::File { .. } => 1,
+            OperatorError::WrongLog { .. } => 3,
+            OperatorError::Node(e) => match e {
+                ClientError::Config(_) => 1,
+                ClientError::Refused { .. } => 3,
+                ClientError::Retryable {
+                    reason: Retry::Busy { .. },
+                    ..
+                } => 5,
+                ClientError::Retryable { .. }
+                | ClientError::Server { .. }
+                | ClientError::Protocol { .. }
+                | ClientError::Integrity(_) => 4,
+            },
         }
     }
 }
@@ -125,41 +107,69 @@ impl OperatorError {
 #[derive(Debug)]
 pub struct Operator {
     client: Client,
-    key: SigningKey,
     origin: String,
     wait: Wait,
-    last_ts: AtomicU64,
 }
 
 impl Operator {
-    /// Connects to the node at `node` (`http://host:port`) and checks that it serves the log whose
-    /// key is `key`. Submissions wait for `wait`.
+    /// Connects to the node at `node` (`http://host:port` or `https://…`) and checks that it
+    /// serves the log whose key is `key`. Submissions wait for `wait`.
     ///
     /// # Errors
-    /// [`OperatorError::BadNodeUrl`], [`OperatorError::Unreachable`], [`OperatorError::WrongLog`].
+    /// [`OperatorError::Node`] (a bad URL, an unreachable node), [`OperatorError::WrongLog`].
     pub async fn connect(node: &str, key: SigningKey, wait: Wait) -> Result<Self, OperatorError> {
-        let client = Client::new(node)?;
-        let log: LogInfo = client.get("/v1/log", None).await?;
-        let our_key = PublicKey(key.verifying_key().to_bytes());
-        if log.log_key != our_key {
+        Self::with_client(Client::new(node)?, key, wait).await
+    }
+
+    /// [`Operator::connect`] over a client already set up (timeouts, trusted roots).
+    ///
+    /// # Errors
+    /// As [`Operator::connect`].
+    pub async fn with_client(
+        client: Client,
+        key: SigningKey,
+        wait: Wait,
+    ) -> Result<Self, OperatorError> {
+        let signer = Signer::new(key);
+        let log = client.log().await?;
+        if log.log_key != signer.public() {
             return Err(OperatorError::WrongLog {
                 origin: log.origin,
                 node_key: log.log_key,
-                our_key,
+                our_key: signer.public(),
             });
         }
         Ok(Self {
-            client,
-            key,
+            client: client.with_signer(signer),
             origin: log.origin,
             wait,
-            last_ts: AtomicU64::new(0),
         })
     }
 
     /// The operator's public key.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.key.verifying_key().to_bytes())
+        self.signer().public()
+    }
+
+    fn signer(&self) -> &Signer {
+        self.client
+            .signer()
+            .expect("an operator's client always has the operator's key")
+    }
+
+    /// The log's origin, which every entry signature covers.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The client, signing as the operator.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// What submissions wait for.
+    pub fn wait(&self) -> Wait {
+        self.wait
     }
 
     /// The nonce the operator's next entry must carry, from the node's live state.
@@ -167,26 +177,12 @@ impl Operator {
     /// # Errors
     /// Transport errors, or a refusal of the signed read.
     pub async fn next_nonce(&self) -> Result<u64, OperatorError> {
-        let path = format!(
-            "/v1/accounts/{}",
-            // Standard base64 in a path: '/' and '+' must be percent-encoded.
-            self.public()
-                .to_base64()
-                .replace('+', "%2B")
-                .replace('/', "%2F")
-        );
-        // A later timestamp than this session's last signed read: the same read signed twice in
-        // one millisecond would be the same signature, which the node refuses as a replay.
-        let now = crate::api::auth::now_ms();
-        let ts = self
-            .last_ts
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-                Some(now.max(last + 1))
-            })
-            .map_or(now, |last| now.max(last + 1));
-        let authorization = sign_request(&self.key, "GET", &path, ts);
-        let account: AccountProof = self.client.get(&path, Some(authorization)).await?;
-        Ok(account.next_nonce)
+        Ok(self.client.next_nonce(&self.public()).await?)
+    }
+
+    /// Signs `body` as the operator for this log.
+    pub fn sign(&self, body: &Body) -> Leaf {
+        sign_body(&self.origin, self.signer().signing_key(), body)
     }
 
     /// Builds the body for the next nonce, signs it and submits it.
@@ -195,16 +191,8 @@ impl Operator {
     /// Transport errors, or the node's refusal with its code.
     pub async fn submit(&self, body: impl FnOnce(u64) -> Body) -> Result<Sequenced, OperatorError> {
         let nonce = self.next_nonce().await?;
-        let leaf = sign_body(&self.origin, &self.key, &body(nonce));
-        let submission = Submission::One {
-            leaf: testigo_ledger::api::Bytes(leaf.to_bytes()),
-        };
-        let json = serde_json::to_vec(&submission).map_err(|e| OperatorError::Protocol {
-            node: self.client.base().to_owned(),
-            message: e.to_string(),
-        })?;
-        let path = format!("/v1/entries?wait={}", self.wait.as_str());
-        self.client.post(&path, json).await
+        let leaf = self.sign(&body(nonce));
+        Ok(self.client.submit(&leaf, self.wait).await?)
     }
 }
 
@@ -214,14 +202,17 @@ impl Operator {
 /// [`OperatorError::Random`] if the OS has no randomness to give.
 pub fn random_salt() -> Result<[u8; 32], OperatorError> {
     let mut salt = [0u8; 32];
-    getrandom::fill(&mut salt).map_err(|e| OperatorError::Random(e.to_string()))?;
+    getrandom::fill(&mut salt).map_err(OperatorError::Random)?;
     Ok(salt)
 }
 
-/// Parses a standard-base64 public key (clap value parser).
+/// Parses a public key in standard base64 (as keys are printed) or URL-safe base64 without
+/// padding (as in API paths) (clap value parser).
 ///
 /// # Errors
 /// A sentence for the argument parser.
 pub fn parse_key(text: &str) -> Result<PublicKey, String> {
-    PublicKey::from_base64(text).ok_or_else(|| "expected 32 bytes of standard base64".to_owned())
+    PublicKey::from_base64(text)
+        .or_else(|| testigo_ledger::api::parse_key_segment(text))
+        .ok_or_else(|| "expected 32 bytes of base64".to_owned())
 }

@@ -4,7 +4,7 @@
 //! ledger (`State::apply`, `integrate`, the state map, checkpoint signing) and durable writes.
 //! Every method runs on a blocking thread: it may fsync.
 
-use testigo_ledger::api::ConsentView;
+use testigo_ledger::api::{ClaimView, ConsentView};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::MapSnapshot;
 use testigo_ledger::{Hash, PublicKey};
@@ -75,4 +75,7 @@ pub(crate) trait Backend: Send + 'static {
 
     /// The grants `key` made (a subject) or that name it or any accessor (an accessor).
     fn consents(&self, key: &PublicKey) -> Vec<ConsentView>;
+
+    /// Up to `limit` claims not yet settled, with index at least `from`, ascending.
+    fn pending_claims(&self, from: u64, limit: usize) -> Vec<ClaimView>;
 }

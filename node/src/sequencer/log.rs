@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
-use testigo_ledger::api::ConsentView;
+use testigo_ledger::api::{ClaimView, ConsentView};
 use testigo_ledger::checkpoint::{Checkpoint, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _};
@@ -349,6 +349,19 @@ impl Backend for LogBackend {
                 valid_from: c.valid_from,
                 valid_until: c.valid_until,
                 revoked_at: c.revoked_at,
+            })
+            .collect()
+    }
+
+    fn pending_claims(&self, from: u64, limit: usize) -> Vec<ClaimView> {
+        self.engine
+            .state()
+            .claims()
+            .filter(|(index, claim)| *index >= from && claim.settled_at.is_none())
+            .take(limit)
+            .map(|(index, claim)| ClaimView {
+                index,
+                claim: claim.clone(),
             })
             .collect()
     }

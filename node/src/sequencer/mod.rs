@@ -15,6 +15,7 @@
 
 mod backend;
 mod log;
+mod recent;
 mod refusal;
 mod task;
 #[cfg(test)]
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub(crate) use backend::Backend;
 pub use backend::{BackendError, CheckpointInfo, Receipt};
 pub(crate) use log::{LogBackend, Tail};
+pub use recent::{KEPT_MAP_VERSIONS, RecentCheckpoints};
 pub use refusal::{Refusal, RefusalClass, class_of};
 pub(crate) use task::{Settings, spawn};
 
@@ -91,6 +93,7 @@ pub struct SequencerHandle {
     /// submission into an empty queue is always taken, so one maximal batch always fits.
     max_queued_entries: usize,
     checkpoints: watch::Receiver<Option<Arc<CheckpointInfo>>>,
+    recent: Arc<RecentCheckpoints>,
 }
 
 impl SequencerHandle {
@@ -152,6 +155,12 @@ impl SequencerHandle {
     /// The latest checkpoint, updated as each one is stored.
     pub fn checkpoints(&self) -> watch::Receiver<Option<Arc<CheckpointInfo>>> {
         self.checkpoints.clone()
+    }
+
+    /// The checkpoint of `size` with its map version, if it is among the last
+    /// [`KEPT_MAP_VERSIONS`].
+    pub fn recent_checkpoint(&self, size: u64) -> Option<Arc<CheckpointInfo>> {
+        self.recent.get(size)
     }
 
     /// Whether the task is still running.

@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{
-    Backend, BackendError, CheckpointInfo, Command, Outcome, Receipt, Refusal, SequencerError,
-    SequencerHandle,
+    Backend, BackendError, CheckpointInfo, Command, Outcome, Receipt, RecentCheckpoints, Refusal,
+    SequencerError, SequencerHandle,
 };
 use crate::api::metrics::{KindLabel, Metrics};
 
@@ -44,6 +44,7 @@ struct Task {
     queued: Arc<AtomicUsize>,
     settings: Settings,
     published: watch::Sender<Option<Arc<CheckpointInfo>>>,
+    recent: Arc<RecentCheckpoints>,
     parked: Vec<Parked>,
     /// New entries since the last checkpoint, and when the first of them was committed.
     batch_len: usize,
@@ -61,13 +62,19 @@ pub(crate) fn spawn(
 ) -> (SequencerHandle, JoinHandle<Result<(), BackendError>>) {
     let (tx, rx) = mpsc::channel(settings.queue_capacity);
     let queued = Arc::new(AtomicUsize::new(0));
-    let (published, checkpoints) = watch::channel(latest.map(Arc::new));
+    let latest = latest.map(Arc::new);
+    let recent = Arc::new(RecentCheckpoints::default());
+    if let Some(latest) = &latest {
+        recent.push(latest.clone());
+    }
+    let (published, checkpoints) = watch::channel(latest);
     let task = Task {
         backend: Some(backend),
         rx,
         queued: queued.clone(),
         settings,
         published,
+        recent: recent.clone(),
         parked: Vec::new(),
         batch_len: 0,
         batch_started: None,
@@ -78,6 +85,7 @@ pub(crate) fn spawn(
         queued,
         max_queued_entries: settings.max_queued_entries,
         checkpoints,
+        recent,
     };
     (handle, tokio::spawn(task.run()))
 }
@@ -247,6 +255,7 @@ impl Task {
         tracing::debug!(size = checkpoint.size, entries = closed, "checkpoint");
         // Publish before answering: a caller told "checkpointed" must find this checkpoint (or a
         // later one) at `/v1/checkpoint` and `/healthz` the moment it gets its answer.
+        self.recent.push(checkpoint.clone());
         self.published.send_replace(Some(checkpoint.clone()));
         let (ready, waiting): (Vec<_>, Vec<_>) = self
             .parked

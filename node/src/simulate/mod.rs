@@ -28,8 +28,9 @@ use testigo_ledger::entry::BodyKind;
 
 pub use summary::Summary;
 
-use crate::loadgen::client::NodeClient;
-use crate::loadgen::operator::{Operator, SETUP_CHUNK, below};
+use testigo_client::{Client, ClientError};
+
+use crate::loadgen::operator::{OperatorSigner, SETUP_CHUNK, below};
 use day::Archetype;
 use world::{Effect, Pending, World};
 
@@ -78,9 +79,9 @@ impl SimulateConfig {
 pub async fn run(config: &SimulateConfig) -> anyhow::Result<Summary> {
     config.validate()?;
     let started = Instant::now();
-    let client = NodeClient::new(&config.node)?;
-    let operator = Operator::connect(&client, &config.data_dir).await?;
-    let log = client.log_info().await?;
+    let client = Client::new(&config.node)?;
+    let operator = OperatorSigner::connect(&client, &config.data_dir).await?;
+    let log = client.log().await?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ operator.next_nonce().rotate_left(32));
     let mut world = World::new(
         operator,
@@ -138,9 +139,12 @@ pub async fn run(config: &SimulateConfig) -> anyhow::Result<Summary> {
             let Some(bad) = invalid::make(&mut world, case, expired, &mut rng) else {
                 continue;
             };
-            let reply = client.submit_one(&bad.leaf, Wait::Sequenced).await?;
-            let code = reply.error().map_or_else(|_| String::new(), |e| e.code);
-            summary.refused(bad.code, bad.status, reply.status, &code);
+            let (status, code) = match client.submit(&bad.leaf, Wait::Sequenced).await {
+                Ok(_) => (200, String::new()),
+                Err(ClientError::Refused { status, error }) => (status, error.code),
+                Err(e) => return Err(e).context("an invalid request got no refusal"),
+            };
+            summary.refused(bad.code, bad.status, status, &code);
         }
     }
 
@@ -148,7 +152,7 @@ pub async fn run(config: &SimulateConfig) -> anyhow::Result<Summary> {
     // with its original index) with wait=checkpointed returns once a checkpoint covers it, and
     // the node publishes a checkpoint before it answers, so the note read next covers every entry.
     if let Some(last) = world.last_sequenced.clone() {
-        client.submit(&[last], Wait::Checkpointed).await?;
+        client.submit(&last, Wait::Checkpointed).await?;
     }
     let note = client.checkpoint().await?;
     let parsed = SignedNote::parse(note.as_bytes()).context("the final checkpoint")?;
@@ -165,7 +169,7 @@ pub async fn run(config: &SimulateConfig) -> anyhow::Result<Summary> {
 /// Submits `pending` in order and learns from the answers; any refusal is an error (the
 /// simulator only sends valid traffic here). Returns the indices.
 async fn submit(
-    client: &NodeClient,
+    client: &Client,
     world: &mut World,
     pending: Pending,
     summary: &mut Summary,
@@ -173,7 +177,7 @@ async fn submit(
     let mut indices = Vec::with_capacity(pending.leaves.len());
     let mut offset = 0;
     for chunk in pending.leaves.chunks(SETUP_CHUNK) {
-        let results = client.submit(chunk, Wait::Sequenced).await?;
+        let results = client.submit_binary(chunk, Wait::Sequenced).await?;
         for (i, result) in results.into_iter().enumerate() {
             let at = offset + i;
             let kind = pending.kinds[at];

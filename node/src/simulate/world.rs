@@ -10,7 +10,7 @@ use testigo_ledger::entry::{
 };
 
 use super::day::Archetype;
-use crate::loadgen::operator::{Operator, below, public, random_key};
+use crate::loadgen::operator::{OperatorSigner, below, public, random_key};
 
 /// A consent as the simulator remembers it.
 #[derive(Clone, Debug)]
@@ -81,7 +81,7 @@ impl Pending {
 /// Everyone on the log.
 #[derive(Debug)]
 pub(crate) struct World {
-    pub(crate) operator: Operator,
+    pub(crate) operator: OperatorSigner,
     pub(crate) fee_bps: u16,
     pub(crate) subjects: Vec<Subject>,
     /// Index 0 is the operator itself.
@@ -101,7 +101,7 @@ pub(crate) struct World {
 impl World {
     /// Creates the population (nothing is sent yet).
     pub(crate) fn new(
-        operator: Operator,
+        operator: OperatorSigner,
         fee_bps: u16,
         subjects: usize,
         accessors: usize,

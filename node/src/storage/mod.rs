@@ -388,6 +388,30 @@ impl Store {
         }
     }
 
+    /// Up to `limit` stored checkpoints with size at least `from`, ascending.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for a bad key or a note that is not UTF-8.
+    pub fn checkpoints_from(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredCheckpoint>, StorageError> {
+        let rows = self
+            .engine
+            .scan(Table::Checkpoints, &u64_key(from), None, limit)?;
+        rows.into_iter()
+            .map(|(key, note)| {
+                let corrupt = |why| StorageError::corrupt(Table::Checkpoints.name(), &key, why);
+                let size = <[u8; 8]>::try_from(key.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| corrupt("key is not 8 bytes"))?;
+                let note = String::from_utf8(note).map_err(|_| corrupt("not UTF-8"))?;
+                Ok(StoredCheckpoint { size, note })
+            })
+            .collect()
+    }
+
     /// The cosignatures stored for the checkpoint of `size`: `(witness name, line)`, by name.
     ///
     /// # Errors
