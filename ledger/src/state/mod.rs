@@ -31,6 +31,7 @@ mod rejection;
 mod replay;
 mod rules;
 mod snapshot;
+mod tx;
 
 use std::collections::{BTreeMap, BTreeSet};
 
