@@ -37,41 +37,6 @@ impl Plan {
 }
 
 impl State {
-    /// Applies one leaf sequenced at `sequenced_at`, verifying its signature strictly.
-    ///
-    /// The leaf must already carry `sequenced_at` (the sequencer stamps it first): the history
-    /// chains hash the leaf as stamped. A `StateRoot`'s map root is not checked here, as the
-    /// pure state holds no map: [`super::Engine`] checks it, and replay always goes through it.
-    ///
-    /// # Errors
-    /// A [`Rejection`] naming the first rule the leaf breaks; the state is then unchanged.
-    pub fn apply(&mut self, leaf: &Leaf, sequenced_at: u64) -> Result<Effects, Rejection> {
-        self.apply_checked(leaf, sequenced_at, true)
-    }
-
-    /// As [`State::apply`], for a leaf whose signature the caller has already verified (strictly
-    /// or with [`crate::entry::signature::verify_leaves`]) under this log's origin.
-    ///
-    /// # Errors
-    /// As [`State::apply`], except that a bad signature is not detected.
-    pub fn apply_preverified(
-        &mut self,
-        leaf: &Leaf,
-        sequenced_at: u64,
-    ) -> Result<Effects, Rejection> {
-        self.apply_checked(leaf, sequenced_at, false)
-    }
-
-    fn apply_checked(
-        &mut self,
-        leaf: &Leaf,
-        sequenced_at: u64,
-        verify: bool,
-    ) -> Result<Effects, Rejection> {
-        let plan = self.check(leaf, sequenced_at, verify)?;
-        Ok(self.commit_checked(plan))
-    }
-
     /// Commits a plan, then (in debug builds) checks every invariant.
     pub(super) fn commit_checked(&mut self, plan: Plan) -> Effects {
         let effects = self.commit(plan);
@@ -85,6 +50,11 @@ impl State {
     }
 
     /// Runs every rule against the unchanged state; the plan says what to write.
+    ///
+    /// The leaf must already carry `at` (the sequencer stamps it first): the history chains hash
+    /// the leaf as stamped. A `StateRoot`'s map root is not checked here, as the pure state holds
+    /// no map: [`super::Engine`], the only public way to apply a leaf, checks it before it commits
+    /// the plan.
     pub(super) fn check(&self, leaf: &Leaf, at: u64, verify: bool) -> Result<Plan, Rejection> {
         let index = self.next_index;
         // The index after this leaf must exist; every history_len stays below it (invariants).
