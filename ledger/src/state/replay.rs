@@ -234,7 +234,7 @@ const VERIFY_BATCH: usize = 256;
 
 /// Replays a whole log from its genesis, in memory: every signature (batched, accepting exactly
 /// what the strict check accepts), every rule, every `StateRoot` recomputed. The map is a
-/// [`SparseMap`]; [`replay_into`] takes any other (jmt over a disk store, say).
+/// [`SparseMap`]; [`replay_into`] takes any other (`JmtStateMap` over a disk store, say).
 ///
 /// # Errors
 /// [`ReplayError`] at the first leaf that is out of sequence or refused.
