@@ -1,6 +1,7 @@
-//! State machine benchmarks: `State::apply` per body kind, preverified and with the strict
+//! State machine benchmarks: `Engine::apply` per body kind, preverified and with the strict
 //! signature check, and verification of a 10,000-leaf history; next to raw BLAKE3 of one leaf and
-//! one `verify_strict` as yardsticks.
+//! one `verify_strict` as yardsticks. Each leaf is applied to a fresh engine over an in-memory
+//! `SparseMap`, so the `state_root` figure includes writing the map version it commits to.
 //!
 //! `cargo bench -p testigo-ledger --bench state` (add `-- --quick` for a short run). Besides
 //! criterion's report, prints each measurement as a multiple of its yardstick.
@@ -16,7 +17,8 @@ use common::tree::TestTree;
 use common::{ORIGIN, pk};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use testigo_ledger::entry::*;
-use testigo_ledger::state::State;
+use testigo_ledger::map::SparseMap;
+use testigo_ledger::state::{Engine, State};
 use testigo_ledger::verify::{HistoryCommitment, HistoryEntry, TreeHead, verify_history};
 use testigo_ledger::{Blake3, Hash, TreeHasher};
 
@@ -112,14 +114,22 @@ fn leaves(f: &Fixture, consent: u64, claim: u64) -> Vec<(&'static str, Leaf)> {
         ),
         (
             "state_root",
-            f.sign("operator", |_| {
-                Body::StateRoot(StateRoot {
-                    as_of: f.index(),
-                    map_root: Hash([0; 32]),
-                })
-            }),
+            f.sign("operator", |_| Body::StateRoot(next_state_root(f.state()))),
         ),
     ]
+}
+
+/// A fresh engine over `state`. The base state has no `StateRoot` yet, so its map has no version
+/// and an empty map is the one it would have.
+fn engine(state: &State) -> Engine<SparseMap> {
+    Engine::from_parts(state.clone(), SparseMap::new())
+}
+
+/// The `StateRoot` the operator would sign next over `state`, with the right map root.
+fn next_state_root(state: &State) -> StateRoot {
+    engine(state)
+        .prepare_state_root()
+        .expect("an in-memory map does not fail")
 }
 
 /// Mean time of `op` over enough runs to take about 200 ms.
@@ -155,7 +165,7 @@ fn bench_apply(c: &mut Criterion) {
         let at = leaf.sequenced_at;
         // Each run applies to a fresh copy; the copy is made outside the measurement.
         for (mode, verify) in [("preverified", false), ("signed", true)] {
-            let mut s = state.clone();
+            let mut s = engine(&state);
             let ok = if verify {
                 s.apply(leaf, at)
             } else {
@@ -164,7 +174,7 @@ fn bench_apply(c: &mut Criterion) {
             assert!(ok.is_ok(), "{name}: {ok:?}");
             group.bench_function(format!("{name}/{mode}"), |b| {
                 b.iter_batched_ref(
-                    || state.clone(),
+                    || engine(&state),
                     |s| {
                         let r = if verify {
                             s.apply(leaf, at)
@@ -177,7 +187,7 @@ fn bench_apply(c: &mut Criterion) {
                 )
             });
         }
-        let mut clones: Vec<State> = Vec::new();
+        let mut clones: Vec<Engine<SparseMap>> = Vec::new();
         let pre = per_op_batched(&state, &mut clones, |s| {
             drop(black_box(s.apply_preverified(leaf, at)))
         });
@@ -191,15 +201,15 @@ fn bench_apply(c: &mut Criterion) {
     group.finish();
 }
 
-/// Time of `op` on fresh clones of `state`, the cloning excluded.
+/// Time of `op` on fresh engines over `state`, their making excluded.
 fn per_op_batched(
     state: &State,
-    clones: &mut Vec<State>,
-    mut op: impl FnMut(&mut State),
+    clones: &mut Vec<Engine<SparseMap>>,
+    mut op: impl FnMut(&mut Engine<SparseMap>),
 ) -> Duration {
     const N: usize = 2_000;
     clones.clear();
-    clones.extend((0..N).map(|_| state.clone()));
+    clones.extend((0..N).map(|_| engine(state)));
     let started = Instant::now();
     for s in clones.iter_mut() {
         op(s);

@@ -313,26 +313,18 @@ pub struct History {
 }
 
 /// One consent grant, named by the index of its `GrantConsent` leaf.
+///
+/// The grant is the state's own [`Consent`](crate::state::Consent), flattened, so the API cannot
+/// drift from what the state holds; the JSON is one flat object: `index`, then the grant's fields
+/// (`subject`, `accessor`, `categories`, `purposes`, `price`, `valid_from`, `valid_until`,
+/// `revoked_at`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentView {
     /// Index of the grant leaf.
     pub index: u64,
-    /// The granting subject.
-    pub subject: PublicKey,
-    /// The accessor allowed, or `None` for any accessor.
-    pub accessor: Option<PublicKey>,
-    /// Categories covered (DPV terms).
-    pub categories: Vec<crate::entry::DataCategory>,
-    /// Purposes covered (DPV terms).
-    pub purposes: Vec<crate::entry::Purpose>,
-    /// Minimum price per access.
-    pub price: u64,
-    /// Start of validity, Unix ms.
-    pub valid_from: u64,
-    /// End of validity (exclusive), Unix ms.
-    pub valid_until: Option<u64>,
-    /// Index of the revoking leaf, if revoked.
-    pub revoked_at: Option<u64>,
+    /// The grant as the state holds it, revocation included.
+    #[serde(flatten)]
+    pub consent: crate::state::Consent,
 }
 
 /// `GET /v1/accounts/{key}/consents`: the grants the account made (a subject) or that name it or

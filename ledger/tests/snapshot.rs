@@ -200,8 +200,8 @@ fn snapshot_encodings_are_versioned_and_canonical() {
     assert!(StateHeader::from_bytes(&[]).is_err());
     if let Some((_, consent)) = state.consents().next() {
         assert_eq!(
-            Consent::from_bytes(&consent.to_bytes()).as_ref(),
-            Ok(consent)
+            Consent::from_bytes(&consent.to_bytes()).ok().as_ref(),
+            Some(consent)
         );
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! POST /v1/entries ─▶ parse ─▶ verify signatures (all cores, batched) ─▶ sequencer task
-//!     ─▶ State::apply ─▶ durable commit of the leaves ─▶ answer `sequenced`
+//!     ─▶ Engine::apply ─▶ durable commit of the leaves ─▶ answer `sequenced`
 //!     ─▶ (batch closes: N entries or T ms) StateRoot ─▶ tree ─▶ signed checkpoint, committed
 //!        with the indexes and the state snapshot ─▶ publish (/v1/events) ─▶ answer `checkpointed`
 //! ```

@@ -33,8 +33,8 @@ pub(crate) fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T,
             max: MAX_BODY_LEN,
         });
     }
-    let (value, read): (T, usize) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| BodyError::Malformed(e.to_string()))?;
+    let (value, read): (T, usize) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(BodyError::Undecodable)?;
     if read != bytes.len() {
         return Err(BodyError::TrailingBytes {
             extra: bytes.len() - read,

@@ -25,12 +25,18 @@ pub use signature::{
 pub use vocab::{DataCategory, LegalBasis, Purpose};
 
 /// Why body bytes are not a body.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// Not `Clone` or `PartialEq`: [`BodyError::Undecodable`] keeps bincode's own error, which is
+/// neither, so that a caller can walk the source chain to the decoder's exact complaint.
+#[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     /// More bytes than any body may have.
     #[error("body of {len} bytes exceeds the {max}-byte limit")]
     TooLarge { len: usize, max: usize },
-    /// bincode could not decode a body.
+    /// bincode could not decode the bytes; its error is the source.
+    #[error("body does not decode: {0}")]
+    Undecodable(#[source] bincode::error::DecodeError),
+    /// The bytes are not of a format this code reads (an unknown version byte, nothing at all).
     #[error("body does not decode: {0}")]
     Malformed(String),
     /// A body decoded but bytes were left over.

@@ -1,7 +1,8 @@
 //! BLAKE3 for the Jellyfish Merkle Tree, and the tree's hash rules written out in our own code.
 //!
 //! `jmt` 0.12 asks for a `SimpleHasher` (its own trait; its blanket impl targets `digest` 0.10,
-//! while blake3 1.8 implements `digest` 0.11), so [`Blake3Jmt`] adapts `blake3::Hasher` by hand.
+//! while blake3 1.8 implements `digest` 0.11), so `Blake3Jmt` (feature `reference-jmt`) adapts
+//! `blake3::Hasher` by hand.
 //! The free functions restate how `jmt` hashes values, leaves and internal nodes, so that proof
 //! verification ([`crate::verify::verify_account_proof`]) needs no `jmt` code; a unit test pins
 //! them to `jmt`'s constants.
@@ -16,9 +17,11 @@ const LEAF_DOMAIN: &[u8] = b"JMT::LeafNode";
 const INTERNAL_DOMAIN: &[u8] = b"JMT::IntrnalNode";
 
 /// BLAKE3 behind `jmt::SimpleHasher`.
+#[cfg(feature = "reference-jmt")]
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Blake3Jmt(blake3::Hasher);
 
+#[cfg(feature = "reference-jmt")]
 impl jmt::SimpleHasher for Blake3Jmt {
     fn new() -> Self {
         Self(blake3::Hasher::new())
@@ -60,7 +63,7 @@ pub(crate) fn internal_hash(left: &[u8; 32], right: &[u8; 32]) -> Hash {
     Hash(*h.finalize().as_bytes())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "reference-jmt"))]
 mod tests {
     use jmt::SimpleHasher as _;
 

@@ -281,9 +281,7 @@ fn decode_node(bytes: &[u8]) -> Result<Node, MapStoreError> {
         Ok(_) => Err(MapStoreError::Corrupt(
             "trailing bytes after a tree node".into(),
         )),
-        Err(e) => Err(MapStoreError::Corrupt(format!(
-            "undecodable tree node: {e}"
-        ))),
+        Err(e) => Err(MapStoreError::Undecodable(e)),
     }
 }
 

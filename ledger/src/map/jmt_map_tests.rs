@@ -175,6 +175,16 @@ fn store_failures_stay_store_errors() {
     ));
 }
 
+#[test]
+fn an_undecodable_node_keeps_the_decoders_error() {
+    match decode_node(&[0xff; 3]) {
+        Err(e @ MapStoreError::Undecodable(_)) => {
+            assert!(std::error::Error::source(&e).is_some(), "{e}")
+        }
+        other => panic!("expected Undecodable, got {other:?}"),
+    }
+}
+
 /// Writes-only versions take jmt's batch path, versions with a deletion the per-key path: both
 /// must give the same roots and prune to the same live tree.
 #[test]

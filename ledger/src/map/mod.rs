@@ -16,9 +16,10 @@
 //! layout) with a BLAKE3 hasher adapter, which are those of a binary sparse Merkle tree with leaf
 //! lifting. Two trees implement [`StateMap`] with these roots and byte-identical proofs:
 //!
-//! - [`JmtStateMap`]: `jmt` itself, with nodes behind [`MapNodeStore`], a plain versioned key-value
-//!   contract that redb or sled can implement without depending on `jmt`. It is the reference:
-//!   the tests compare the other tree with it.
+//! - `JmtStateMap` (feature `reference-jmt`): `jmt` itself, with nodes behind [`MapNodeStore`], a
+//!   plain versioned key-value contract that redb or sled can implement without depending on
+//!   `jmt`. It is the reference: the tests compare the other tree with it, and no production
+//!   build compiles it.
 //! - [`SparseMap`]: our own path-compressed, persistent binary tree in memory, several times faster
 //!   and smaller (`sparse`'s docs say why it is shaped as it is), with [`MapSnapshot`] handles
 //!   that keep a version readable while the map moves on.
@@ -28,15 +29,18 @@
 //! other roots would need a new proof format version).
 
 mod hasher;
+#[cfg(feature = "reference-jmt")]
 mod jmt_map;
 mod memory;
 mod proof;
 mod sparse;
 mod store;
 
-#[cfg(any(test, feature = "testing"))]
+// The suite checks a store end to end through `JmtStateMap`; `testing` turns the reference on.
+#[cfg(all(any(test, feature = "testing"), feature = "reference-jmt"))]
 pub mod conformance;
 
+#[cfg(feature = "reference-jmt")]
 pub use jmt_map::JmtStateMap;
 pub use memory::MemoryMapStore;
 pub use proof::{MAP_PROOF_FORMAT, MAX_MAP_PROOF_SIBLINGS, MapLeaf, MapProof};
@@ -108,7 +112,7 @@ fn check_next_version(latest: Option<u64>, version: u64) -> Result<(), MapError>
 /// Versions are consecutive from 0: version `n` is written by the `n`-th call to
 /// [`StateMap::apply`]. Every version keeps its root and stays provable until it is pruned.
 /// The sequencer, replay and the API program against this trait only, so the tree behind it
-/// ([`JmtStateMap`] or [`SparseMap`]) can be replaced without touching them.
+/// (`JmtStateMap` or [`SparseMap`]) can be replaced without touching them.
 pub trait StateMap {
     /// Applies `updates` as `version` and returns the new root. A key updated twice in one call
     /// takes its last value; `None` deletes the key (deleting an absent key is a no-op). An empty

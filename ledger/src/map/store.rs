@@ -119,4 +119,8 @@ pub enum MapStoreError {
     /// Stored bytes could not be read back as what was written (disk corruption, foreign data).
     #[error("stored map data is corrupt: {0}")]
     Corrupt(String),
+    /// A stored tree node does not decode (disk corruption, foreign data); the decoder's error
+    /// is the source.
+    #[error("stored map data is corrupt: a tree node does not decode: {0}")]
+    Undecodable(#[source] bincode::error::DecodeError),
 }

@@ -1,153 +1,16 @@
 //! Applying one leaf: check everything against an unchanged state, then commit.
 //!
-//! The rules run on a [`Tx`] that reads the state and collects the changed account records as
-//! copies. Only when every rule has passed does [`State::commit`] write them, so a refused entry
+//! The rules run on a [`Tx`] ([`super::tx`]) that reads the state and collects the changed
+//! account records as copies. Only when every rule has passed does [`State::commit`] write them, so a refused entry
 //! leaves the state exactly as it was, with no undo logic to get wrong.
 
-use super::history::{IndirectParty, direct_parties, extend_head};
+use super::history::extend_head;
 use super::rules;
-use super::{
-    AccountRecord, ClaimRecord, Consent, Effects, LogParams, Payment, Rejection, Role, State,
-};
+use super::tx::{Change, Tx};
+use super::{AccountRecord, Effects, Payment, Rejection, State};
 use crate::entry::{Body, Leaf, verify_leaf};
 use crate::hash::{Blake3, Hash, TreeHasher};
 use crate::keys::PublicKey;
-
-/// A change to the state outside the account records.
-#[derive(Debug)]
-pub(super) enum Change {
-    None,
-    Genesis(Box<LogParams>),
-    Grant(Consent),
-    Revoke {
-        consent: u64,
-    },
-    Claim(ClaimRecord),
-    Settle {
-        claim: u64,
-    },
-    /// The new total of deposits, already checked for overflow.
-    Deposit {
-        total_deposits: u64,
-    },
-    StateRoot,
-}
-
-/// The leaf being applied and the changes it would make.
-#[derive(Debug)]
-pub(super) struct Tx<'s> {
-    pub(super) state: &'s State,
-    pub(super) signer: PublicKey,
-    pub(super) index: u64,
-    pub(super) at: u64,
-    /// Copies of the changed and created records; a handful at most, so a Vec beats a map.
-    touched: Vec<(PublicKey, AccountRecord)>,
-    pub(super) change: Change,
-    pub(super) payment: Option<Payment>,
-}
-
-impl<'s> Tx<'s> {
-    pub(super) fn new(state: &'s State, signer: PublicKey, index: u64, at: u64) -> Self {
-        Self {
-            state,
-            signer,
-            index,
-            at,
-            touched: Vec::new(),
-            change: Change::None,
-            payment: None,
-        }
-    }
-
-    /// The account as this transaction sees it.
-    pub(super) fn account(&self, key: &PublicKey) -> Result<&AccountRecord, Rejection> {
-        self.touched
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, r)| r)
-            .or_else(|| self.state.accounts.get(key))
-            .ok_or(Rejection::UnknownAccount { key: *key })
-    }
-
-    /// A changeable copy of an existing account.
-    pub(super) fn account_mut(&mut self, key: &PublicKey) -> Result<&mut AccountRecord, Rejection> {
-        let pos = match self.touched.iter().position(|(k, _)| k == key) {
-            Some(pos) => pos,
-            None => {
-                let record = self.account(key)?.clone();
-                self.touched.push((*key, record));
-                self.touched.len() - 1
-            }
-        };
-        Ok(&mut self.touched[pos].1)
-    }
-
-    /// Requires `key` to be an account with one of `roles`.
-    pub(super) fn require_role(&self, key: &PublicKey, roles: &[Role]) -> Result<(), Rejection> {
-        let role = self.account(key)?.role;
-        if roles.contains(&role) {
-            Ok(())
-        } else {
-            Err(Rejection::WrongRole {
-                key: *key,
-                role,
-                required: roles.to_vec(),
-            })
-        }
-    }
-
-    /// Requires the signer to have one of `roles`, and `nonce` to be above its last one.
-    pub(super) fn signer_with_nonce(
-        &mut self,
-        roles: &[Role],
-        nonce: u64,
-    ) -> Result<(), Rejection> {
-        let signer = self.signer;
-        self.require_role(&signer, roles)?;
-        let record = self.account_mut(&signer)?;
-        if let Some(last) = record.last_nonce
-            && nonce <= last
-        {
-            return Err(Rejection::NonceReused { nonce, last });
-        }
-        record.last_nonce = Some(nonce);
-        Ok(())
-    }
-
-    /// Creates an account for a key that has none.
-    pub(super) fn create(
-        &mut self,
-        key: PublicKey,
-        record: AccountRecord,
-    ) -> Result<(), Rejection> {
-        if let Ok(existing) = self.account(&key) {
-            return Err(Rejection::AlreadyRegistered {
-                key,
-                role: existing.role,
-            });
-        }
-        self.touched.push((key, record));
-        Ok(())
-    }
-
-    /// The accounts whose history this leaf extends (see [`super::history`]).
-    fn involved(&self, body: &Body) -> Vec<PublicKey> {
-        let (mut parties, indirect) = direct_parties(&self.signer, body);
-        let extra = match indirect {
-            Some(IndirectParty::GrantAccessor { consent }) => {
-                self.state.consents.get(&consent).and_then(|c| c.accessor)
-            }
-            Some(IndirectParty::ClaimSubject { claim }) => {
-                self.state.claims.get(&claim).map(|c| c.subject)
-            }
-            None => None,
-        };
-        if let Some(key) = extra.filter(|k| !parties.contains(k)) {
-            parties.push(key);
-        }
-        parties
-    }
-}
 
 /// What a passed check hands to [`State::commit`].
 #[derive(Debug)]
@@ -174,41 +37,6 @@ impl Plan {
 }
 
 impl State {
-    /// Applies one leaf sequenced at `sequenced_at`, verifying its signature strictly.
-    ///
-    /// The leaf must already carry `sequenced_at` (the sequencer stamps it first): the history
-    /// chains hash the leaf as stamped. A `StateRoot`'s map root is not checked here, as the
-    /// pure state holds no map: [`super::Engine`] checks it, and replay always goes through it.
-    ///
-    /// # Errors
-    /// A [`Rejection`] naming the first rule the leaf breaks; the state is then unchanged.
-    pub fn apply(&mut self, leaf: &Leaf, sequenced_at: u64) -> Result<Effects, Rejection> {
-        self.apply_checked(leaf, sequenced_at, true)
-    }
-
-    /// As [`State::apply`], for a leaf whose signature the caller has already verified (strictly
-    /// or with [`crate::entry::signature::verify_leaves`]) under this log's origin.
-    ///
-    /// # Errors
-    /// As [`State::apply`], except that a bad signature is not detected.
-    pub fn apply_preverified(
-        &mut self,
-        leaf: &Leaf,
-        sequenced_at: u64,
-    ) -> Result<Effects, Rejection> {
-        self.apply_checked(leaf, sequenced_at, false)
-    }
-
-    fn apply_checked(
-        &mut self,
-        leaf: &Leaf,
-        sequenced_at: u64,
-        verify: bool,
-    ) -> Result<Effects, Rejection> {
-        let plan = self.check(leaf, sequenced_at, verify)?;
-        Ok(self.commit_checked(plan))
-    }
-
     /// Commits a plan, then (in debug builds) checks every invariant.
     pub(super) fn commit_checked(&mut self, plan: Plan) -> Effects {
         let effects = self.commit(plan);
@@ -222,6 +50,11 @@ impl State {
     }
 
     /// Runs every rule against the unchanged state; the plan says what to write.
+    ///
+    /// The leaf must already carry `at` (the sequencer stamps it first): the history chains hash
+    /// the leaf as stamped. A `StateRoot`'s map root is not checked here, as the pure state holds
+    /// no map: [`super::Engine`], the only public way to apply a leaf, checks it before it commits
+    /// the plan.
     pub(super) fn check(&self, leaf: &Leaf, at: u64, verify: bool) -> Result<Plan, Rejection> {
         let index = self.next_index;
         // The index after this leaf must exist; every history_len stays below it (invariants).

@@ -1,10 +1,12 @@
 //! The application half of the ledger: the pure state machine every party runs (DESIGN §4, §6).
 //!
-//! [`State::apply`] takes one leaf and the time it is sequenced at and either applies it,
-//! returning its [`Effects`], or refuses it with a precise [`Rejection`] and changes nothing. No
-//! clock, randomness or I/O happens inside, so the sequencer, the witnesses and the audit tool
-//! reach the same state from the same leaves. [`replay`] re-runs a whole log from its genesis
-//! with full signature checks and recomputes every `StateRoot`.
+//! [`Engine::apply`] takes one leaf and the time it is sequenced at and either applies it to the
+//! [`State`], returning its [`Effects`], or refuses it with a precise [`Rejection`] and changes
+//! nothing. No clock, randomness or I/O happens inside, so the sequencer, the witnesses and the
+//! audit tool reach the same state from the same leaves. The engine is the only way to apply a
+//! leaf: it holds the state map as well, so no caller can apply a `StateRoot` whose map root it has
+//! not checked. [`replay`] re-runs a whole log from its genesis with full signature checks and
+//! recomputes every `StateRoot`.
 //!
 //! # Idempotent retry: split between the state and the node
 //!
@@ -17,10 +19,10 @@
 //!
 //! # Signature checks
 //!
-//! [`State::apply`] verifies the leaf's signature strictly. The node verifies submissions before
+//! [`Engine::apply`] verifies the leaf's signature strictly. The node verifies submissions before
 //! they reach the sequencer, in parallel batches with
 //! [`crate::entry::signature::verify_leaves`] (which accepts exactly what the strict check
-//! accepts), and then calls [`State::apply_preverified`] so nothing is verified twice. Replay and
+//! accepts), and then calls [`Engine::apply_preverified`] so nothing is verified twice. Replay and
 //! audit always verify.
 
 mod account;
@@ -31,6 +33,7 @@ mod rejection;
 mod replay;
 mod rules;
 mod snapshot;
+mod tx;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -307,7 +310,7 @@ impl GrantIndexes<'_> {
 
 /// Whether two leaves are the same entry: same signer and same body bytes.
 ///
-/// The node calls this when [`State::apply`] answers [`Rejection::NonceReused`]: if the leaf
+/// The node calls this when [`Engine::apply`] answers [`Rejection::NonceReused`]: if the leaf
 /// already sequenced under that (signer, nonce) is the same entry, the submission is a retry and
 /// gets the original index; otherwise the rejection stands. `sequenced_at` is ignored (a retry is
 /// unstamped) and so is the signature (the signer could sign the same body twice; it is still one

@@ -80,6 +80,9 @@ impl<M: StateMap> Engine<M> {
     /// Applies a leaf, verifying its signature strictly; a `StateRoot`'s map root is checked
     /// against the map.
     ///
+    /// The leaf must already carry `sequenced_at` (the sequencer stamps it first): the history
+    /// chains hash the leaf as stamped.
+    ///
     /// # Errors
     /// [`EngineError::Rejected`] for a leaf the rules refuse (including
     /// [`Rejection::StateRootMismatch`]), [`EngineError::Map`] if the map fails.
@@ -87,10 +90,11 @@ impl<M: StateMap> Engine<M> {
         self.apply_checked(leaf, sequenced_at, true)
     }
 
-    /// As [`Engine::apply`] for a leaf whose signature the caller verified.
+    /// As [`Engine::apply`] for a leaf whose signature the caller has already verified (strictly
+    /// or with [`crate::entry::signature::verify_leaves`]) under this log's origin.
     ///
     /// # Errors
-    /// As [`Engine::apply`].
+    /// As [`Engine::apply`], except that a bad signature is not detected.
     pub fn apply_preverified(
         &mut self,
         leaf: &Leaf,
@@ -230,7 +234,7 @@ const VERIFY_BATCH: usize = 256;
 
 /// Replays a whole log from its genesis, in memory: every signature (batched, accepting exactly
 /// what the strict check accepts), every rule, every `StateRoot` recomputed. The map is a
-/// [`SparseMap`]; [`replay_into`] takes any other (jmt over a disk store, say).
+/// [`SparseMap`]; [`replay_into`] takes any other (`JmtStateMap` over a disk store, say).
 ///
 /// # Errors
 /// [`ReplayError`] at the first leaf that is out of sequence or refused.

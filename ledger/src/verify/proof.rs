@@ -22,6 +22,10 @@ pub enum ProofError {
     /// Two trees of the same size with different roots: not the same log.
     #[error("same size {size} but different roots")]
     SameSizeDifferentRoots { size: u64 },
+    /// A consistency proof from the empty tree to a larger one: it would prove nothing, since
+    /// every tree extends the empty one. A client that trusts size 0 needs no proof.
+    #[error("no consistency proof from the empty tree (to size {to}) proves anything")]
+    FromEmptyTree { to: u64 },
 }
 
 /// Number of hashes in an inclusion proof for `index` in a tree of `size` (RFC 9162 shape).
@@ -137,6 +141,10 @@ pub fn verify_inclusion<H: TreeHasher>(
 /// Verifies that the tree of `to` leaves with `to_root` extends the tree of `from` leaves with
 /// `from_root`.
 ///
+/// Equal sizes need an empty proof and equal roots (0 to 0 included). From size 0 to a larger
+/// size there is no proof to check and the answer is always [`ProofError::FromEmptyTree`], as in
+/// RFC 9162 and transparency-dev/merkle: a client that trusts the empty tree needs none.
+///
 /// # Errors
 /// A [`ProofError`] saying why the proof does not hold.
 pub fn verify_consistency<H: TreeHasher>(
@@ -163,14 +171,10 @@ pub fn verify_consistency<H: TreeHasher>(
         return Ok(());
     }
     if from == 0 {
-        // Every tree extends the empty tree; the proof is empty (RFC 9162 §2.1.4.1).
-        if !proof.is_empty() {
-            return Err(ProofError::WrongLength {
-                expected: 0,
-                got: proof.len(),
-            });
-        }
-        return Ok(());
+        // RFC 9162 §2.1.4 defines proofs for 0 < first < second only, and transparency-dev/merkle
+        // rejects every proof from the empty tree: accepting one would let a caller believe it
+        // checked something about a root it never compared.
+        return Err(ProofError::FromEmptyTree { to });
     }
     let expected = consistency_proof_len(from, to);
     if proof.len() != expected {
@@ -249,5 +253,32 @@ mod tests {
         let proof = vec![Hash::default(); 64];
         assert!(verify_inclusion(&crate::Blake3, 0, size, &root, &proof, &root).is_err());
         assert!(verify_consistency(&crate::Blake3, 3, size, &root, &root, &proof).is_err());
+    }
+
+    #[test]
+    fn no_proof_from_the_empty_tree_is_accepted() {
+        let empty = crate::Blake3.empty_root();
+        let one = crate::Blake3.hash_leaf(b"leaf");
+        // The proof a prover would send (none), the tree's own root as the old one, and junk.
+        for (old, proof) in [
+            (empty, vec![]),
+            (one, vec![]),
+            (empty, vec![one]),
+            (one, vec![empty, one]),
+        ] {
+            assert_eq!(
+                verify_consistency(&crate::Blake3, 0, 1, &old, &one, &proof),
+                Err(ProofError::FromEmptyTree { to: 1 })
+            );
+        }
+        // Same size is a root comparison, not a proof from the empty tree.
+        assert_eq!(
+            verify_consistency(&crate::Blake3, 0, 0, &empty, &empty, &[]),
+            Ok(())
+        );
+        assert_eq!(
+            verify_consistency(&crate::Blake3, 0, 0, &empty, &one, &[]),
+            Err(ProofError::SameSizeDifferentRoots { size: 0 })
+        );
     }
 }

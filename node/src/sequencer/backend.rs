@@ -1,7 +1,7 @@
 //! What the sequencer task drives: the rules, the tree and the store, behind one narrow trait.
 //!
 //! The sequencer owns batching, back-pressure and who waits for what; the backend owns the
-//! ledger (`State::apply`, `integrate`, the state map, checkpoint signing) and durable writes.
+//! ledger (`Engine::apply`, `integrate`, the state map, checkpoint signing) and durable writes.
 //! Every method runs on a blocking thread: it may fsync.
 
 use testigo_ledger::api::{ClaimView, ConsentView};

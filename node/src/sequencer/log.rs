@@ -341,14 +341,7 @@ impl Backend for LogBackend {
         grants
             .map(|(index, c)| ConsentView {
                 index,
-                subject: c.subject,
-                accessor: c.accessor,
-                categories: c.categories.clone(),
-                purposes: c.purposes.clone(),
-                price: c.price,
-                valid_from: c.valid_from,
-                valid_until: c.valid_until,
-                revoked_at: c.revoked_at,
+                consent: c.clone(),
             })
             .collect()
     }

@@ -5,7 +5,9 @@
 //! measured as most of the sequencer's time (`sequencer::log`). It is kept, and held to the
 //! ledger's conformance suite on both engines, for a replay over more accounts than memory
 //! holds (a witness's or the audit tool's, DESIGN §6): `replay_into(JmtStateMap::new(&store), ..)`
-//! keeps jmt's nodes here, in their own tables, apart from the node's log.
+//! keeps jmt's nodes here, in their own tables, apart from the node's log. `JmtStateMap` is behind
+//! the ledger's `reference-jmt` feature, which this crate turns on only for its tests (through
+//! `testing`), so the node's build carries no `jmt`; a replay that wants this store turns it on.
 //!
 //! Nodes are stored under their opaque key; values under `key hash ‖ version (BE)`, so "newest
 //! at or below a version" is one backwards step of a range; pruning reads the `map_stale` and
@@ -119,8 +121,8 @@ impl Store {
     }
 }
 
-/// Implements `MapNodeStore` for `Store` and `&Store` (the sequencer shares one `Arc<Store>` and
-/// builds a `JmtStateMap<&Store>` when it needs one).
+/// Implements `MapNodeStore` for `Store` and `&Store` (a `JmtStateMap<&Store>` over the one
+/// `Arc<Store>` the node shares, when a replay needs one).
 macro_rules! map_node_store {
     ($ty:ty) => {
         impl MapNodeStore for $ty {

@@ -1,9 +1,9 @@
 //! [`StateMap`] as a compact, persistent binary sparse Merkle tree in memory: the same roots and
-//! proofs as [`crate::map::JmtStateMap`], at a fraction of its time and memory. Measured with
-//! `benches/map.rs` at 10^6 accounts (120-byte records, glibc malloc, this project's 2-core
-//! machine): a batch of 1,000 updates in ~4.6 ms instead of ~21 ms, a proof in ~0.4 µs instead of
-//! ~30 µs, all 10^6 accounts built in one batch in ~1 s, and 336 bytes of resident memory per
-//! account, record included.
+//! proofs as `JmtStateMap` (the reference, feature `reference-jmt`), at a fraction of its time
+//! and memory. Measured with `benches/map.rs` at 10^6 accounts (120-byte records, glibc malloc,
+//! this project's 2-core machine): a batch of 1,000 updates in ~4.6 ms instead of ~21 ms, a proof
+//! in ~0.4 µs instead of ~30 µs, all 10^6 accounts built in one batch in ~1 s, and 336 bytes of
+//! resident memory per account, record included.
 //!
 //! **What the roots are.** jmt's roots, which clients and the protocol depend on, are those of a
 //! binary sparse Merkle tree over 256-bit keys (bit 0 is the most significant bit of byte 0; `0`

@@ -6,7 +6,7 @@
 //! at most the access's price. A revocation takes effect from the next leaf on: any access
 //! sequenced after it is refused, none before it is touched.
 
-use super::super::apply::{Change, Tx};
+use super::super::tx::{Change, Tx};
 use super::super::{Consent, Rejection, Role};
 use crate::entry::{Access, GrantConsent, RevokeConsent};
 use crate::keys::PublicKey;

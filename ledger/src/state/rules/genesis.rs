@@ -6,7 +6,7 @@
 //! 1 and the number of witnesses (0 only when there are none). It creates the operator's account
 //! and sets the operator's first nonce.
 
-use super::super::apply::{Change, Tx};
+use super::super::tx::{Change, Tx};
 use super::super::{AccountRecord, LogParams, MAX_FEE_BPS, Rejection, Role};
 use super::{non_empty, strong_key};
 use crate::entry::Genesis;

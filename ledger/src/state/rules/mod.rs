@@ -1,7 +1,7 @@
 //! The rules of each body kind (DESIGN §4). Each function checks one body against a [`Tx`] and
 //! records its changes there; it returns the first rule broken, in the order the docs list them.
 //!
-//! [`Tx`]: super::apply::Tx
+//! [`Tx`]: super::tx::Tx
 
 pub(super) mod consent;
 pub(super) mod genesis;

@@ -5,7 +5,7 @@
 //! `PayoutSettled`, so after every leaf: deposits = accessor and operator balances + subject
 //! balances + pending payouts + settled payouts + operator fees.
 
-use super::super::apply::{Change, Tx};
+use super::super::tx::{Change, Tx};
 use super::super::{ClaimRecord, Payment, Rejection, Role};
 use super::consent::check_coverage;
 use super::non_empty;

@@ -3,7 +3,7 @@
 //! Checked in this order: the signer is the operator and its nonce is fresh; (for an accessor)
 //! the display name and legal entity id are given; the new key is strong; it names no account yet.
 
-use super::super::apply::Tx;
+use super::super::tx::Tx;
 use super::super::{AccountRecord, Rejection, Role};
 use super::{non_empty, strong_key};
 use crate::entry::{EnrollSubject, RegisterAccessor};

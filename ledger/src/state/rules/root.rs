@@ -5,7 +5,7 @@
 //! `map_root` is right needs the map, which the pure state does not hold: [`super::super::Engine`]
 //! checks it before the leaf reaches these rules. Applying it clears the dirty set.
 
-use super::super::apply::{Change, Tx};
+use super::super::tx::{Change, Tx};
 use super::super::{Rejection, Role};
 use crate::entry::StateRoot;
 
