@@ -9,6 +9,8 @@ use crate::entry::WitnessKey;
 use crate::hash::Hash;
 use crate::keys::PublicKey;
 
+pub use crate::error_code::{ErrorCode, UnknownErrorCode};
+
 /// A byte string that is standard base64 in JSON.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Bytes(pub Vec<u8>);

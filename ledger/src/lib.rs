@@ -26,6 +26,7 @@ pub mod api;
 pub mod auth;
 pub mod checkpoint;
 pub mod entry;
+mod error_code;
 pub mod hash;
 pub mod keys;
 pub mod map;

@@ -33,7 +33,10 @@ fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
             Some(PublicKey(bytes.try_into().ok()?))
         })
         .ok_or_else(|| {
-            ApiError::bad_request("bad_request", "account key is not 32 bytes of base64")
+            ApiError::bad_request(
+                testigo_ledger::api::ErrorCode::BadRequest,
+                "account key is not 32 bytes of base64",
+            )
         })
 }
 

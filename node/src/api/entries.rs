@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use testigo_ledger::api::{
-    BatchResponse, BatchResult, Entries, IndexedLeaf, Sequenced, Submission, Wait,
+    BatchResponse, BatchResult, Entries, ErrorCode, IndexedLeaf, Sequenced, Submission, Wait,
 };
 use testigo_ledger::entry::{Body, Leaf};
 
@@ -72,7 +72,7 @@ pub(crate) async fn post_entries(
             }
             Err(e) => {
                 return Err(ApiError::bad_request(
-                    "bad_request",
+                    ErrorCode::BadRequest,
                     format!("expected {{\"leaf\": base64}} or {{\"leaves\": [base64, ..]}}: {e}"),
                 ));
             }
@@ -82,7 +82,7 @@ pub(crate) async fn post_entries(
     };
     if raw.is_empty() || raw.len() > state.limits.max_batch_submission {
         return Err(ApiError::bad_request(
-            "bad_request",
+            ErrorCode::BadRequest,
             format!(
                 "a submission holds 1..={} leaves, not {}",
                 state.limits.max_batch_submission,
@@ -99,7 +99,9 @@ pub(crate) async fn post_entries(
         state
             .metrics
             .refusals
-            .get_or_create(&CodeLabel { code: refusal.code })
+            .get_or_create(&CodeLabel {
+                code: refusal.code.as_str(),
+            })
             .inc();
     }
     Ok(match form {
@@ -137,7 +139,7 @@ async fn submit(
         match Leaf::from_bytes(bytes) {
             Ok(leaf) if leaf.sequenced_at != 0 => {
                 results[i] = Some(Err(Refusal::new(
-                    "malformed_leaf",
+                    ErrorCode::MalformedLeaf,
                     "submit the envelope with sequenced_at zero; the sequencer sets it",
                     serde_json::json!({ "sequenced_at": leaf.sequenced_at }),
                 )));
@@ -146,7 +148,7 @@ async fn submit(
             // checkpoint; one submitted mid-batch would commit a map version out of turn.
             Ok(leaf) if matches!(leaf.decode_body(), Ok(Body::StateRoot(_))) => {
                 results[i] = Some(Err(Refusal::new(
-                    "state_root_reserved",
+                    ErrorCode::StateRootReserved,
                     "StateRoot entries are written by the sequencer only",
                     serde_json::Value::Null,
                 )));
@@ -157,7 +159,7 @@ async fn submit(
             }
             Err(e) => {
                 results[i] = Some(Err(Refusal::new(
-                    "malformed_leaf",
+                    ErrorCode::MalformedLeaf,
                     e.to_string(),
                     serde_json::Value::Null,
                 )));
@@ -188,7 +190,7 @@ async fn submit(
             }
             Err(e) => {
                 results[i] = Some(Err(Refusal::new(
-                    "invalid_signature",
+                    ErrorCode::InvalidSignature,
                     format!("entry signature by {} {e}", leaf.signer),
                     serde_json::json!({ "signer": leaf.signer }),
                 )));
@@ -243,14 +245,14 @@ fn split_binary(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
     while !bytes.is_empty() {
         let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
             return Err(ApiError::bad_request(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "binary batch: truncated length prefix",
             ));
         };
         let len = u32::from_be_bytes(*len) as usize;
         if len > rest.len() {
             return Err(ApiError::bad_request(
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!(
                     "binary batch: leaf {} declares {len} bytes, {} remain",
                     leaves.len(),
@@ -292,7 +294,7 @@ pub(crate) async fn get_entries(
     let RangeQuery { start, end } = query(q)?;
     if start >= end {
         return Err(ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             format!("start {start} must be below end {end}"),
         ));
     }

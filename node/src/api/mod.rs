@@ -34,7 +34,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use testigo_ledger::api::{Health, LogInfo};
+use testigo_ledger::api::{ErrorCode, Health, LogInfo};
 
 pub use entries::encode_binary_batch;
 pub use error::ApiError;
@@ -136,7 +136,9 @@ pub(crate) async fn read<R: Send + 'static>(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| match e {
-            ReadError::OutOfRange(message) => ApiError::bad_request("invalid_range", message),
+            ReadError::OutOfRange(message) => {
+                ApiError::bad_request(ErrorCode::InvalidRange, message)
+            }
             ReadError::Store(cause) => ApiError::internal(cause),
         })
 }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
-use testigo_ledger::api::ConsentView;
+use testigo_ledger::api::{ConsentView, ErrorCode};
 use testigo_ledger::checkpoint::{Checkpoint, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _};
@@ -126,7 +126,7 @@ fn fatal(e: impl std::fmt::Display) -> BackendError {
 /// A state-machine rejection as an API refusal, with the rejection's fields as details.
 pub(crate) fn refusal(rejection: &Rejection) -> Refusal {
     Refusal::new(
-        rejection.code(),
+        ErrorCode::from(rejection),
         rejection.to_string(),
         serde_json::to_value(rejection).unwrap_or_default(),
     )

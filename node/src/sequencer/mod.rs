@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub(crate) use backend::Backend;
 pub use backend::{BackendError, CheckpointInfo, Receipt};
 pub(crate) use log::{LogBackend, Tail};
-pub use refusal::{Refusal, RefusalClass, class_of};
+pub use refusal::Refusal;
 pub(crate) use task::{Settings, spawn};
 
 /// Why a submission got no per-entry answer.
