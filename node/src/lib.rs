@@ -16,6 +16,7 @@ pub mod config;
 pub mod datadir;
 pub mod keyfile;
 pub mod loadgen;
+pub mod metrics;
 mod node;
 pub mod operator;
 pub mod reader;

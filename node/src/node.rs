@@ -17,9 +17,10 @@ use testigo_ledger::{Blake3, PublicKey};
 use tokio::net::TcpListener;
 
 use crate::api::auth::Authorizer;
-use crate::api::{AppState, Limits, Metrics, router};
+use crate::api::{AppState, Limits, router};
 use crate::config::Config;
 use crate::datadir::{DataDirError, GenesisParams, open_or_init};
+use crate::metrics::Metrics;
 use crate::sequencer::{
     Backend, BackendError, CheckpointInfo, LogBackend, SequencerError, Settings, Tail, spawn,
 };

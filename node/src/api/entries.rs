@@ -22,9 +22,9 @@ use testigo_ledger::api::{
 use testigo_ledger::entry::{Body, Leaf};
 
 use super::auth::Signed;
-use super::metrics::CodeLabel;
 use super::proofs::query;
 use super::{ApiError, AppState, read};
+use crate::metrics::CodeLabel;
 use crate::sequencer::{Outcome, Refusal, verify::verify_parallel};
 
 #[derive(Debug, Default, Deserialize)]

@@ -21,7 +21,7 @@ pub mod auth;
 mod entries;
 pub mod error;
 mod events;
-pub mod metrics;
+mod metrics;
 mod proofs;
 #[cfg(test)]
 mod tests;
@@ -38,8 +38,8 @@ use testigo_ledger::api::{ErrorCode, Health, LogInfo};
 
 pub use entries::encode_binary_batch;
 pub use error::ApiError;
-pub use metrics::Metrics;
 
+use crate::metrics::Metrics;
 use crate::reader::{LogRead, ReadError};
 use crate::sequencer::SequencerHandle;
 

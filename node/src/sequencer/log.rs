@@ -37,7 +37,7 @@ use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, State
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
 use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal};
-use crate::api::Metrics;
+use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store, WriteBatch};
 
 /// State-map versions kept behind the newest. Readers hold the version they prove against
