@@ -9,6 +9,7 @@ use crate::entry::WitnessKey;
 use crate::hash::Hash;
 use crate::keys::PublicKey;
 
+pub use crate::batch::{BatchFramingError, decode_binary_batch, encode_binary_batch};
 pub use crate::error_code::{ErrorCode, UnknownErrorCode};
 
 /// A byte string that is standard base64 in JSON.

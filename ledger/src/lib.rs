@@ -24,6 +24,7 @@
 
 pub mod api;
 pub mod auth;
+mod batch;
 pub mod checkpoint;
 pub mod entry;
 mod error_code;

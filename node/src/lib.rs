@@ -14,6 +14,7 @@
 pub mod api;
 pub mod config;
 pub mod datadir;
+mod intake;
 pub mod keyfile;
 pub mod loadgen;
 pub mod metrics;

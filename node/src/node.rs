@@ -20,6 +20,7 @@ use crate::api::auth::Authorizer;
 use crate::api::{AppState, Limits, router};
 use crate::config::Config;
 use crate::datadir::{DataDirError, GenesisParams, open_or_init};
+use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::sequencer::{
     Backend, BackendError, CheckpointInfo, LogBackend, SequencerError, Settings, Tail, spawn,
@@ -135,15 +136,23 @@ pub async fn run(
         .chain(genesis.witnesses.iter().map(|w| w.key))
         .chain(genesis.regulators.iter().copied());
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    let reader: Arc<dyn crate::reader::LogRead> = Arc::new(store.clone());
+    let intake = Intake::new(
+        &genesis.origin,
+        sequencer.clone(),
+        reader.clone(),
+        metrics.clone(),
+        config.max_batch_submission,
+    );
     let state = Arc::new(AppState {
         log,
         sequencer,
-        reader: Arc::new(store.clone()),
+        reader,
         metrics,
         authorizer: Authorizer::new(readers, config.replay_cache_capacity),
+        intake,
         limits: Limits {
             max_request_bytes: config.max_request_bytes,
-            max_batch_submission: config.max_batch_submission,
             max_entries_page: config.max_entries_page,
         },
         stopping,

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use testigo_ledger::api::{ErrorBody, ErrorCode};
 
+use crate::intake::IntakeError;
 use crate::sequencer::{Refusal, SequencerError};
 
 /// Seconds a client should wait after `queue_full`.
@@ -152,6 +153,18 @@ impl From<SequencerError> for ApiError {
             SequencerError::QueueFull => ApiError::QueueFull,
             SequencerError::Stopped => ApiError::ShuttingDown,
             SequencerError::Fatal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::BatchSize { .. } => {
+                ApiError::bad_request(ErrorCode::BadRequest, e.to_string())
+            }
+            IntakeError::Sequencer(e) => e.into(),
+            IntakeError::Read(_) | IntakeError::Internal(_) => ApiError::internal(e),
         }
     }
 }

@@ -36,9 +36,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use testigo_ledger::api::{ErrorCode, Health, LogInfo};
 
-pub use entries::encode_binary_batch;
 pub use error::ApiError;
+/// The binary batch framing now lives in the ledger; re-exported here until its callers import
+/// it from `testigo_ledger::api`.
+pub use testigo_ledger::api::encode_binary_batch;
 
+use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::reader::{LogRead, ReadError};
 use crate::sequencer::SequencerHandle;
@@ -47,7 +50,6 @@ use crate::sequencer::SequencerHandle;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_request_bytes: usize,
-    pub(crate) max_batch_submission: usize,
     pub(crate) max_entries_page: u64,
 }
 
@@ -58,6 +60,8 @@ pub(crate) struct AppState {
     pub(crate) reader: Arc<dyn LogRead>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authorizer: auth::Authorizer,
+    /// Parse, verify, sequence: the submission path the handler hands raw leaves to.
+    pub(crate) intake: Intake,
     pub(crate) limits: Limits,
     /// Becomes `true` when the node starts shutting down: long-lived responses end on it.
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
