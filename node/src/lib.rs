@@ -21,10 +21,10 @@ pub mod metrics;
 mod node;
 pub mod operator;
 pub mod reader;
+mod recovery;
 pub mod sequencer;
 pub mod simulate;
 pub mod storage;
-mod store_reader;
 
 pub use config::{Config, ConfigError, StorageEngine};
 pub use datadir::GenesisParams;
