@@ -9,6 +9,7 @@ use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, RunArgs};
+use testigo_node::GenesisParams;
 
 /// The node's allocator. glibc malloc fragments under the state map's many small, short-lived
 /// allocations spread over blocking threads (about 30% of map time, and RSS that kept climbing);
@@ -51,6 +52,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Operator(args) => cli::operator::run(args),
         Command::Run(args) => {
             let config = args.config()?;
+            if args.creates_log(&config) {
+                testigo_node::datadir::init(&config, &GenesisParams::default())
+                    .context("cannot create the default data directory")?;
+            }
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(config.http_listen)

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::api::auth::Authorizer;
 use crate::api::{AppState, Limits, router};
 use crate::config::Config;
-use crate::datadir::{DataDirError, GenesisParams, open_or_init};
+use crate::datadir::{self, DataDirError};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::recovery::recover;
@@ -53,8 +53,8 @@ impl From<SequencerError> for NodeError {
     }
 }
 
-/// Runs a node on an already-bound listener until `shutdown` resolves (STYLE 7). A fresh data
-/// directory gets a new key and the default genesis ([`GenesisParams::default`]).
+/// Runs a node on an already-bound listener until `shutdown` resolves (STYLE 7), on a data
+/// directory that [`datadir::init`] created; `run` creates none itself.
 ///
 /// # Errors
 /// [`NodeError`] naming what prevented the start or broke the node.
@@ -64,7 +64,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     config.validate()?;
-    let (key, genesis_leaf, genesis) = open_or_init(&config, &GenesisParams::default())?;
+    let (key, genesis_leaf, genesis) = datadir::open(&config)?;
     let engine = match config.storage {
         crate::config::StorageEngine::Redb => EngineKind::Redb,
         crate::config::StorageEngine::Sled => EngineKind::Sled,

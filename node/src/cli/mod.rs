@@ -17,7 +17,8 @@ use testigo_node::{Config, GenesisParams, StorageEngine};
 
 /// Testigo operator node: a signed, Merkle-anchored, append-only log of accesses to customers'
 /// personal data. Without a subcommand, runs a node on the defaults (data in ./testigo-data,
-/// HTTP on 127.0.0.1:7700), creating the log key and genesis on first start.
+/// HTTP on 127.0.0.1:7700), creating the log key and genesis there on first start; any other
+/// data directory is created with `testigo-node init`.
 #[derive(Debug, clap::Parser)]
 #[command(version)]
 pub(crate) struct Cli {
@@ -27,9 +28,11 @@ pub(crate) struct Cli {
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Run the node (the default).
+    /// Run the node (the default) on a data directory made by `init` (only the default
+    /// ./testigo-data is created on first start).
     Run(RunArgs),
     /// Create the data directory, the log key (0600) and the signed genesis entry.
+    #[command(after_help = INIT_EXAMPLE)]
     Init(InitArgs),
     /// Benchmark a running node (build with --release).
     Loadgen(loadgen::LoadgenArgs),
@@ -38,6 +41,12 @@ pub(crate) enum Command {
     /// Submit an operator entry to a running node, signed with the data directory's key.
     Operator(operator::OperatorArgs),
 }
+
+const INIT_EXAMPLE: &str = "Example:
+  testigo-node init --data-dir /var/lib/testigo --origin telco.example/log/1 \\
+      --fee-bps 300 --currency EUR \\
+      --witness w1=BASE64KEY --quorum 1 --regulator BASE64KEY
+  testigo-node run --data-dir /var/lib/testigo";
 
 /// Flags shared by `run` and `init`.
 #[derive(Debug, Default, clap::Args)]
@@ -128,6 +137,15 @@ impl NodeArgs {
 }
 
 impl RunArgs {
+    /// Whether `run` may create a new log in `config`'s data directory: only in the default
+    /// one, named by neither `--data-dir` nor the config file, and only if it holds no log. A
+    /// directory the user named must exist already, so a typo cannot start a second log.
+    pub(crate) fn creates_log(&self, config: &Config) -> bool {
+        self.node.data_dir.is_none()
+            && config.data_dir == Config::default().data_dir
+            && testigo_node::datadir::is_empty(config)
+    }
+
     pub(crate) fn config(&self) -> anyhow::Result<Config> {
         let mut config = self.node.config()?;
         if let Some(http) = self.http {
