@@ -26,7 +26,7 @@ pub mod sequencer;
 pub mod simulate;
 pub mod storage;
 
-pub use config::{Config, ConfigError, StorageEngine};
+pub use config::{Config, ConfigError, Role, StorageEngine};
 pub use datadir::GenesisParams;
 pub use keyfile::{KeyFile, KeyFileError};
 pub use node::{NodeError, run};

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::api::auth::Authorizer;
 use crate::api::{AppState, Limits, router};
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::datadir::{self, DataDirError};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
@@ -64,6 +64,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     config.validate()?;
+    match config.role {
+        // A witness (replicate the operator's log, re-apply it, cosign its checkpoints) will be
+        // a second arm with its own start-up; what the roles share (data directory, recovery,
+        // the read API) is in modules of its own already.
+        Role::Operator => run_operator(config, listener, shutdown).await,
+    }
+}
+
+/// The operator: the log key's holder, sequencing submissions and signing checkpoints.
+async fn run_operator(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
     let (key, genesis_leaf, genesis) = datadir::open(&config)?;
     let engine = match config.storage {
         crate::config::StorageEngine::Redb => EngineKind::Redb,
