@@ -93,10 +93,16 @@ async fn a_refusal_carries_the_nodes_code_and_details() {
 async fn an_answer_that_is_not_the_api_is_a_protocol_error() {
     let url = scripted(Some(http("200 OK", "", "<html>a captive portal</html>"))).await;
     let error = Client::new(&url).unwrap().log().await.unwrap_err();
-    assert!(matches!(error, ClientError::Protocol { status: 200, .. }), "{error:?}");
+    assert!(
+        matches!(error, ClientError::Protocol { status: 200, .. }),
+        "{error:?}"
+    );
     let url = scripted(Some(http("500 Internal Server Error", "", "oops"))).await;
     let error = Client::new(&url).unwrap().log().await.unwrap_err();
-    assert!(matches!(error, ClientError::Protocol { status: 500, .. }), "{error:?}");
+    assert!(
+        matches!(error, ClientError::Protocol { status: 500, .. }),
+        "{error:?}"
+    );
     assert!(!error.is_retryable());
 }
 
@@ -126,9 +132,19 @@ async fn a_silent_node_times_out_and_a_closed_port_is_unreachable() {
         timeout: Duration::from_millis(200),
         ..Options::default()
     };
-    let error = Client::with_options(&url, options).unwrap().log().await.unwrap_err();
+    let error = Client::with_options(&url, options)
+        .unwrap()
+        .log()
+        .await
+        .unwrap_err();
     assert!(
-        matches!(error, ClientError::Retryable { reason: Retry::Timeout(_), .. }),
+        matches!(
+            error,
+            ClientError::Retryable {
+                reason: Retry::Timeout(_),
+                ..
+            }
+        ),
         "{error:?}"
     );
 
@@ -145,17 +161,33 @@ async fn a_silent_node_times_out_and_a_closed_port_is_unreachable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, ClientError::Retryable { reason: Retry::Unreachable(_), .. }),
+        matches!(
+            error,
+            ClientError::Retryable {
+                reason: Retry::Unreachable(_),
+                ..
+            }
+        ),
         "{error:?}"
     );
 }
 
 #[test]
 fn only_a_scheme_and_an_authority_make_a_node_url() {
-    for good in ["http://127.0.0.1:7700", "https://node.example", "http://[::1]:7700/"] {
+    for good in [
+        "http://127.0.0.1:7700",
+        "https://node.example",
+        "http://[::1]:7700/",
+    ] {
         assert!(Client::new(good).is_ok(), "{good}");
     }
-    for bad in ["127.0.0.1:7700", "ftp://node", "http://node/v1", "http://node?x=1", "not a url"] {
+    for bad in [
+        "127.0.0.1:7700",
+        "ftp://node",
+        "http://node/v1",
+        "http://node?x=1",
+        "not a url",
+    ] {
         assert!(
             matches!(Client::new(bad), Err(ClientError::Config(_))),
             "{bad}"

@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use testigo_ledger::api::{encode_binary_batch, split_binary_batch};
+use testigo_ledger::api::{encode_binary_batch, decode_binary_batch};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(leaves) = split_binary_batch(data) {
+    if let Ok(leaves) = decode_binary_batch(data) {
         assert_eq!(encode_binary_batch(leaves.iter().copied()), data);
     }
 });

@@ -5,10 +5,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
-pub use crate::batch::{BatchFramingError, encode_binary_batch, split_binary_batch};
 use crate::entry::WitnessKey;
 use crate::hash::Hash;
 use crate::keys::PublicKey;
+
+pub use crate::batch::{BatchFramingError, decode_binary_batch, encode_binary_batch};
+pub use crate::error_code::{ErrorCode, UnknownErrorCode};
 
 /// A byte string that is standard base64 in JSON.
 #[derive(Clone, PartialEq, Eq, Default)]

@@ -27,6 +27,7 @@ pub mod auth;
 mod batch;
 pub mod checkpoint;
 pub mod entry;
+mod error_code;
 pub mod hash;
 pub mod keys;
 pub mod map;

@@ -2,6 +2,7 @@
 //! validated into a [`Config`] before any work starts.
 //!
 //! ```toml
+//! role = "operator"                      # the only role so far; witnesses come with replication
 //! data_dir = "./testigo-data"
 //! http_listen = "127.0.0.1:7700"
 //! p2p_listen = "/ip4/0.0.0.0/tcp/7701"   # reserved for replication, not yet used
@@ -30,10 +31,22 @@ pub enum StorageEngine {
     Sled,
 }
 
+/// What a node does for its log. `node::run` starts the role's tasks; each role is one match
+/// arm there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Holds the log key: sequences submissions, signs checkpoints, serves the API.
+    #[default]
+    Operator,
+}
+
 /// Everything `run` needs, validated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// What this node does.
+    pub role: Role,
     /// Where the key, the genesis entry and the store live.
     pub data_dir: PathBuf,
     /// HTTP API address (`main` binds it; `run` takes a bound listener).
@@ -64,6 +77,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            role: Role::Operator,
             data_dir: PathBuf::from("./testigo-data"),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
             p2p_listen: "/ip4/0.0.0.0/tcp/7701".to_owned(),
@@ -193,7 +207,11 @@ mod tests {
         Config::default().validate().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
-        std::fs::write(&path, "batch_max_delay_ms = 20\nstorage = \"sled\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "role = \"operator\"\nbatch_max_delay_ms = 20\nstorage = \"sled\"\n",
+        )
+        .unwrap();
         let config = Config::from_file(&path).unwrap();
         assert_eq!(config.batch_max_delay_ms, 20);
         assert_eq!(config.storage, StorageEngine::Sled);
@@ -205,6 +223,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
         std::fs::write(&path, "batch_delay = 20\n").unwrap();
+        assert!(matches!(
+            Config::from_file(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::write(&path, "role = \"witness\"\n").unwrap();
         assert!(matches!(
             Config::from_file(&path),
             Err(ConfigError::Parse { .. })

@@ -1,7 +1,9 @@
 //! The data directory: the operator key, the signed genesis entry, and the store.
 //!
-//! `init` (or the first `run`) creates the key (0600, atomic) and signs the `Genesis` body with
-//! it; the genesis leaf becomes leaf 0 when the node first starts its log.
+//! [`init`] (`testigo-node init`, or `testigo-node run` on the default directory) creates the
+//! key (0600, atomic) and signs the `Genesis` body with it; the genesis leaf becomes leaf 0 when
+//! the node first starts its log. [`open`] never creates anything: a mistyped `--data-dir`
+//! must not quietly start a second, empty log.
 
 use std::path::Path;
 
@@ -66,6 +68,12 @@ pub enum DataDirError {
         "data directory {0} holds only one of log.key and genesis.leaf; restore the other or start from an empty directory"
     )]
     Partial(std::path::PathBuf),
+    /// Neither a key nor a genesis: no log was created here.
+    #[error(
+        "data directory {} holds no log (no {} or {}); create one with `testigo-node init --data-dir {}`",
+        .0.display(), crate::config::KEY_FILE, crate::config::GENESIS_FILE, .0.display()
+    )]
+    Missing(std::path::PathBuf),
     /// No randomness for the salt.
     #[error("cannot generate the operator salt: {0}")]
     Random(String),
@@ -124,17 +132,15 @@ fn getrandom_fill(buf: &mut [u8; 32]) -> Result<(), DataDirError> {
     Ok(())
 }
 
-/// Opens the data directory, creating it with `defaults` on first start.
+/// Opens an existing data directory: its key and its genesis, checked to belong together.
 ///
 /// # Errors
-/// [`DataDirError`] for a partial directory, a foreign genesis or I/O failures.
-pub fn open_or_init(
-    config: &Config,
-    defaults: &GenesisParams,
-) -> Result<(KeyFile, Leaf, Genesis), DataDirError> {
+/// [`DataDirError::Missing`] if no log was created there (nothing is created), otherwise for a
+/// partial directory, a foreign genesis or I/O failures.
+pub fn open(config: &Config) -> Result<(KeyFile, Leaf, Genesis), DataDirError> {
     let (key_exists, genesis_exists) = (config.key_path().exists(), config.genesis_path().exists());
     let (key, leaf) = match (key_exists, genesis_exists) {
-        (false, false) => init(config, defaults)?,
+        (false, false) => return Err(DataDirError::Missing(config.data_dir.clone())),
         (true, true) => {
             let key = KeyFile::load(&config.key_path())?;
             let leaf = read_genesis(&config.genesis_path())?;
@@ -158,4 +164,39 @@ fn read_genesis(path: &Path) -> Result<Leaf, DataDirError> {
         source,
     })?;
     Leaf::from_bytes(&bytes).map_err(|_| DataDirError::BadGenesis(path.to_owned()))
+}
+
+/// Whether `config`'s data directory holds neither a key nor a genesis (it may not exist):
+/// where `run` on the default directory creates a log first.
+pub fn is_empty(config: &Config) -> bool {
+    !config.key_path().exists() && !config.genesis_path().exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_refuses_a_directory_without_a_log_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().join("mistyped"),
+            ..Config::default()
+        };
+        assert!(is_empty(&config));
+        let error = open(&config).unwrap_err();
+        assert!(matches!(error, DataDirError::Missing(_)), "{error}");
+        assert!(
+            error.to_string().contains("testigo-node init --data-dir"),
+            "{error}"
+        );
+        assert!(!config.data_dir.exists());
+
+        let key = KeyFile::from_key(ed25519_dalek::SigningKey::from_bytes(&[5; 32]));
+        let (_, leaf) = init_with_key(&config, &GenesisParams::default(), key).unwrap();
+        assert!(!is_empty(&config));
+        let (key, opened, genesis) = open(&config).unwrap();
+        assert_eq!(opened, leaf);
+        assert_eq!(genesis.log_key, key.public());
+    }
 }

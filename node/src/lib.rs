@@ -14,17 +14,19 @@
 pub mod api;
 pub mod config;
 pub mod datadir;
+mod intake;
 pub mod keyfile;
 pub mod loadgen;
+pub mod metrics;
 mod node;
 pub mod operator;
 pub mod reader;
+mod recovery;
 pub mod sequencer;
 pub mod simulate;
 pub mod storage;
-mod store_reader;
 
-pub use config::{Config, ConfigError, StorageEngine};
+pub use config::{Config, ConfigError, Role, StorageEngine};
 pub use datadir::GenesisParams;
 pub use keyfile::{KeyFile, KeyFileError};
 pub use node::{NodeError, run};

@@ -9,6 +9,7 @@ use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, RunArgs};
+use testigo_node::GenesisParams;
 
 /// The node's allocator. glibc malloc fragments under the state map's many small, short-lived
 /// allocations spread over blocking threads (about 30% of map time, and RSS that kept climbing);
@@ -38,19 +39,26 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let global = &cli.global;
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Init(args) => {
-            let config = args.node.config()?;
+            global.refuse_client_options("init")?;
+            let config = args.node.config(global)?;
             let (key, _) = testigo_node::datadir::init(&config, &args.genesis())
                 .context("cannot initialise the data directory")?;
             println!("log key: {}", key.public());
             Ok(())
         }
-        Command::Loadgen(args) => args.run(),
-        Command::Simulate(args) => args.run(),
-        Command::Operator(args) => cli::operator::run(args),
+        Command::Loadgen(args) => args.run(global),
+        Command::Simulate(args) => args.run(global),
+        Command::Operator(args) => cli::operator::run(args, global),
         Command::Run(args) => {
-            let config = args.config()?;
+            global.refuse_client_options("run")?;
+            let config = args.config(global)?;
+            if args.creates_log(global, &config) {
+                testigo_node::datadir::init(&config, &GenesisParams::default())
+                    .context("cannot create the default data directory")?;
+            }
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(config.http_listen)

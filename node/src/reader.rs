@@ -1,9 +1,15 @@
 //! The read side of the log: leaves, proofs and per-account indexes, read from the store by any
 //! number of concurrent requests while the sequencer writes (the engines give readers a
-//! consistent snapshot).
+//! consistent snapshot). [`LogRead`] is what the API and the intake see; its implementation over
+//! the node's [`Store`] computes RFC 9162 proofs from the tile hashes.
 
-use testigo_ledger::PublicKey;
+use std::sync::Arc;
+
 use testigo_ledger::api::{CheckpointEntry, ConsistencyProof, InclusionProof};
+use testigo_ledger::merkle::{consistency_proof, inclusion_proof_with_leaf};
+use testigo_ledger::{Blake3, PublicKey};
+
+use crate::storage::Store;
 
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,4 +60,78 @@ pub(crate) trait LogRead: Send + Sync + 'static {
     /// # Errors
     /// [`ReadError::Store`].
     fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<CheckpointEntry>, ReadError>;
+}
+
+impl LogRead for Arc<Store> {
+    fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, ReadError> {
+        let size = self.tree_size();
+        if start >= size {
+            return Err(ReadError::OutOfRange(format!(
+                "start {start} is not below the log size {size}"
+            )));
+        }
+        Store::leaves(self, start, end.min(size)).map_err(|e| ReadError::Store(e.to_string()))
+    }
+
+    fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, ReadError> {
+        let tree = self.tree_size();
+        if index >= size || size > tree {
+            return Err(ReadError::OutOfRange(format!(
+                "need index < size <= {tree}, got index {index}, size {size}"
+            )));
+        }
+        let (leaf_hash, path) = inclusion_proof_with_leaf(&Blake3, self.as_ref(), index, size)
+            .map_err(|e| ReadError::Store(e.to_string()))?;
+        Ok(InclusionProof {
+            index,
+            size,
+            leaf_hash,
+            path,
+        })
+    }
+
+    fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, ReadError> {
+        let tree = self.tree_size();
+        if from == 0 || from > to || to > tree {
+            return Err(ReadError::OutOfRange(format!(
+                "need 0 < from <= to <= {tree}, got from {from}, to {to}"
+            )));
+        }
+        let path = consistency_proof(&Blake3, self.as_ref(), from, to)
+            .map_err(|e| ReadError::Store(e.to_string()))?;
+        Ok(ConsistencyProof { from, to, path })
+    }
+
+    fn account_leaves(
+        &self,
+        key: &PublicKey,
+        from: u64,
+        limit: usize,
+        size: u64,
+    ) -> Result<Vec<u64>, ReadError> {
+        let mut indexes = Store::account_history(self, key, from, limit)
+            .map_err(|e| ReadError::Store(e.to_string()))?;
+        // The index can be ahead of the checkpoint the caller reads at (a newer one landed).
+        indexes.retain(|&index| index < size);
+        Ok(indexes)
+    }
+
+    fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<CheckpointEntry>, ReadError> {
+        let store = |e: crate::storage::StorageError| ReadError::Store(e.to_string());
+        let mut out = Vec::new();
+        for stored in self.checkpoints_from(from, limit).map_err(store)? {
+            let mut note = stored.note;
+            for (_, line) in self.cosignatures(stored.size).map_err(store)? {
+                note.push_str(&line);
+                if !line.ends_with('\n') {
+                    note.push('\n');
+                }
+            }
+            out.push(CheckpointEntry {
+                size: stored.size,
+                note,
+            });
+        }
+        Ok(out)
+    }
 }

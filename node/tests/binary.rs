@@ -1,4 +1,5 @@
-//! The `testigo-node` binary itself: it starts on a fresh data directory, the operator commands
+//! The `testigo-node` binary itself: it starts on a data directory made by `init` (and refuses
+//! one that does not exist), the operator commands
 //! talk to it with their documented exit codes, and SIGTERM stops it cleanly, like Ctrl-C.
 //! Readiness is the node's own "serving" log line, which also names the ephemeral port.
 
@@ -38,6 +39,14 @@ fn wait(mut child: Child) -> std::process::ExitStatus {
 fn the_binary_serves_takes_operator_commands_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let init = Command::new(NODE)
+        .arg("init")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("run init");
+    assert!(init.status.success(), "{init:?}");
+    assert!(String::from_utf8_lossy(&init.stdout).starts_with("log key: "));
     let mut child = Command::new(NODE)
         .arg("run")
         .arg("--data-dir")
@@ -110,4 +119,31 @@ fn the_binary_serves_takes_operator_commands_and_stops_on_sigterm() {
     // Down: the same command now reports an unreachable node.
     let down = operator(&data, &url, &["enroll-subject", key]);
     assert_eq!(down.status.code(), Some(4), "{down:?}");
+}
+
+#[test]
+fn run_on_a_data_directory_that_does_not_exist_says_to_init_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mistyped = dir.path().join("mistyped").join("path");
+    let run = Command::new(NODE)
+        .arg("run")
+        .arg("--data-dir")
+        .arg(&mistyped)
+        .args(["--http", "127.0.0.1:0"])
+        .output()
+        .expect("run the node");
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("holds no log"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "testigo-node init --data-dir {}",
+            mistyped.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("mistyped").exists(),
+        "run created a directory"
+    );
 }

@@ -180,6 +180,13 @@ async fn check(node: &Node, operator: &OperatorSigner, acked: &Acked) {
 async fn crash_and_recover(engine: &str, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let init = Command::new(env!("CARGO_BIN_EXE_testigo-node"))
+        .arg("init")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run init");
+    assert!(init.status.success(), "{init:?}");
     let mut node = start(dir.path(), engine).await;
     let mut operator = OperatorSigner::connect(&node.client, dir.path())
         .await

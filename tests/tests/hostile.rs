@@ -381,6 +381,8 @@ async fn ten_thousand_hostile_requests_are_refused_and_append_nothing() {
         batch_max_delay_ms: 5,
         ..Config::default()
     };
+    testigo_node::datadir::init(&config, &testigo_node::GenesisParams::default())
+        .expect("initialise the data directory");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::{
-    AccountProof, Bytes, Consents, History, HistoryEntry, NextNonce, StateRootProof,
+    AccountProof, Bytes, Consents, ErrorCode, History, HistoryEntry, NextNonce, StateRootProof,
     parse_key_segment,
 };
 use testigo_ledger::map::account_map_key;
@@ -30,7 +30,7 @@ const HISTORY_PAGE: usize = 256;
 fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
     parse_key_segment(text).ok_or_else(|| {
         ApiError::bad_request(
-            "bad_request",
+            ErrorCode::BadRequest,
             "account key in the path is not 32 bytes of URL-safe base64 without padding",
         )
     })
@@ -54,7 +54,7 @@ fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<Arc<CheckpointIn
         None => Ok(latest),
         Some(size) if size == latest.size => Ok(latest),
         Some(size) if size > latest.size => Err(ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             format!(
                 "size {size} is beyond the latest checkpoint {}",
                 latest.size
@@ -142,7 +142,7 @@ pub(crate) async fn history(
     let size = size.unwrap_or(latest);
     if size > latest {
         return Err(ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             format!("size {size} is beyond the latest checkpoint {latest}"),
         ));
     }

@@ -14,6 +14,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use testigo_ledger::PublicKey;
+use testigo_ledger::api::ErrorCode;
 use testigo_ledger::auth::{AUTH_WINDOW_MS, AuthError, RequestAuth};
 
 use super::{ApiError, AppState};
@@ -98,7 +99,7 @@ impl Authorizer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Signed(pub(crate) PublicKey);
 
-fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+fn unauthorized(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::Unauthorized {
         code,
         message: message.into(),
@@ -120,15 +121,15 @@ impl FromRequestParts<Arc<AppState>> for Signed {
     ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             unauthorized(
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "this read needs an `Authorization: Testigo key=.., ts=.., sig=..` header",
             )
         })?;
         let header = header
             .to_str()
-            .map_err(|_| unauthorized("auth_malformed", "Authorization is not ASCII"))?;
+            .map_err(|_| unauthorized(ErrorCode::AuthMalformed, "Authorization is not ASCII"))?;
         let auth = RequestAuth::parse(header)
-            .map_err(|e| unauthorized("auth_malformed", e.to_string()))?;
+            .map_err(|e| unauthorized(ErrorCode::AuthMalformed, e.to_string()))?;
         let path = parts
             .uri
             .path_and_query()
@@ -136,9 +137,9 @@ impl FromRequestParts<Arc<AppState>> for Signed {
         let now = now_ms();
         auth.verify(parts.method.as_str(), path, now)
             .map_err(|e| match e {
-                AuthError::Expired { .. } => unauthorized("auth_expired", e.to_string()),
-                AuthError::BadSignature => unauthorized("auth_bad_signature", e.to_string()),
-                AuthError::Malformed(_) => unauthorized("auth_malformed", e.to_string()),
+                AuthError::Expired { .. } => unauthorized(ErrorCode::AuthExpired, e.to_string()),
+                AuthError::BadSignature => unauthorized(ErrorCode::AuthBadSignature, e.to_string()),
+                AuthError::Malformed(_) => unauthorized(ErrorCode::AuthMalformed, e.to_string()),
             })?;
         let fresh = state
             .authorizer
@@ -148,7 +149,7 @@ impl FromRequestParts<Arc<AppState>> for Signed {
             .insert(auth.sig, auth.ts, now)?;
         if !fresh {
             return Err(unauthorized(
-                "auth_replayed",
+                ErrorCode::AuthReplayed,
                 "this signed request was already used; sign a new one",
             ));
         }

@@ -1,30 +1,17 @@
 //! The API's one error type: every refusal is `{"code", "message", "details"}` with a stable
-//! snake_case `code` (DESIGN §7). Internal failures are logged with their cause and answered with
-//! a bare `internal` code, never the cause.
-//!
-//! | status | codes |
-//! | --- | --- |
-//! | 400 | `bad_request`, `malformed_leaf`, `invalid_range` |
-//! | 401 | `unauthorized`, `auth_malformed`, `auth_expired`, `auth_bad_signature`, `auth_replayed` |
-//! | 402 | rejections about money: `insufficient_funds`, `claim_exceeds_balance` |
-//! | 403 | `forbidden` (signed, but not by a key that may read this) |
-//! | 404 | `not_found` |
-//! | 405 | `method_not_allowed` |
-//! | 409 | rejections that conflict with the log: `nonce_reused`, `already_registered`, `consent_already_revoked`, `claim_already_settled`, `genesis_not_first` |
-//! | 413 | `payload_too_large` |
-//! | 415 | `unsupported_media_type` |
-//! | 422 | `invalid_signature`, `state_root_reserved` (only the sequencer writes StateRoots), and every other rule the state machine enforces, by its own code |
-//! | 500 | `internal` |
-//! | 501 | `not_implemented` (`wait=witnessed` until replication lands) |
-//! | 503 | `queue_full` (with `Retry-After`), `shutting_down`, `replay_cache_full` |
+//! snake_case `code` (DESIGN §7), an [`ErrorCode`] from the ledger, which also gives the HTTP
+//! status, so the list of codes and their statuses lives in one place (docs/PROTOCOL.md §11).
+//! Internal failures are logged with their cause and answered with a bare `internal` code, never
+//! the cause.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use testigo_ledger::api::ErrorBody;
+use testigo_ledger::api::{ErrorBody, ErrorCode};
 
-use crate::sequencer::{Refusal, RefusalClass, SequencerError};
+use crate::intake::IntakeError;
+use crate::sequencer::{Refusal, SequencerError};
 
 /// Seconds a client should wait after `queue_full`.
 pub(crate) const RETRY_AFTER_SECS: u64 = 1;
@@ -36,7 +23,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// What is wrong.
         message: String,
         /// Where.
@@ -46,7 +33,7 @@ pub enum ApiError {
     #[error("{message}")]
     Unauthorized {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// What is wrong.
         message: String,
     },
@@ -90,7 +77,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// A 400 with a code and a message.
-    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
@@ -105,63 +92,59 @@ impl ApiError {
         Self::Internal(cause)
     }
 
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
+    /// The stable code, which decides the status.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Rejected(refusal) => refusal_status(refusal.class),
-            ApiError::QueueFull | ApiError::ShuttingDown | ApiError::ReplayCacheFull => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadRequest { code, .. } | ApiError::Unauthorized { code, .. } => *code,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::Rejected(refusal) => refusal.code,
+            ApiError::QueueFull => ErrorCode::QueueFull,
+            ApiError::ShuttingDown => ErrorCode::ShuttingDown,
+            ApiError::ReplayCacheFull => ErrorCode::ReplayCacheFull,
+            ApiError::NotImplemented(_) => ErrorCode::NotImplemented,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// The HTTP status, as the code's protocol entry says.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code())
     }
 
     /// The body: code, message and details.
     pub fn body(&self) -> ErrorBody {
-        let (code, details) = match self {
-            ApiError::BadRequest { code, details, .. } => (*code, details.clone()),
-            ApiError::Unauthorized { code, .. } => (*code, Value::Null),
-            ApiError::Forbidden(_) => ("forbidden", Value::Null),
-            ApiError::NotFound(_) => ("not_found", Value::Null),
-            ApiError::MethodNotAllowed => ("method_not_allowed", Value::Null),
-            ApiError::PayloadTooLarge { limit } => {
-                ("payload_too_large", serde_json::json!({ "limit": limit }))
-            }
-            ApiError::UnsupportedMediaType(_) => ("unsupported_media_type", Value::Null),
-            ApiError::Rejected(refusal) => (refusal.code, refusal.details.clone()),
-            ApiError::QueueFull => (
-                "queue_full",
-                serde_json::json!({ "retry_after_secs": RETRY_AFTER_SECS }),
-            ),
-            ApiError::ShuttingDown => ("shutting_down", Value::Null),
-            ApiError::ReplayCacheFull => ("replay_cache_full", Value::Null),
-            ApiError::NotImplemented(_) => ("not_implemented", Value::Null),
-            ApiError::Internal(_) => ("internal", Value::Null),
+        let details = match self {
+            ApiError::BadRequest { details, .. } => details.clone(),
+            ApiError::PayloadTooLarge { limit } => serde_json::json!({ "limit": limit }),
+            ApiError::Rejected(refusal) => refusal.details.clone(),
+            ApiError::QueueFull => serde_json::json!({ "retry_after_secs": RETRY_AFTER_SECS }),
+            ApiError::Unauthorized { .. }
+            | ApiError::Forbidden(_)
+            | ApiError::NotFound(_)
+            | ApiError::MethodNotAllowed
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::ShuttingDown
+            | ApiError::ReplayCacheFull
+            | ApiError::NotImplemented(_)
+            | ApiError::Internal(_) => Value::Null,
         };
         ErrorBody {
-            code: code.to_owned(),
+            code: self.code().as_str().to_owned(),
             message: self.to_string(),
             details,
         }
     }
 }
 
-/// The status of a state-machine refusal, by its class.
-pub(crate) fn refusal_status(class: RefusalClass) -> StatusCode {
-    match class {
-        RefusalClass::Malformed => StatusCode::BAD_REQUEST,
-        RefusalClass::Conflict => StatusCode::CONFLICT,
-        RefusalClass::Funds => StatusCode::PAYMENT_REQUIRED,
-        RefusalClass::Rule => StatusCode::UNPROCESSABLE_ENTITY,
-    }
+/// The HTTP status of a code.
+pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
+    // Every status in ErrorCode is a 4xx or 5xx (the ledger's tests check), which `from_u16`
+    // accepts; the fallback is only for a table edited without running them.
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl From<SequencerError> for ApiError {
@@ -170,6 +153,18 @@ impl From<SequencerError> for ApiError {
             SequencerError::QueueFull => ApiError::QueueFull,
             SequencerError::Stopped => ApiError::ShuttingDown,
             SequencerError::Fatal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::BatchSize { .. } => {
+                ApiError::bad_request(ErrorCode::BadRequest, e.to_string())
+            }
+            IntakeError::Sequencer(e) => e.into(),
+            IntakeError::Read(_) | IntakeError::Internal(_) => ApiError::internal(e),
         }
     }
 }
@@ -200,5 +195,22 @@ mod tests {
         let response = ApiError::QueueFull.into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn every_code_has_a_valid_error_status() {
+        for &code in ErrorCode::ALL {
+            let status = status_of(code);
+            assert_eq!(status.as_u16(), code.http_status(), "{code}");
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code}"
+            );
+        }
+        let refusal = Refusal::new(ErrorCode::InsufficientFunds, "poor", Value::Null);
+        assert_eq!(
+            ApiError::Rejected(refusal).status(),
+            StatusCode::PAYMENT_REQUIRED
+        );
     }
 }

@@ -25,7 +25,7 @@ mod claims;
 mod entries;
 pub mod error;
 mod events;
-pub mod metrics;
+mod metrics;
 mod proofs;
 #[cfg(test)]
 mod tests;
@@ -38,12 +38,15 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use testigo_ledger::api::{Health, LogInfo};
+use testigo_ledger::api::{ErrorCode, Health, LogInfo};
 
-pub use entries::encode_binary_batch;
 pub use error::ApiError;
-pub use metrics::Metrics;
+/// The binary batch framing now lives in the ledger; re-exported here until its callers import
+/// it from `testigo_ledger::api`.
+pub use testigo_ledger::api::encode_binary_batch;
 
+use crate::intake::Intake;
+use crate::metrics::Metrics;
 use crate::reader::{LogRead, ReadError};
 use crate::sequencer::SequencerHandle;
 
@@ -51,7 +54,6 @@ use crate::sequencer::SequencerHandle;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_request_bytes: usize,
-    pub(crate) max_batch_submission: usize,
     pub(crate) max_entries_page: u64,
 }
 
@@ -62,6 +64,8 @@ pub(crate) struct AppState {
     pub(crate) reader: Arc<dyn LogRead>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authorizer: auth::Authorizer,
+    /// Parse, verify, sequence: the submission path the handler hands raw leaves to.
+    pub(crate) intake: Intake,
     pub(crate) limits: Limits,
     /// Becomes `true` when the node starts shutting down: long-lived responses end on it.
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
@@ -143,7 +147,9 @@ pub(crate) async fn read<R: Send + 'static>(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| match e {
-            ReadError::OutOfRange(message) => ApiError::bad_request("invalid_range", message),
+            ReadError::OutOfRange(message) => {
+                ApiError::bad_request(ErrorCode::InvalidRange, message)
+            }
             ReadError::Store(cause) => ApiError::internal(cause),
         })
 }

@@ -65,8 +65,9 @@ pub(crate) struct InclusionQuery {
 
 /// Maps a query-string rejection to a JSON 400.
 pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request("bad_request", e.body_text()))
+    q.map(|Query(q)| q).map_err(|e| {
+        ApiError::bad_request(testigo_ledger::api::ErrorCode::BadRequest, e.body_text())
+    })
 }
 
 /// `GET /v1/proof/inclusion?index=I&size=N`.

@@ -18,6 +18,8 @@ use tower::ServiceExt as _;
 
 use super::auth::Authorizer;
 use super::{AppState, Limits, Metrics, router};
+use crate::intake::Intake;
+use crate::reader::LogRead;
 use crate::sequencer::{LogBackend, Settings, Tail, spawn};
 use crate::storage::{Store, StoreConfig};
 
@@ -43,6 +45,8 @@ fn app(dir: &tempfile::TempDir) -> Router {
     };
     let (sequencer, _task) = spawn(Box::new(backend), None, settings, metrics.clone());
     let (_stop, stopping) = tokio::sync::watch::channel(false);
+    let reader: Arc<dyn LogRead> = Arc::new(store);
+    let intake = Intake::new("o", sequencer.clone(), reader.clone(), metrics.clone(), 2);
     router(Arc::new(AppState {
         log: LogInfo {
             origin: "o".into(),
@@ -55,12 +59,12 @@ fn app(dir: &tempfile::TempDir) -> Router {
             genesis_leaf: Bytes::default(),
         },
         sequencer,
-        reader: Arc::new(store),
+        reader,
         metrics,
         authorizer: Authorizer::new([log_key], 16),
+        intake,
         limits: Limits {
             max_request_bytes: 256,
-            max_batch_submission: 2,
             max_entries_page: 10,
         },
         stopping,

@@ -1,31 +1,17 @@
 //! `testigo-node loadgen`: flags → [`LoadgenConfig`], then the run and its report.
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
-use testigo_ledger::api::Wait;
 use testigo_node::loadgen::{self, LoadgenConfig};
 
-/// What each request waits for.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub(crate) enum WaitArg {
-    /// Durable, with its index.
-    Sequenced,
-    /// In a signed checkpoint, with an inclusion proof.
-    Checkpointed,
-}
+use super::GlobalArgs;
 
 /// Benchmark a running node: set up subjects, accessors and consents, pre-sign `Access`
 /// entries on all cores, submit them in binary batches, report throughput, latency, the ratio
-/// to the Ed25519 batch-verification ceiling, and the node's memory and per-phase time.
+/// to the Ed25519 batch-verification ceiling, and the node's memory and per-phase time. The
+/// node is `--node`, the operator key is read from `--data-dir`, and each request waits for
+/// `--wait`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct LoadgenArgs {
-    /// The node's HTTP address.
-    #[arg(long, default_value = "http://127.0.0.1:7700")]
-    node: String,
-    /// The node's data directory (the operator key is read from it).
-    #[arg(long, default_value = "./testigo-data")]
-    data_dir: PathBuf,
     /// `Access` entries to submit.
     #[arg(long, default_value_t = 200_000)]
     entries: usize,
@@ -35,9 +21,6 @@ pub(crate) struct LoadgenArgs {
     /// Entries per request.
     #[arg(long, default_value_t = 256)]
     batch: usize,
-    /// What each request waits for.
-    #[arg(long, value_enum, default_value = "sequenced")]
-    wait: WaitArg,
     /// Subjects the accesses are spread over.
     #[arg(long, default_value_t = 1000)]
     subjects: usize,
@@ -57,17 +40,14 @@ pub(crate) struct LoadgenArgs {
 }
 
 impl LoadgenArgs {
-    fn config(&self) -> anyhow::Result<LoadgenConfig> {
+    fn config(&self, global: &GlobalArgs) -> anyhow::Result<LoadgenConfig> {
         let config = LoadgenConfig {
-            node: self.node.clone(),
-            data_dir: self.data_dir.clone(),
+            node: global.node_url(),
+            data_dir: global.data_dir(),
             entries: self.entries,
             concurrency: self.concurrency,
             batch: self.batch,
-            wait: match self.wait {
-                WaitArg::Sequenced => Wait::Sequenced,
-                WaitArg::Checkpointed => Wait::Checkpointed,
-            },
+            wait: global.wait(),
             subjects: self.subjects,
             seed: self.seed,
             node_pid: self.node_pid,
@@ -79,8 +59,8 @@ impl LoadgenArgs {
     }
 
     /// Runs the benchmark and prints its report.
-    pub(crate) fn run(&self) -> anyhow::Result<()> {
-        let config = self.config()?;
+    pub(crate) fn run(&self, global: &GlobalArgs) -> anyhow::Result<()> {
+        let config = self.config(global)?;
         let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
         let report = runtime.block_on(loadgen::run(&config))?;
         print!("{report}");

@@ -12,24 +12,94 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use testigo_ledger::PublicKey;
+use testigo_ledger::api::Wait;
 use testigo_ledger::entry::WitnessKey;
 use testigo_node::{Config, GenesisParams, StorageEngine};
 
 /// Testigo operator node: a signed, Merkle-anchored, append-only log of accesses to customers'
 /// personal data. Without a subcommand, runs a node on the defaults (data in ./testigo-data,
-/// HTTP on 127.0.0.1:7700), creating the log key and genesis on first start.
+/// HTTP on 127.0.0.1:7700), creating the log key and genesis there on first start; any other
+/// data directory is created with `testigo-node init`.
 #[derive(Debug, clap::Parser)]
 #[command(version)]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
 }
 
+/// Options that name where things are, accepted before or after the subcommand
+/// (`testigo-node --data-dir D operator deposit …` or `… deposit … --data-dir D`): people put
+/// them where habit takes them, and scripts prepend them.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct GlobalArgs {
+    /// Data directory (key, genesis, store) [default: ./testigo-data].
+    #[arg(long, global = true)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The running node's HTTP API, for operator, loadgen and simulate
+    /// [default: http://127.0.0.1:7700].
+    #[arg(long = "node", global = true, env = "TESTIGO_NODE")]
+    pub(crate) node: Option<String>,
+    /// What each submission waits for, for operator and loadgen [default: sequenced].
+    #[arg(long, global = true, value_enum)]
+    pub(crate) wait: Option<WaitArg>,
+}
+
+/// What a submission waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum WaitArg {
+    /// Durable, with its index.
+    Sequenced,
+    /// In a signed checkpoint, with an inclusion proof.
+    Checkpointed,
+}
+
+impl GlobalArgs {
+    /// The node's URL, or the default.
+    pub(crate) fn node_url(&self) -> String {
+        self.node
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:7700".to_owned())
+    }
+
+    /// The data directory, or the default.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| Config::default().data_dir)
+    }
+
+    /// What to wait for, or `sequenced`.
+    pub(crate) fn wait(&self) -> Wait {
+        match self.wait {
+            None | Some(WaitArg::Sequenced) => Wait::Sequenced,
+            Some(WaitArg::Checkpointed) => Wait::Checkpointed,
+        }
+    }
+
+    /// Refuses `--node` and `--wait` where they mean nothing (`run`, `init`), rather than
+    /// silently ignoring what the user asked for. `--node` from `TESTIGO_NODE` is not refused:
+    /// an environment variable is set for all commands at once.
+    pub(crate) fn refuse_client_options(&self, command: &str) -> anyhow::Result<()> {
+        let from_flag = std::env::var_os("TESTIGO_NODE").is_none() && self.node.is_some();
+        if from_flag || self.wait.is_some() {
+            anyhow::bail!(
+                "--node and --wait are for operator, loadgen and simulate; `{command}` does not \
+                 talk to a node"
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Run the node (the default).
+    /// Run the node (the default) on a data directory made by `init` (only the default
+    /// ./testigo-data is created on first start).
     Run(RunArgs),
     /// Create the data directory, the log key (0600) and the signed genesis entry.
+    #[command(after_help = INIT_EXAMPLE)]
     Init(InitArgs),
     /// Benchmark a running node (build with --release).
     Loadgen(loadgen::LoadgenArgs),
@@ -39,15 +109,18 @@ pub(crate) enum Command {
     Operator(operator::OperatorArgs),
 }
 
-/// Flags shared by `run` and `init`.
+const INIT_EXAMPLE: &str = "Example:
+  testigo-node init --data-dir /var/lib/testigo --origin telco.example/log/1 \\
+      --fee-bps 300 --currency EUR \\
+      --witness w1=BASE64KEY --quorum 1 --regulator BASE64KEY
+  testigo-node run --data-dir /var/lib/testigo";
+
+/// Flags shared by `run`, `init` and `operator`.
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct NodeArgs {
     /// TOML config file; flags override its values.
     #[arg(long, env = "TESTIGO_CONFIG")]
     pub(crate) config: Option<PathBuf>,
-    /// Data directory (key, genesis, store) [default: ./testigo-data].
-    #[arg(long)]
-    pub(crate) data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -115,12 +188,12 @@ fn parse_witness(text: &str) -> Result<WitnessKey, String> {
 
 impl NodeArgs {
     /// Defaults, then the file, then the flags.
-    pub(crate) fn config(&self) -> anyhow::Result<Config> {
+    pub(crate) fn config(&self, global: &GlobalArgs) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        if let Some(dir) = &self.data_dir {
+        if let Some(dir) = &global.data_dir {
             config.data_dir.clone_from(dir);
         }
         Ok(config)
@@ -128,8 +201,17 @@ impl NodeArgs {
 }
 
 impl RunArgs {
-    pub(crate) fn config(&self) -> anyhow::Result<Config> {
-        let mut config = self.node.config()?;
+    /// Whether `run` may create a new log in `config`'s data directory: only in the default
+    /// one, named by neither `--data-dir` nor the config file, and only if it holds no log. A
+    /// directory the user named must exist already, so a typo cannot start a second log.
+    pub(crate) fn creates_log(&self, global: &GlobalArgs, config: &Config) -> bool {
+        global.data_dir.is_none()
+            && config.data_dir == Config::default().data_dir
+            && testigo_node::datadir::is_empty(config)
+    }
+
+    pub(crate) fn config(&self, global: &GlobalArgs) -> anyhow::Result<Config> {
+        let mut config = self.node.config(global)?;
         if let Some(http) = self.http {
             config.http_listen = http;
         }
@@ -161,5 +243,112 @@ impl InitArgs {
             quorum: self.quorum,
             regulators: self.regulators.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    const KEY: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("testigo-node").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn location_options_parse_before_or_after_the_subcommand() {
+        let before = parse(&[
+            "--data-dir",
+            "D",
+            "--node",
+            "http://n:1",
+            "--wait",
+            "checkpointed",
+            "operator",
+            "deposit",
+            KEY,
+            "5",
+            "--reference",
+            "r",
+        ]);
+        let after = parse(&[
+            "operator",
+            "deposit",
+            KEY,
+            "5",
+            "--reference",
+            "r",
+            "--data-dir",
+            "D",
+            "--node",
+            "http://n:1",
+            "--wait",
+            "checkpointed",
+        ]);
+        let between = parse(&[
+            "operator",
+            "--data-dir",
+            "D",
+            "--node",
+            "http://n:1",
+            "--wait",
+            "checkpointed",
+            "deposit",
+            KEY,
+            "5",
+            "--reference",
+            "r",
+        ]);
+        for cli in [before, after, between] {
+            assert_eq!(cli.global.data_dir, Some(PathBuf::from("D")));
+            assert_eq!(cli.global.node.as_deref(), Some("http://n:1"));
+            assert_eq!(cli.global.wait(), Wait::Checkpointed);
+            assert!(matches!(cli.command, Some(Command::Operator(_))));
+        }
+        let run = parse(&["run", "--http", "127.0.0.1:0", "--data-dir", "D"]);
+        assert_eq!(run.global.data_dir(), PathBuf::from("D"));
+        let run = parse(&["--data-dir", "D", "run"]);
+        assert_eq!(run.global.data_dir(), PathBuf::from("D"));
+        let init = parse(&["init", "--origin", "o.example/log", "--data-dir", "D"]);
+        assert_eq!(init.global.data_dir(), PathBuf::from("D"));
+    }
+
+    #[test]
+    fn defaults_and_bad_values() {
+        let cli = parse(&["operator", "settle", "3", "--reference", "r"]);
+        assert_eq!(cli.global.data_dir(), PathBuf::from("./testigo-data"));
+        assert_eq!(cli.global.wait(), Wait::Sequenced);
+        let error =
+            Cli::try_parse_from(["testigo-node", "--wait", "witnessed", "run"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+        let cli = parse(&["run", "--wait", "checkpointed"]);
+        assert!(cli.global.refuse_client_options("run").is_err());
+        assert!(parse(&["run"]).global.refuse_client_options("run").is_ok());
+    }
+
+    #[test]
+    fn run_creates_a_log_only_in_the_default_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = dir.path().join("named");
+        let named = named.to_str().unwrap();
+        let cli = parse(&["run", "--data-dir", named]);
+        let Some(Command::Run(args)) = &cli.command else {
+            panic!("not run")
+        };
+        let config = args.config(&cli.global).unwrap();
+        assert!(!args.creates_log(&cli.global, &config));
+        let cli = parse(&["run"]);
+        let Some(Command::Run(args)) = &cli.command else {
+            panic!("not run")
+        };
+        let config = args.config(&cli.global).unwrap();
+        assert_eq!(
+            args.creates_log(&cli.global, &config),
+            testigo_node::datadir::is_empty(&config)
+        );
     }
 }

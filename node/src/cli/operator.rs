@@ -3,7 +3,7 @@
 //! the flags, loads the key and prints the answer.
 
 use anyhow::Context as _;
-use testigo_ledger::api::{Sequenced, Wait};
+use testigo_ledger::api::Sequenced;
 use testigo_node::KeyFile;
 use testigo_node::operator::access::AccessArgs;
 use testigo_node::operator::claims::{self, ClaimsArgs};
@@ -14,24 +14,15 @@ use testigo_node::operator::register_accessor::RegisterAccessorArgs;
 use testigo_node::operator::settle::SettleArgs;
 use testigo_node::operator::{Operator, OperatorError};
 
-use super::NodeArgs;
+use super::{GlobalArgs, NodeArgs};
 
-/// Flags shared by every operator command.
+/// Flags shared by every operator command; `--data-dir` (where the key lives), `--node` and
+/// `--wait` are the global ones ([`GlobalArgs`]).
 #[derive(Debug, clap::Args)]
 pub(crate) struct OperatorArgs {
-    /// Where the operator key lives (`--data-dir`, `--config`).
+    /// The config file naming the data directory (`--config`).
     #[command(flatten)]
     pub(crate) node: NodeArgs,
-    /// The running node's HTTP API.
-    #[arg(
-        long = "node",
-        default_value = "http://127.0.0.1:7700",
-        env = "TESTIGO_NODE"
-    )]
-    pub(crate) url: String,
-    /// Answer once the entry is `sequenced` (durable) or `checkpointed` (with a proof).
-    #[arg(long, value_parser = parse_wait, default_value = "sequenced")]
-    pub(crate) wait: Wait,
     #[command(subcommand)]
     pub(crate) command: OperatorCommand,
 }
@@ -54,17 +45,9 @@ pub(crate) enum OperatorCommand {
     Access(AccessArgs),
 }
 
-fn parse_wait(text: &str) -> Result<Wait, String> {
-    match text {
-        "sequenced" => Ok(Wait::Sequenced),
-        "checkpointed" => Ok(Wait::Checkpointed),
-        _ => Err("expected sequenced or checkpointed".to_owned()),
-    }
-}
-
 /// Runs the command; an [`OperatorError`] stays in the chain so `main` can pick the exit code.
-pub(crate) fn run(args: OperatorArgs) -> anyhow::Result<()> {
-    let config = args.node.config()?;
+pub(crate) fn run(args: OperatorArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let config = args.node.config(global)?;
     let key = KeyFile::load(&config.key_path())
         .map_err(OperatorError::from)
         .with_context(|| {
@@ -78,7 +61,8 @@ pub(crate) fn run(args: OperatorArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     let output = runtime.block_on(async {
-        let operator = Operator::connect(&args.url, key.signing_key().clone(), args.wait).await?;
+        let operator =
+            Operator::connect(&global.node_url(), key.signing_key().clone(), global.wait()).await?;
         let sequenced = match &args.command {
             OperatorCommand::EnrollSubject(c) => c.run(&operator).await?,
             OperatorCommand::RegisterAccessor(c) => c.run(&operator).await?,

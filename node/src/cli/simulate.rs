@@ -1,21 +1,16 @@
 //! `testigo-node simulate`: flags → [`SimulateConfig`], then the run and its summary.
 
-use std::path::PathBuf;
-
 use anyhow::{Context as _, bail};
 use testigo_node::simulate::{self, SimulateConfig};
 
+use super::GlobalArgs;
+
 /// Drive a running node with a plausible telecom day: subscribers, data buyers, consents with
 /// prices, accesses following daily patterns, revocations, claims and payouts, and invalid
-/// requests that must be refused with the expected code. Needs the operator key (--data-dir).
+/// requests that must be refused with the expected code. The node is `--node`; the operator key
+/// is read from `--data-dir`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SimulateArgs {
-    /// The node's HTTP address.
-    #[arg(long, default_value = "http://127.0.0.1:7700")]
-    node: String,
-    /// The node's data directory (the operator key is read from it).
-    #[arg(long, default_value = "./testigo-data")]
-    data_dir: PathBuf,
     /// Subscribers.
     #[arg(long, default_value_t = 1000)]
     subjects: usize,
@@ -36,10 +31,13 @@ pub(crate) struct SimulateArgs {
 impl SimulateArgs {
     /// Runs the simulation and prints its summary; fails if any invalid request was answered
     /// otherwise than expected.
-    pub(crate) fn run(&self) -> anyhow::Result<()> {
+    pub(crate) fn run(&self, global: &GlobalArgs) -> anyhow::Result<()> {
+        if global.wait.is_some() {
+            bail!("--wait is for operator and loadgen; simulate chooses per entry");
+        }
         let config = SimulateConfig {
-            node: self.node.clone(),
-            data_dir: self.data_dir.clone(),
+            node: global.node_url(),
+            data_dir: global.data_dir(),
             subjects: self.subjects,
             accessors: self.accessors,
             hours: self.hours,

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
-use testigo_ledger::api::{ClaimView, ConsentView};
+use testigo_ledger::api::{ClaimView, ConsentView, ErrorCode};
 use testigo_ledger::checkpoint::{Checkpoint, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _};
@@ -37,7 +37,7 @@ use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, State
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
 use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal};
-use crate::api::Metrics;
+use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store, WriteBatch};
 
 /// State-map versions kept behind the newest. Readers hold the version they prove against
@@ -126,7 +126,7 @@ fn fatal(e: impl std::fmt::Display) -> BackendError {
 /// A state-machine rejection as an API refusal, with the rejection's fields as details.
 pub(crate) fn refusal(rejection: &Rejection) -> Refusal {
     Refusal::new(
-        rejection.code(),
+        ErrorCode::from(rejection),
         rejection.to_string(),
         serde_json::to_value(rejection).unwrap_or_default(),
     )

@@ -33,7 +33,7 @@ pub(crate) use backend::Backend;
 pub use backend::{BackendError, CheckpointInfo, Receipt};
 pub(crate) use log::{LogBackend, Tail};
 pub use recent::{KEPT_MAP_VERSIONS, RecentCheckpoints};
-pub use refusal::{Refusal, RefusalClass, class_of};
+pub use refusal::Refusal;
 pub(crate) use task::{Settings, spawn};
 
 /// Why a submission got no per-entry answer.

@@ -14,7 +14,7 @@ use super::{
     Backend, BackendError, CheckpointInfo, Command, Outcome, Receipt, RecentCheckpoints, Refusal,
     SequencerError, SequencerHandle,
 };
-use crate::api::metrics::{KindLabel, Metrics};
+use crate::metrics::{KindLabel, Metrics};
 
 /// How the task batches.
 #[derive(Clone, Copy, Debug)]

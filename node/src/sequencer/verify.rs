@@ -23,7 +23,7 @@ use std::time::Instant;
 use testigo_ledger::entry::{Leaf, SignatureError, signature::verify_leaves};
 use tokio::sync::Semaphore;
 
-use crate::api::Metrics;
+use crate::metrics::Metrics;
 
 /// Leaves per blocking task: about 2.5 ms of strict checks, short enough that chunks of
 /// concurrent requests interleave and a small request is not stuck behind a big one.

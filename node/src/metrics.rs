@@ -1,0 +1,149 @@
+//! The node's Prometheus metrics: queue depth, batch sizes, latencies to sequenced and to
+//! checkpointed, entries by kind, refusals by code, and time per phase of the write path.
+//!
+//! Their own module, not the API's, because the sequencer records into them too; the API only
+//! serves them (`GET /metrics`, in `api::metrics`).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct KindLabel {
+    pub(crate) kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PhaseLabel {
+    pub(crate) phase: &'static str,
+}
+
+/// Buckets of the per-phase histograms: 50 µs to about 1.6 s.
+fn phase_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct CodeLabel {
+    pub(crate) code: &'static str,
+}
+
+/// The node's metrics and their registry.
+pub struct Metrics {
+    registry: Registry,
+    pub(crate) queue_depth: Gauge,
+    pub(crate) commit_entries: Histogram,
+    pub(crate) checkpoint_entries: Histogram,
+    pub(crate) latency_sequenced: Histogram,
+    pub(crate) latency_checkpointed: Histogram,
+    pub(crate) entries: Family<KindLabel, Counter>,
+    pub(crate) refusals: Family<CodeLabel, Counter>,
+    /// Where a batch's time goes: `parse` and `verify` (request handlers, all cores), then in
+    /// the sequencer `apply` (rules and state), `tree` (hashes and tiles), `commit` (the durable
+    /// write with its fsync), and per checkpoint `state_root` (state map), `sign`,
+    /// `checkpoint_commit`.
+    pub(crate) phases: Family<PhaseLabel, Histogram, fn() -> Histogram>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("testigo");
+        let queue_depth = Gauge::default();
+        let commit_entries = Histogram::new(exponential_buckets(1.0, 4.0, 9));
+        let checkpoint_entries = Histogram::new(exponential_buckets(1.0, 4.0, 9));
+        let latency_sequenced = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let latency_checkpointed = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let entries = Family::<KindLabel, Counter>::default();
+        let refusals = Family::<CodeLabel, Counter>::default();
+        let phases: Family<PhaseLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(phase_histogram);
+        registry.register(
+            "queue_depth",
+            "Entries queued for the sequencer",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "commit_entries",
+            "Entries per durable commit",
+            commit_entries.clone(),
+        );
+        registry.register(
+            "checkpoint_entries",
+            "New entries per checkpoint (batch size)",
+            checkpoint_entries.clone(),
+        );
+        registry.register(
+            "latency_sequenced_seconds",
+            "Submission to durable answer",
+            latency_sequenced.clone(),
+        );
+        registry.register(
+            "latency_checkpointed_seconds",
+            "Submission to checkpointed answer",
+            latency_checkpointed.clone(),
+        );
+        registry.register("entries", "Entries sequenced, by kind", entries.clone());
+        registry.register("refusals", "Entries refused, by code", refusals.clone());
+        registry.register(
+            "phase_seconds",
+            "Time per phase of the write path",
+            phases.clone(),
+        );
+        Self {
+            registry,
+            queue_depth,
+            commit_entries,
+            checkpoint_entries,
+            latency_sequenced,
+            latency_checkpointed,
+            entries,
+            refusals,
+            phases,
+        }
+    }
+
+    /// Records the time one phase of the write path took.
+    pub(crate) fn observe_phase(&self, phase: &'static str, elapsed: Duration) {
+        self.phases
+            .get_or_create(&PhaseLabel { phase })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one answered submission's latency.
+    pub(crate) fn observe_latency(&self, checkpointed: bool, elapsed: Duration) {
+        let histogram = if checkpointed {
+            &self.latency_checkpointed
+        } else {
+            &self.latency_sequenced
+        };
+        histogram.observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition format.
+    ///
+    /// # Errors
+    /// Only if formatting fails, which writing to a `String` does not.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
