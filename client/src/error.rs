@@ -135,6 +135,14 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// [`ClientError::code`] as the protocol's enum; `None` for a code this client does not
+    /// know (a newer node), which the caller treats by its status class.
+    pub fn error_code(&self) -> Option<testigo_ledger::api::ErrorCode> {
+        self.code()?.parse().ok()
+    }
+}
+
 impl From<Integrity> for ClientError {
     fn from(integrity: Integrity) -> Self {
         ClientError::Integrity(Box::new(integrity))

@@ -37,8 +37,8 @@ use serde::de::DeserializeOwned;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::{
     AccountProof, BatchResponse, BatchResult, Bytes as B64, CheckpointPage, Consents,
-    ConsistencyProof, Entries, ErrorBody, Health, History, InclusionProof, LogInfo, NextNonce,
-    PendingClaims, Sequenced, Submission, Wait, encode_binary_batch, key_segment,
+    ConsistencyProof, Entries, ErrorBody, ErrorCode, Health, History, InclusionProof, LogInfo,
+    NextNonce, PendingClaims, Sequenced, Submission, Wait, encode_binary_batch, key_segment,
 };
 use testigo_ledger::entry::Leaf;
 
@@ -136,7 +136,7 @@ impl Client {
                 .await?;
             let replayed = answer
                 .error_body()
-                .is_some_and(|e| e.code == "auth_replayed");
+                .is_some_and(|e| e.code == ErrorCode::AuthReplayed.as_str());
             if !replayed || retried {
                 return Ok(answer);
             }

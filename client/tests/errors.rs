@@ -62,6 +62,10 @@ async fn a_busy_node_is_retryable_with_its_retry_after() {
     let error = Client::new(&url).unwrap().log().await.unwrap_err();
     assert!(error.is_retryable());
     assert_eq!(error.code(), Some("queue_full"));
+    assert_eq!(
+        error.error_code(),
+        Some(testigo_ledger::api::ErrorCode::QueueFull)
+    );
     match error {
         ClientError::Retryable {
             reason: Retry::Busy { .. },

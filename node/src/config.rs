@@ -9,6 +9,10 @@
 //! storage = "redb"                       # or "sled" (not power-loss safe, see README)
 //! batch_max_entries = 4096
 //! batch_max_delay_ms = 50
+//!
+//! [tls]                                  # optional: serve HTTPS (PEM files)
+//! cert = "/etc/testigo/cert.pem"
+//! key = "/etc/testigo/key.pem"
 //! ```
 
 use std::net::SocketAddr;
@@ -41,6 +45,17 @@ pub enum Role {
     Operator,
 }
 
+/// The PEM files of the HTTPS the node serves itself (`run --tls-cert --tls-key`, or `[tls]` in
+/// the config file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// Everything `run` needs, validated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,6 +66,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// HTTP API address (`main` binds it; `run` takes a bound listener).
     pub http_listen: SocketAddr,
+    /// Serve HTTPS with these files instead of plain HTTP (or leave TLS to a proxy in front).
+    pub tls: Option<TlsFiles>,
     /// libp2p listen address, reserved for replication (not used yet).
     pub p2p_listen: String,
     /// The storage engine.
@@ -80,6 +97,7 @@ impl Default for Config {
             role: Role::Operator,
             data_dir: PathBuf::from("./testigo-data"),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            tls: None,
             p2p_listen: "/ip4/0.0.0.0/tcp/7701".to_owned(),
             storage: StorageEngine::Redb,
             batch_max_entries: 4096,

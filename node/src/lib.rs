@@ -25,8 +25,9 @@ mod recovery;
 pub mod sequencer;
 pub mod simulate;
 pub mod storage;
+pub mod tls;
 
-pub use config::{Config, ConfigError, Role, StorageEngine};
+pub use config::{Config, ConfigError, Role, StorageEngine, TlsFiles};
 pub use datadir::GenesisParams;
 pub use keyfile::{KeyFile, KeyFileError};
 pub use node::{NodeError, run};

@@ -69,7 +69,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 let bound = listener
                     .local_addr()
                     .context("cannot read the bound address")?;
-                println!("listening on http://{bound}");
+                let scheme = if config.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                println!("listening on {scheme}://{bound}");
                 testigo_node::run(config, listener, shutdown_signal())
                     .await
                     .context("node failed")

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use testigo_ledger::api::{Bytes, LogInfo, Wait};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::api::auth::Authorizer;
 use crate::api::{AppState, Limits, router};
@@ -36,6 +37,9 @@ pub enum NodeError {
     /// The write path failed.
     #[error("sequencer: {0}")]
     Sequencer(String),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Serving HTTP failed.
     #[error("http server: {0}")]
     Http(#[from] std::io::Error),
@@ -64,17 +68,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     config.validate()?;
+    // Before anything is opened: a bad certificate should fail the start at once.
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     match config.role {
         // A witness (replicate the operator's log, re-apply it, cosign its checkpoints) will be
         // a second arm with its own start-up; what the roles share (data directory, recovery,
         // the read API) is in modules of its own already.
-        Role::Operator => run_operator(config, listener, shutdown).await,
+        Role::Operator => run_operator(config, tls, listener, shutdown).await,
     }
 }
 
 /// The operator: the log key's holder, sequencing submissions and signing checkpoints.
 async fn run_operator(
     config: Config,
+    tls: Option<TlsAcceptor>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
@@ -157,14 +164,21 @@ async fn run_operator(
         stopping,
     });
     let address = listener.local_addr()?;
-    tracing::info!(%address, origin = %genesis.origin, size = store.tree_size(), "serving");
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing requests, closing event streams");
-            stop.send_replace(true);
-        })
-        .await;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, scheme, origin = %genesis.origin, size = store.tree_size(), "serving");
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests, closing event streams");
+        stop.send_replace(true);
+    };
+    let served = match tls {
+        None => {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(acceptor) => crate::tls::serve(listener, acceptor, router(state), shutdown).await,
+    };
     // The router (and with it every handle) is dropped: the task closes its batch and ends.
     match task.await {
         Ok(result) => result?,

@@ -5,6 +5,7 @@
 //! process, which Cargo builds for a test only inside the node crate.
 
 mod auth;
+mod checkpoints;
 mod flow;
 mod hostile;
 mod loadgen;

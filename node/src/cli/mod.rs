@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::Wait;
 use testigo_ledger::entry::WitnessKey;
-use testigo_node::{Config, GenesisParams, StorageEngine};
+use testigo_node::{Config, GenesisParams, StorageEngine, TlsFiles};
 
 /// Testigo operator node: a signed, Merkle-anchored, append-only log of accesses to customers'
 /// personal data. Without a subcommand, runs a node on the defaults (data in ./testigo-data,
@@ -131,6 +131,12 @@ pub(crate) struct RunArgs {
     /// is printed on stdout as `listening on http://ADDR`.
     #[arg(long)]
     pub(crate) http: Option<SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
     /// libp2p listen address, reserved for replication (not used yet).
     #[arg(long)]
     pub(crate) p2p: Option<String>,
@@ -214,6 +220,12 @@ impl RunArgs {
         let mut config = self.node.config(global)?;
         if let Some(http) = self.http {
             config.http_listen = http;
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
         }
         if let Some(p2p) = &self.p2p {
             config.p2p_listen.clone_from(p2p);
@@ -313,6 +325,19 @@ mod tests {
         assert_eq!(run.global.data_dir(), PathBuf::from("D"));
         let run = parse(&["--data-dir", "D", "run"]);
         assert_eq!(run.global.data_dir(), PathBuf::from("D"));
+        let tls = parse(&["run", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        let Some(Command::Run(args)) = &tls.command else {
+            panic!("not run")
+        };
+        let config = args.config(&tls.global).unwrap();
+        assert_eq!(
+            config.tls,
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        assert!(Cli::try_parse_from(["testigo-node", "run", "--tls-cert", "c.pem"]).is_err());
         let init = parse(&["init", "--origin", "o.example/log", "--data-dir", "D"]);
         assert_eq!(init.global.data_dir(), PathBuf::from("D"));
     }
