@@ -36,25 +36,16 @@ pub enum NodeError {
     Inconsistent(String),
     /// The write path failed.
     #[error("sequencer: {0}")]
-    Sequencer(String),
+    Backend(#[from] BackendError),
+    /// The sequencer stopped or refused.
+    #[error("sequencer: {0}")]
+    Sequencer(#[from] SequencerError),
     /// The TLS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     /// Serving HTTP failed.
     #[error("http server: {0}")]
     Http(#[from] std::io::Error),
-}
-
-impl From<BackendError> for NodeError {
-    fn from(e: BackendError) -> Self {
-        NodeError::Sequencer(e.0)
-    }
-}
-
-impl From<SequencerError> for NodeError {
-    fn from(e: SequencerError) -> Self {
-        NodeError::Sequencer(e.to_string())
-    }
 }
 
 /// Runs a node on an already-bound listener until `shutdown` resolves (STYLE 7), on a data
@@ -97,7 +88,7 @@ async fn run_operator(
     let store_dir = config.store_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, &store_config))
         .await
-        .map_err(|e| NodeError::Sequencer(e.to_string()))??;
+        .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??;
     let store = Arc::new(store);
     let metrics = Arc::new(Metrics::new());
     let (backend, latest) = {
@@ -106,7 +97,7 @@ async fn run_operator(
         let origin = genesis.origin.clone();
         tokio::task::spawn_blocking(move || recover(store, key, origin, metrics))
             .await
-            .map_err(|e| NodeError::Sequencer(e.to_string()))??
+            .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??
     };
     let settings = Settings {
         max_entries: config.batch_max_entries,
@@ -182,7 +173,7 @@ async fn run_operator(
     // The router (and with it every handle) is dropped: the task closes its batch and ends.
     match task.await {
         Ok(result) => result?,
-        Err(e) => return Err(NodeError::Sequencer(e.to_string())),
+        Err(e) => return Err(NodeError::Backend(BackendError::caused_by(e))),
     }
     served?;
     tracing::info!("stopped");

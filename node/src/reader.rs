@@ -19,7 +19,10 @@ pub enum ReadError {
     OutOfRange(String),
     /// The store failed.
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] crate::storage::StorageError),
+    /// A proof could not be built from the stored hashes.
+    #[error("proof: {0}")]
+    Proof(#[from] testigo_ledger::merkle::MerkleError),
 }
 
 /// What the HTTP API reads. Every method may touch the disk: call it on a blocking thread.
@@ -70,7 +73,7 @@ impl LogRead for Arc<Store> {
                 "start {start} is not below the log size {size}"
             )));
         }
-        Store::leaves(self, start, end.min(size)).map_err(|e| ReadError::Store(e.to_string()))
+        Ok(Store::leaves(self, start, end.min(size))?)
     }
 
     fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, ReadError> {
@@ -80,8 +83,7 @@ impl LogRead for Arc<Store> {
                 "need index < size <= {tree}, got index {index}, size {size}"
             )));
         }
-        let (leaf_hash, path) = inclusion_proof_with_leaf(&Blake3, self.as_ref(), index, size)
-            .map_err(|e| ReadError::Store(e.to_string()))?;
+        let (leaf_hash, path) = inclusion_proof_with_leaf(&Blake3, self.as_ref(), index, size)?;
         Ok(InclusionProof {
             index,
             size,
@@ -97,8 +99,7 @@ impl LogRead for Arc<Store> {
                 "need 0 < from <= to <= {tree}, got from {from}, to {to}"
             )));
         }
-        let path = consistency_proof(&Blake3, self.as_ref(), from, to)
-            .map_err(|e| ReadError::Store(e.to_string()))?;
+        let path = consistency_proof(&Blake3, self.as_ref(), from, to)?;
         Ok(ConsistencyProof { from, to, path })
     }
 
@@ -109,19 +110,17 @@ impl LogRead for Arc<Store> {
         limit: usize,
         size: u64,
     ) -> Result<Vec<u64>, ReadError> {
-        let mut indexes = Store::account_history(self, key, from, limit)
-            .map_err(|e| ReadError::Store(e.to_string()))?;
+        let mut indexes = Store::account_history(self, key, from, limit)?;
         // The index can be ahead of the checkpoint the caller reads at (a newer one landed).
         indexes.retain(|&index| index < size);
         Ok(indexes)
     }
 
     fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<CheckpointEntry>, ReadError> {
-        let store = |e: crate::storage::StorageError| ReadError::Store(e.to_string());
         let mut out = Vec::new();
-        for stored in self.checkpoints_from(from, limit).map_err(store)? {
+        for stored in self.checkpoints_from(from, limit)? {
             let mut note = stored.note;
-            for (_, line) in self.cosignatures(stored.size).map_err(store)? {
+            for (_, line) in self.cosignatures(stored.size)? {
                 note.push_str(&line);
                 if !line.ends_with('\n') {
                     note.push('\n');

@@ -150,7 +150,7 @@ pub(crate) async fn read<R: Send + 'static>(
             ReadError::OutOfRange(message) => {
                 ApiError::bad_request(ErrorCode::InvalidRange, message)
             }
-            ReadError::Store(cause) => ApiError::internal(cause),
+            cause @ (ReadError::Store(_) | ReadError::Proof(_)) => ApiError::internal(cause),
         })
 }
 

@@ -42,9 +42,32 @@ pub struct CheckpointInfo {
 
 /// The backend cannot go on: its in-memory state may be ahead of the disk. The sequencer stops
 /// and a restart recovers from the store.
+/// It keeps its cause, typed, as its `source` (a storage, map or signing error).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BackendError(pub String);
+#[error("{what}")]
+pub struct BackendError {
+    what: String,
+    #[source]
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl BackendError {
+    /// A failure with its cause.
+    pub fn caused_by(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            what: cause.to_string(),
+            cause: Some(Box::new(cause)),
+        }
+    }
+
+    /// A failure that has no underlying error (a broken invariant).
+    pub fn invariant(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            cause: None,
+        }
+    }
+}
 
 /// The write path (see module docs).
 pub(crate) trait Backend: Send + 'static {

@@ -119,8 +119,8 @@ impl std::fmt::Debug for LogBackend {
     }
 }
 
-fn fatal(e: impl std::fmt::Display) -> BackendError {
-    BackendError(e.to_string())
+fn fatal(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+    BackendError::caused_by(e)
 }
 
 /// A state-machine rejection as an API refusal, with the rejection's fields as details.
@@ -285,7 +285,7 @@ impl Backend for LogBackend {
             .engine
             .map()
             .latest_snapshot()
-            .ok_or_else(|| fatal("no map version after a StateRoot"))?;
+            .ok_or_else(|| BackendError::invariant("no map version after a StateRoot"))?;
         self.metrics.observe_phase("state_root", rooting.elapsed());
         let indexing = Instant::now();
         self.tail.add(leaf.signer, &effects);

@@ -45,7 +45,9 @@ pub enum SequencerError {
     /// The sequencer has stopped (shutdown).
     #[error("sequencer has stopped")]
     Stopped,
-    /// The write path failed; the node must be restarted.
+    /// The write path failed; the node must be restarted. The message of the
+    /// [`BackendError`], which the task logs with its whole cause when it stops; every caller
+    /// waiting on the write path gets a copy.
     #[error("sequencer failed: {0}")]
     Fatal(String),
 }

@@ -102,7 +102,7 @@ impl Task {
         if let Err(e) = &result {
             tracing::error!(error = %e, "sequencer stopped: write path failed; restart the node");
             for parked in self.parked.drain(..) {
-                let _ = parked.reply.send(Err(SequencerError::Fatal(e.0.clone())));
+                let _ = parked.reply.send(Err(SequencerError::Fatal(e.to_string())));
             }
         }
         result
@@ -185,7 +185,7 @@ impl Task {
             Ok(results) => results,
             Err(e) => {
                 for (_, _, reply) in callers {
-                    let _ = reply.send(Err(SequencerError::Fatal(e.0.clone())));
+                    let _ = reply.send(Err(SequencerError::Fatal(e.to_string())));
                 }
                 return Err(e);
             }
@@ -290,13 +290,13 @@ impl Task {
         let mut backend = self
             .backend
             .take()
-            .ok_or_else(|| BackendError("backend lost by an earlier failure".into()))?;
+            .ok_or_else(|| BackendError::invariant("backend lost by an earlier failure"))?;
         let (backend, result) = tokio::task::spawn_blocking(move || {
             let result = f(backend.as_mut());
             (backend, result)
         })
         .await
-        .map_err(|e| BackendError(format!("backend task panicked: {e}")))?;
+        .map_err(BackendError::caused_by)?;
         self.backend = Some(backend);
         result
     }
