@@ -39,14 +39,7 @@ impl Client {
         };
         let params =
             verify_genesis(&info.genesis_leaf.0, pinned).map_err(|e| bad(e.to_string()))?;
-        let agrees = info.origin == params.origin
-            && info.log_key == params.log_key
-            && info.witnesses == params.witnesses
-            && info.quorum == params.quorum
-            && info.currency == params.currency
-            && info.decimals == params.decimals
-            && info.fee_bps == params.fee_bps;
-        if !agrees {
+        if testigo_ledger::api::LogInfo::new(&params, info.genesis_leaf.0.clone()) != info {
             return Err(bad("the parameters differ from the genesis leaf's".into()));
         }
         Ok(params)

@@ -59,6 +59,24 @@ pub struct LogInfo {
     pub genesis_leaf: Bytes,
 }
 
+impl LogInfo {
+    /// The answer for a log with these parameters and genesis leaf: the one place that maps the
+    /// state's [`crate::state::LogParams`] to the wire, so a node's answer and a client's
+    /// expectation (`verify_genesis`, then compare) cannot drift.
+    pub fn new(params: &crate::state::LogParams, genesis_leaf: Vec<u8>) -> Self {
+        Self {
+            origin: params.origin.clone(),
+            log_key: params.log_key,
+            witnesses: params.witnesses.clone(),
+            quorum: params.quorum,
+            currency: params.currency.clone(),
+            decimals: params.decimals,
+            fee_bps: params.fee_bps,
+            genesis_leaf: Bytes(genesis_leaf),
+        }
+    }
+}
+
 /// `GET /v1/proof/inclusion?index=I&size=N`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionProof {

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use testigo_ledger::api::{Bytes, LogInfo, Wait};
+use testigo_ledger::api::{LogInfo, Wait};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -119,16 +119,10 @@ async fn run_operator(
         }
     }
     let genesis_bytes = store.leaf(0)?.unwrap_or_default();
-    let log = LogInfo {
-        origin: genesis.origin.clone(),
-        log_key: genesis.log_key,
-        witnesses: genesis.witnesses.clone(),
-        quorum: genesis.quorum,
-        currency: genesis.currency.clone(),
-        decimals: genesis.decimals,
-        fee_bps: genesis.fee_bps,
-        genesis_leaf: Bytes(genesis_bytes),
-    };
+    let params = testigo_ledger::verify::verify_genesis(&genesis_bytes, None).map_err(|e| {
+        NodeError::Inconsistent(format!("the stored leaf 0 is not this log's genesis: {e}"))
+    })?;
+    let log = LogInfo::new(&params, genesis_bytes);
     let readers = std::iter::once(genesis.log_key)
         .chain(genesis.witnesses.iter().map(|w| w.key))
         .chain(genesis.regulators.iter().copied());
