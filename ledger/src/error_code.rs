@@ -125,6 +125,8 @@ error_codes! {
     AlreadyRegistered => "already_registered", 409;
     /// The signer already used this nonce or a higher one.
     NonceReused => "nonce_reused", 409;
+    /// The nonce is more than `MAX_NONCE_GAP` above the signer's next nonce.
+    NonceTooFar => "nonce_too_far", 422;
     /// A text field that must say something is empty.
     EmptyField => "empty_field", 422;
     /// A deposit or claim of nothing.
@@ -193,6 +195,7 @@ impl From<&Rejection> for ErrorCode {
             Rejection::WrongRole { .. } => ErrorCode::WrongRole,
             Rejection::AlreadyRegistered { .. } => ErrorCode::AlreadyRegistered,
             Rejection::NonceReused { .. } => ErrorCode::NonceReused,
+            Rejection::NonceTooFar { .. } => ErrorCode::NonceTooFar,
             Rejection::EmptyField { .. } => ErrorCode::EmptyField,
             Rejection::ZeroAmount => ErrorCode::ZeroAmount,
             Rejection::Overflow => ErrorCode::Overflow,
@@ -336,6 +339,10 @@ mod tests {
                 role: Role::Subject,
             },
             ErrorCode::NonceReused => Rejection::NonceReused { nonce: 1, last: 1 },
+            ErrorCode::NonceTooFar => Rejection::NonceTooFar {
+                next: 1,
+                got: 2 << 20,
+            },
             ErrorCode::EmptyField => Rejection::EmptyField {
                 field: "name".into(),
             },
@@ -431,7 +438,7 @@ mod tests {
                 assert_eq!(json["code"], code.as_str());
             }
         }
-        assert_eq!(rejections, 39);
+        assert_eq!(rejections, 40);
     }
 
     #[test]
