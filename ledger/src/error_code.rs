@@ -79,8 +79,11 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed", 405;
     /// The body exceeds the node's request limit.
     PayloadTooLarge => "payload_too_large", 413;
-    /// Neither `application/json` nor `application/octet-stream`.
+    /// Neither `application/json` nor `application/octet-stream` (matched exactly, parameters
+    /// allowed), or no `Content-Type`.
     UnsupportedMediaType => "unsupported_media_type", 415;
+    /// More header fields or header bytes than the node reads.
+    HeadersTooLarge => "headers_too_large", 431;
     /// The node failed; the cause is in its log, not in the answer.
     Internal => "internal", 500;
     /// A feature a later release brings (`wait=witnessed` until replication lands).
@@ -291,6 +294,7 @@ mod tests {
             | ErrorCode::MethodNotAllowed
             | ErrorCode::PayloadTooLarge
             | ErrorCode::UnsupportedMediaType
+            | ErrorCode::HeadersTooLarge
             | ErrorCode::Internal
             | ErrorCode::NotImplemented
             | ErrorCode::QueueFull
