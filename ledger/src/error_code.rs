@@ -79,8 +79,11 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed", 405;
     /// The body exceeds the node's request limit.
     PayloadTooLarge => "payload_too_large", 413;
-    /// Neither `application/json` nor `application/octet-stream`.
+    /// Neither `application/json` nor `application/octet-stream` (matched exactly, parameters
+    /// allowed), or no `Content-Type`.
     UnsupportedMediaType => "unsupported_media_type", 415;
+    /// More header fields or header bytes than the node reads.
+    HeadersTooLarge => "headers_too_large", 431;
     /// The node failed; the cause is in its log, not in the answer.
     Internal => "internal", 500;
     /// A feature a later release brings (`wait=witnessed` until replication lands).
@@ -125,6 +128,8 @@ error_codes! {
     AlreadyRegistered => "already_registered", 409;
     /// The signer already used this nonce or a higher one.
     NonceReused => "nonce_reused", 409;
+    /// The nonce is more than `MAX_NONCE_GAP` above the signer's next nonce.
+    NonceTooFar => "nonce_too_far", 422;
     /// A text field that must say something is empty.
     EmptyField => "empty_field", 422;
     /// A deposit or claim of nothing.
@@ -193,6 +198,7 @@ impl From<&Rejection> for ErrorCode {
             Rejection::WrongRole { .. } => ErrorCode::WrongRole,
             Rejection::AlreadyRegistered { .. } => ErrorCode::AlreadyRegistered,
             Rejection::NonceReused { .. } => ErrorCode::NonceReused,
+            Rejection::NonceTooFar { .. } => ErrorCode::NonceTooFar,
             Rejection::EmptyField { .. } => ErrorCode::EmptyField,
             Rejection::ZeroAmount => ErrorCode::ZeroAmount,
             Rejection::Overflow => ErrorCode::Overflow,
@@ -288,6 +294,7 @@ mod tests {
             | ErrorCode::MethodNotAllowed
             | ErrorCode::PayloadTooLarge
             | ErrorCode::UnsupportedMediaType
+            | ErrorCode::HeadersTooLarge
             | ErrorCode::Internal
             | ErrorCode::NotImplemented
             | ErrorCode::QueueFull
@@ -336,6 +343,10 @@ mod tests {
                 role: Role::Subject,
             },
             ErrorCode::NonceReused => Rejection::NonceReused { nonce: 1, last: 1 },
+            ErrorCode::NonceTooFar => Rejection::NonceTooFar {
+                next: 1,
+                got: 2 << 20,
+            },
             ErrorCode::EmptyField => Rejection::EmptyField {
                 field: "name".into(),
             },
@@ -431,7 +442,7 @@ mod tests {
                 assert_eq!(json["code"], code.as_str());
             }
         }
-        assert_eq!(rejections, 39);
+        assert_eq!(rejections, 40);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use common::{ORIGIN, key, pk};
 use testigo_ledger::Hash;
 use testigo_ledger::entry::signature::sign_body_bytes;
 use testigo_ledger::entry::*;
-use testigo_ledger::state::{KeyProblem, MAX_FEE_BPS, Rejection, Role, is_same_entry};
+use testigo_ledger::state::{
+    KeyProblem, MAX_FEE_BPS, MAX_NONCE_GAP, Rejection, Role, is_same_entry,
+};
 
 // ---- envelope and genesis --------------------------------------------------------------------
 
@@ -385,6 +387,89 @@ fn nonce_reused() {
         })
     });
     assert!(!is_same_entry(&first, &other));
+}
+
+#[test]
+fn nonce_too_far() {
+    let mut f = Fixture::parties();
+    let grant = |nonce: u64| {
+        move |_| {
+            Body::GrantConsent(GrantConsent {
+                nonce,
+                ..grant_body(None, 1, T0)
+            })
+        }
+    };
+    // Alice has signed nothing, so her next nonce is 0 and the window is 0..=MAX_NONCE_GAP.
+    assert_eq!(
+        f.reject("alice", grant(MAX_NONCE_GAP + 1)),
+        Rejection::NonceTooFar {
+            next: 0,
+            got: MAX_NONCE_GAP + 1
+        }
+    );
+    // The one entry that would have used up her nonces today.
+    let r = f.reject("alice", grant(u64::MAX));
+    assert_eq!(
+        r,
+        Rejection::NonceTooFar {
+            next: 0,
+            got: u64::MAX
+        }
+    );
+    assert_code(&r, "nonce_too_far");
+    // The edge of the window is inside it.
+    f.ok("alice", grant(MAX_NONCE_GAP));
+    assert_eq!(
+        f.state().account(&pk("alice")).unwrap().last_nonce,
+        Some(MAX_NONCE_GAP)
+    );
+    // From there the window moves with the nonce: next is MAX_NONCE_GAP + 1.
+    let next = MAX_NONCE_GAP + 1;
+    assert_eq!(
+        f.reject("alice", grant(next + MAX_NONCE_GAP + 1)),
+        Rejection::NonceTooFar {
+            next,
+            got: next + MAX_NONCE_GAP + 1
+        }
+    );
+    // A nonce at or below the last one is still `nonce_reused`, not `nonce_too_far`.
+    assert_eq!(
+        f.reject("alice", grant(MAX_NONCE_GAP)),
+        Rejection::NonceReused {
+            nonce: MAX_NONCE_GAP,
+            last: MAX_NONCE_GAP
+        }
+    );
+    f.ok("alice", grant(next + MAX_NONCE_GAP));
+}
+
+#[test]
+fn genesis_nonce_is_bounded_too() {
+    // The operator has signed nothing before its genesis: its first nonce is bounded like any.
+    let mut f = Fixture::empty();
+    let r = f.reject("operator", |_| {
+        Body::Genesis(Genesis {
+            nonce: MAX_NONCE_GAP + 1,
+            ..genesis_body()
+        })
+    });
+    assert_eq!(
+        r,
+        Rejection::NonceTooFar {
+            next: 0,
+            got: MAX_NONCE_GAP + 1
+        }
+    );
+    assert_eq!(f.index(), 0);
+    f.ok("operator", |_| {
+        Body::Genesis(Genesis {
+            nonce: MAX_NONCE_GAP,
+            ..genesis_body()
+        })
+    });
+    let operator = f.state().account(&pk("operator")).unwrap();
+    assert_eq!(operator.last_nonce, Some(MAX_NONCE_GAP));
 }
 
 #[test]

@@ -30,4 +30,4 @@ pub mod tls;
 pub use config::{Config, ConfigError, Role, StorageEngine, TlsFiles};
 pub use datadir::GenesisParams;
 pub use keyfile::{KeyFile, KeyFileError};
-pub use node::{NodeError, run};
+pub use node::{NodeError, run, run_announced};

@@ -65,19 +65,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("cannot listen on {}", config.http_listen))?;
                 // One line on stdout with the bound address, so `--http 127.0.0.1:0` is usable
-                // by scripts and tests (tracing goes to stderr).
-                let bound = listener
-                    .local_addr()
-                    .context("cannot read the bound address")?;
-                let scheme = if config.tls.is_some() {
-                    "https"
-                } else {
-                    "http"
-                };
-                println!("listening on {scheme}://{bound}");
-                testigo_node::run(config, listener, shutdown_signal())
-                    .await
-                    .context("node failed")
+                // by scripts and tests (tracing goes to stderr). Printed only once the store
+                // is open, recovery done and the router about to serve: a request sent after
+                // it is answered, and a node that fails to start never prints it.
+                testigo_node::run_announced(config, listener, shutdown_signal(), |url| {
+                    println!("listening on {url}");
+                })
+                .await
+                .context("node failed")
             })
         }
     }

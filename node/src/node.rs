@@ -58,6 +58,23 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
+    run_announced(config, listener, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `ready` with the URL it serves (`http://ADDR` or `https://ADDR`) once the
+/// data directory is open, recovery is done, the genesis is sequenced and the router is about to
+/// accept: a request sent after `ready` returns is answered (the listener is already bound, so
+/// it waits in the backlog for at most the time it takes to start the accept loop). `main`
+/// prints its `listening on` line here, which scripts and tests wait for.
+///
+/// # Errors
+/// As [`run`]; `ready` is not called when the node fails to start.
+pub async fn run_announced(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&str) + Send,
+) -> Result<(), NodeError> {
     config.validate()?;
     // Before anything is opened: a bad certificate should fail the start at once.
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
@@ -65,7 +82,7 @@ pub async fn run(
         // A witness (replicate the operator's log, re-apply it, cosign its checkpoints) will be
         // a second arm with its own start-up; what the roles share (data directory, recovery,
         // the read API) is in modules of its own already.
-        Role::Operator => run_operator(config, tls, listener, shutdown).await,
+        Role::Operator => run_operator(config, tls, listener, shutdown, ready).await,
     }
 }
 
@@ -75,6 +92,7 @@ async fn run_operator(
     tls: Option<TlsAcceptor>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&str) + Send,
 ) -> Result<(), NodeError> {
     let (key, genesis_leaf, genesis) = datadir::open(&config)?;
     let engine = match config.storage {
@@ -151,6 +169,7 @@ async fn run_operator(
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, scheme, origin = %genesis.origin, size = store.tree_size(), "serving");
+    ready(&format!("{scheme}://{address}"));
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests, closing event streams");

@@ -1,7 +1,8 @@
 //! The `testigo-node` binary itself: it starts on a data directory made by `init` (and refuses
 //! one that does not exist), the operator commands
 //! talk to it with their documented exit codes, and SIGTERM stops it cleanly, like Ctrl-C.
-//! Readiness is the node's own "serving" log line, which also names the ephemeral port.
+//! Readiness is the node's own "serving" log line, which also names the ephemeral port; the
+//! `listening on` line on stdout comes only once a request is answered.
 
 #![cfg(unix)]
 
@@ -133,6 +134,11 @@ fn run_on_a_data_directory_that_does_not_exist_says_to_init_and_creates_nothing(
         .output()
         .expect("run the node");
     assert_eq!(run.status.code(), Some(1), "{run:?}");
+    // A node that cannot start never says it is listening.
+    assert!(
+        !String::from_utf8_lossy(&run.stdout).contains("listening on"),
+        "{run:?}"
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("holds no log"), "{stderr}");
     assert!(
@@ -146,4 +152,74 @@ fn run_on_a_data_directory_that_does_not_exist_says_to_init_and_creates_nothing(
         !dir.path().join("mistyped").exists(),
         "run created a directory"
     );
+}
+
+/// `listening on http://ADDR` is printed only once the node answers: a request sent the moment
+/// the line appears gets its 200 at once, from a node whose store is open and whose genesis is
+/// checkpointed.
+#[test]
+fn a_request_right_after_the_listening_line_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let init = Command::new(NODE)
+        .arg("init")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("run init");
+    assert!(init.status.success(), "{init:?}");
+    let mut child = Command::new(NODE)
+        .arg("run")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--http", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the node");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(stdout.next().and_then(Result::ok));
+        // Keep reading so the node never blocks on a full pipe.
+        for _ in stdout.by_ref() {}
+    });
+    let line = rx
+        .recv_timeout(DEADLINE)
+        .expect("the node prints a line within the deadline")
+        .expect("a line on stdout");
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first stdout line: {line:?}"))
+        .to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime.block_on(async {
+        let client = testigo_client::Client::new(&url).expect("the printed URL");
+        // One attempt, no retry: the node must already be serving.
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            client.send(hyper::Method::GET, "/healthz", &[], Vec::new()),
+        )
+        .await
+        .expect("answered promptly")
+        .expect("an answer")
+    });
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let health: testigo_ledger::api::Health =
+        serde_json::from_slice(&answer.body).expect("a health answer");
+    assert_eq!(health.status, "ok");
+    assert!(
+        health.checkpoint_size > 0,
+        "the genesis is checkpointed: {health:?}"
+    );
+
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(term.success());
+    assert!(wait(child).success());
 }

@@ -11,6 +11,7 @@ mod hostile;
 mod loadgen;
 mod operator;
 mod proofs;
+mod refusals;
 mod rejections;
 mod restart;
 mod simulate;

@@ -20,6 +20,7 @@ use testigo_ledger::entry::{
     Body, DataCategory, Genesis, Leaf, Purpose, StateRoot, signature::sign_body_bytes,
 };
 use testigo_ledger::hash::Hash;
+use testigo_ledger::state::MAX_NONCE_GAP;
 use testigo_tests::cluster::TestNode;
 use testigo_tests::fixtures::{
     Grant, ORIGIN, Party, Use, claim, deposit, enroll, register, revoke, settle,
@@ -433,5 +434,65 @@ async fn every_rejection_code_through_http_appends_nothing() {
             &bob.entry(Grant::location_ads(None, 0).body()),
             Wait::Sequenced,
         )
+        .await;
+}
+
+/// A nonce may skip ahead of the signer's next one by `MAX_NONCE_GAP` and no further: the edge is
+/// sequenced, one past it is refused `nonce_too_far` (422, with `next` and `got`) and uses up
+/// nothing, and the window moves with the signer's last nonce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_may_skip_at_most_max_nonce_gap() {
+    use StatusCode as S;
+    let node = TestNode::start().await;
+    let client = &node.client;
+    let mut op = Party::operator();
+    let mut alice = Party::fresh(10);
+    client
+        .sequence(&op.entry(enroll(alice.public())), Wait::Checkpointed)
+        .await;
+
+    // Every entry waits for its checkpoint, so no batch is open when `refused` compares sizes.
+    // Alice has signed nothing: her next nonce is 0, and the window ends at MAX_NONCE_GAP.
+    for next in [0, MAX_NONCE_GAP + 1] {
+        assert_eq!(registered(&node, &alice.public()).await, Some(next));
+        assert_eq!(alice.nonce, next);
+        let leaf = alice.sign(&Grant::location_ads(None, 1).body()(
+            next + MAX_NONCE_GAP + 1,
+        ));
+        refused(
+            &node,
+            &alice,
+            &leaf,
+            S::UNPROCESSABLE_ENTITY,
+            "nonce_too_far",
+        )
+        .await;
+        let details = node
+            .client
+            .submit_raw(&leaf, Wait::Sequenced)
+            .await
+            .error()
+            .details;
+        assert_eq!(details["next"], next, "{details}");
+        assert_eq!(details["got"], next + MAX_NONCE_GAP + 1, "{details}");
+        alice.nonce = next + MAX_NONCE_GAP;
+        client
+            .sequence(
+                &alice.entry(Grant::location_ads(None, 1).body()),
+                Wait::Checkpointed,
+            )
+            .await;
+    }
+    assert_eq!(
+        registered(&node, &alice.public()).await,
+        Some(2 * MAX_NONCE_GAP + 2)
+    );
+
+    // The entry that used to end a signer's life: refused, and the operator carries on.
+    let bob = Party::fresh(11);
+    let leaf = op.sign(&enroll(bob.public())(u64::MAX));
+    refused(&node, &op, &leaf, S::UNPROCESSABLE_ENTITY, "nonce_too_far").await;
+    client
+        .sequence(&op.entry(enroll(bob.public())), Wait::Sequenced)
         .await;
 }

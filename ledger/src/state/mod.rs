@@ -17,6 +17,10 @@
 //! with that leaf's index instead of an error. Money therefore moves exactly once, and the state
 //! needs no per-nonce index that would grow with the log.
 //!
+//! Nonces may skip (an entry refused for another reason does not use its nonce), but only by
+//! [`MAX_NONCE_GAP`]: a nonce further above the signer's next one is [`Rejection::NonceTooFar`],
+//! so no single entry can exhaust a signer's nonce space.
+//!
 //! # Signature checks
 //!
 //! [`Engine::apply`] verifies the leaf's signature strictly. The node verifies submissions before
@@ -53,6 +57,16 @@ use crate::keys::PublicKey;
 
 /// The largest fee: 10,000 basis points is 100%.
 pub const MAX_FEE_BPS: u16 = 10_000;
+
+/// How far above a signer's next nonce an entry's nonce may be: a nonce must be above the
+/// signer's last one and at most `next + MAX_NONCE_GAP`, where `next` is the last one plus one
+/// (0 for an account that has signed nothing, the operator's `Genesis` included).
+///
+/// 2^20 = 1,048,576: a key may pre-sign and pipeline a million entries with consecutive nonces
+/// (the load generator's runs, or 256 bulk-enrolment batches of 4,096) and have any of them
+/// refused without the later ones falling out of the window, while one entry can no longer use
+/// up the signer's nonce space (running out now takes at least 2^44 entries).
+pub const MAX_NONCE_GAP: u64 = 1 << 20;
 
 /// The log's parameters, fixed by its `Genesis` leaf (served as `GET /v1/log`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

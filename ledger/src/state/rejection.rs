@@ -94,6 +94,12 @@ pub enum Rejection {
     /// The signer already used this nonce or a higher one.
     #[error("nonce {nonce} is not above the signer's last nonce {last}")]
     NonceReused { nonce: u64, last: u64 },
+    /// The nonce is more than [`super::MAX_NONCE_GAP`] above the signer's next one.
+    #[error(
+        "nonce {got} is more than {gap} above the signer's next nonce {next}",
+        gap = super::MAX_NONCE_GAP
+    )]
+    NonceTooFar { next: u64, got: u64 },
     /// A text field that must say something is empty.
     #[error("field {field} must not be empty")]
     EmptyField { field: String },
@@ -206,6 +212,7 @@ impl Rejection {
             Rejection::WrongRole { .. } => "wrong_role",
             Rejection::AlreadyRegistered { .. } => "already_registered",
             Rejection::NonceReused { .. } => "nonce_reused",
+            Rejection::NonceTooFar { .. } => "nonce_too_far",
             Rejection::EmptyField { .. } => "empty_field",
             Rejection::ZeroAmount => "zero_amount",
             Rejection::Overflow => "overflow",

@@ -5,9 +5,29 @@
 //! rules and the rules fill in a [`Tx`], with no module depending on the one that calls it.
 
 use super::history::{IndirectParty, direct_parties};
-use super::{AccountRecord, ClaimRecord, Consent, LogParams, Payment, Rejection, Role, State};
+use super::{
+    AccountRecord, ClaimRecord, Consent, LogParams, MAX_NONCE_GAP, Payment, Rejection, Role, State,
+};
 use crate::entry::Body;
 use crate::keys::PublicKey;
+
+/// Requires `nonce` to be above `last` and at most [`MAX_NONCE_GAP`] above the next one
+/// (`last + 1`, or 0 for an account that has signed nothing yet).
+///
+/// The upper bound keeps one entry from using up a signer's nonce space: with it, a signer needs
+/// at least `2^64 / (MAX_NONCE_GAP + 1)` entries to run out, instead of one entry at `u64::MAX`.
+pub(super) fn check_nonce(last: Option<u64>, nonce: u64) -> Result<(), Rejection> {
+    let next = match last {
+        Some(last) if nonce <= last => return Err(Rejection::NonceReused { nonce, last }),
+        // `nonce > last`, so `last + 1` does not overflow.
+        Some(last) => last + 1,
+        None => 0,
+    };
+    if nonce - next > MAX_NONCE_GAP {
+        return Err(Rejection::NonceTooFar { next, got: nonce });
+    }
+    Ok(())
+}
 
 /// A change to the state outside the account records.
 #[derive(Debug)]
@@ -92,7 +112,7 @@ impl<'s> Tx<'s> {
         }
     }
 
-    /// Requires the signer to have one of `roles`, and `nonce` to be above its last one.
+    /// Requires the signer to have one of `roles`, and `nonce` to be fresh ([`check_nonce`]).
     pub(super) fn signer_with_nonce(
         &mut self,
         roles: &[Role],
@@ -101,11 +121,7 @@ impl<'s> Tx<'s> {
         let signer = self.signer;
         self.require_role(&signer, roles)?;
         let record = self.account_mut(&signer)?;
-        if let Some(last) = record.last_nonce
-            && nonce <= last
-        {
-            return Err(Rejection::NonceReused { nonce, last });
-        }
+        check_nonce(record.last_nonce, nonce)?;
         record.last_nonce = Some(nonce);
         Ok(())
     }

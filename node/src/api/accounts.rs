@@ -9,8 +9,10 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use serde::Deserialize;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::{
@@ -26,6 +28,26 @@ use crate::sequencer::{CheckpointInfo, KEPT_MAP_VERSIONS};
 
 /// Leaves per history page.
 const HISTORY_PAGE: usize = 256;
+
+/// The `{key}` path segment, percent-decoded. A segment that is not UTF-8 once decoded is a
+/// `bad_request` like any other bad key (axum's own `Path` rejection is plain text).
+pub(crate) struct KeySegment(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for KeySegment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(key)| KeySegment(key))
+            .map_err(|e: PathRejection| {
+                ApiError::bad_request(
+                    ErrorCode::BadRequest,
+                    format!("account key in the path: {}", e.body_text()),
+                )
+            })
+    }
+}
 
 fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
     parse_key_segment(text).ok_or_else(|| {
@@ -73,7 +95,7 @@ fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<Arc<CheckpointIn
 /// `GET /v1/accounts/{key}?size=N`.
 pub(crate) async fn account(
     State(state): State<Arc<AppState>>,
-    Path(key): Path<String>,
+    KeySegment(key): KeySegment,
     signed: Signed,
     q: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Result<Json<AccountProof>, ApiError> {
@@ -107,7 +129,7 @@ pub(crate) async fn account(
 /// `GET /v1/accounts/{key}/nonce`: from the live state, between batches.
 pub(crate) async fn nonce(
     State(state): State<Arc<AppState>>,
-    Path(key): Path<String>,
+    KeySegment(key): KeySegment,
     signed: Signed,
 ) -> Result<Json<NextNonce>, ApiError> {
     let key = parse_key(&key)?;
@@ -131,7 +153,7 @@ pub(crate) struct HistoryQuery {
 /// `GET /v1/accounts/{key}/history?from=N`.
 pub(crate) async fn history(
     State(state): State<Arc<AppState>>,
-    Path(key): Path<String>,
+    KeySegment(key): KeySegment,
     signed: Signed,
     q: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<History>, ApiError> {
@@ -176,7 +198,7 @@ pub(crate) async fn history(
 /// `GET /v1/accounts/{key}/consents`.
 pub(crate) async fn consents(
     State(state): State<Arc<AppState>>,
-    Path(key): Path<String>,
+    KeySegment(key): KeySegment,
     signed: Signed,
 ) -> Result<Json<Consents>, ApiError> {
     let key = parse_key(&key)?;

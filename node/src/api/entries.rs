@@ -26,6 +26,7 @@ use testigo_ledger::api::{
 
 use super::auth::Signed;
 use super::proofs::query;
+use super::refusal::media_type;
 use super::{ApiError, AppState, read};
 
 #[derive(Debug, Default, Deserialize)]
@@ -55,22 +56,28 @@ pub(crate) async fn post_entries(
              use wait=checkpointed",
         ));
     }
+    // Media types match exactly (`application/jsonx` is not JSON); parameters are allowed.
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Err(ApiError::MissingContentType);
+    };
+    let media = content_type.to_str().ok().and_then(media_type);
+    if !matches!(media, Some("application/json" | "application/octet-stream")) {
+        return Err(ApiError::UnsupportedMediaType(
+            String::from_utf8_lossy(content_type.as_bytes()).into_owned(),
+        ));
+    }
     let limit = state.limits.max_request_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge { limit })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    let (form, raw) = if content_type.starts_with("application/octet-stream") {
+    let (form, raw) = if media == Some("application/octet-stream") {
         let leaves = decode_binary_batch(&bytes)
             .map_err(|e| ApiError::bad_request(ErrorCode::BadRequest, e.to_string()))?;
         (
             Form::Batch,
             leaves.into_iter().map(<[u8]>::to_vec).collect(),
         )
-    } else if content_type.starts_with("application/json") {
+    } else {
         match serde_json::from_slice::<Submission>(&bytes) {
             Ok(Submission::One { leaf }) => (Form::One, vec![leaf.0]),
             Ok(Submission::Batch { leaves }) => {
@@ -83,8 +90,6 @@ pub(crate) async fn post_entries(
                 ));
             }
         }
-    } else {
-        return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
     };
     let results = state.intake.submit(raw, wait).await?;
     state

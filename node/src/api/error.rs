@@ -55,6 +55,30 @@ pub enum ApiError {
     /// Neither JSON nor the binary batch form.
     #[error("unsupported content type {0:?}; use application/json or application/octet-stream")]
     UnsupportedMediaType(String),
+    /// A body without a `Content-Type`.
+    #[error("no content type; use application/json or application/octet-stream")]
+    MissingContentType,
+    /// More header fields, or more header bytes, than the node reads.
+    #[error(
+        "request headers too large: {count} fields, {bytes} bytes (at most {max_count} fields \
+         and {max_bytes} bytes)",
+        max_count = super::refusal::MAX_HEADERS,
+        max_bytes = super::refusal::MAX_HEADER_BYTES
+    )]
+    HeadersTooLarge {
+        /// Header fields sent.
+        count: usize,
+        /// Bytes of names and values sent.
+        bytes: usize,
+    },
+    /// A refusal that axum or hyper produced below the handlers, rewritten with a code.
+    #[error("{message}")]
+    Other {
+        /// The code its status stands for.
+        code: ErrorCode,
+        /// The original answer's text.
+        message: String,
+    },
     /// The state machine refused the entry; nothing was appended.
     #[error("{}", .0.message)]
     Rejected(Refusal),
@@ -95,12 +119,17 @@ impl ApiError {
     /// The stable code, which decides the status.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { code, .. } | ApiError::Unauthorized { code, .. } => *code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Other { code, .. } => *code,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
-            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::UnsupportedMediaType(_) | ApiError::MissingContentType => {
+                ErrorCode::UnsupportedMediaType
+            }
+            ApiError::HeadersTooLarge { .. } => ErrorCode::HeadersTooLarge,
             ApiError::Rejected(refusal) => refusal.code,
             ApiError::QueueFull => ErrorCode::QueueFull,
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
@@ -120,6 +149,12 @@ impl ApiError {
         let details = match self {
             ApiError::BadRequest { details, .. } => details.clone(),
             ApiError::PayloadTooLarge { limit } => serde_json::json!({ "limit": limit }),
+            ApiError::HeadersTooLarge { count, bytes } => serde_json::json!({
+                "count": count,
+                "bytes": bytes,
+                "max_count": super::refusal::MAX_HEADERS,
+                "max_bytes": super::refusal::MAX_HEADER_BYTES,
+            }),
             ApiError::Rejected(refusal) => refusal.details.clone(),
             ApiError::QueueFull => serde_json::json!({ "retry_after_secs": RETRY_AFTER_SECS }),
             ApiError::Unauthorized { .. }
@@ -127,6 +162,8 @@ impl ApiError {
             | ApiError::NotFound(_)
             | ApiError::MethodNotAllowed
             | ApiError::UnsupportedMediaType(_)
+            | ApiError::MissingContentType
+            | ApiError::Other { .. }
             | ApiError::ShuttingDown
             | ApiError::ReplayCacheFull
             | ApiError::NotImplemented(_)

@@ -17,7 +17,8 @@
 //! | `GET /v1/events` | – | server-sent events, one `checkpoint` event per new checkpoint |
 //! | `GET /metrics`, `GET /healthz` | – | Prometheus text; `{"status"}` |
 //!
-//! Errors: see [`error`].
+//! Errors: see [`error`]; refusals from below the handlers (axum's extractors, header limits)
+//! are made JSON by [`refusal`].
 
 mod accounts;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod error;
 mod events;
 mod metrics;
 mod proofs;
+mod refusal;
 #[cfg(test)]
 mod tests;
 
@@ -101,6 +103,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(refusal::json_refusals))
         .with_state(state)
 }
 

@@ -1,6 +1,7 @@
 //! Requests that must be refused, each with the code and status the node must answer. They are
 //! signed with the signer's *next* nonce without using it up (a refused entry changes nothing),
-//! except the replay case, which reuses an old one on purpose.
+//! except the replay case, which reuses an old one on purpose, and the gap case, which skips too
+//! far ahead.
 
 use rand_chacha::ChaCha8Rng;
 use testigo_ledger::Hash;
@@ -8,6 +9,7 @@ use testigo_ledger::entry::{
     Access, Body, Claim, DataCategory, GrantConsent, Leaf, LegalBasis, PayoutSettled, Purpose,
     RevokeConsent, sign_body,
 };
+use testigo_ledger::state::MAX_NONCE_GAP;
 
 use super::world::World;
 use crate::loadgen::operator::below;
@@ -21,7 +23,7 @@ pub(crate) struct Invalid {
 }
 
 /// How many different cases [`make`] knows.
-pub(crate) const CASES: u64 = 15;
+pub(crate) const CASES: u64 = 16;
 
 fn invalid(leaf: Leaf, code: &'static str, status: u16) -> Option<Invalid> {
     Some(Invalid { leaf, code, status })
@@ -268,6 +270,15 @@ pub(crate) fn make(
                 20,
             );
             invalid(by_buyer(world, 1, a), "not_in_validity_window", 422)
+        }
+        14 => {
+            // One past the window: a nonce that would skip more than MAX_NONCE_GAP.
+            let s = &world.subjects[subject];
+            let body = Body::RevokeConsent(RevokeConsent {
+                nonce: s.next_nonce.checked_add(MAX_NONCE_GAP + 1)?,
+                consent: 0,
+            });
+            invalid(sign_body(&origin, &s.key, &body), "nonce_too_far", 422)
         }
         _ => {
             let s = &world.subjects[subject];

@@ -3,10 +3,11 @@
 //! Checked in this order: it is leaf 0; the signer is the named log key; the origin is a
 //! printable token; the fee is at most 100%; the currency is named; the log key, every witness
 //! key and every regulator key are strong; no witness name or key repeats; the quorum is between
-//! 1 and the number of witnesses (0 only when there are none). It creates the operator's account
-//! and sets the operator's first nonce.
+//! 1 and the number of witnesses (0 only when there are none); its nonce, the operator's first, is
+//! at most `MAX_NONCE_GAP` (the operator has signed nothing before, so its next nonce is 0). It
+//! creates the operator's account and sets the operator's first nonce.
 
-use super::super::tx::{Change, Tx};
+use super::super::tx::{Change, Tx, check_nonce};
 use super::super::{AccountRecord, LogParams, MAX_FEE_BPS, Rejection, Role};
 use super::{non_empty, strong_key};
 use crate::entry::Genesis;
@@ -73,6 +74,7 @@ pub(in crate::state) fn genesis(
             witnesses,
         });
     }
+    check_nonce(None, g.nonce)?;
     let mut operator = AccountRecord::new(Role::Operator, g.operator_salt);
     operator.last_nonce = Some(g.nonce);
     tx.create(g.log_key, operator)?;
