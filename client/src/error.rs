@@ -57,7 +57,7 @@ pub enum ClientError {
 /// Why a call may succeed if tried again.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Retry {
-    /// 503: `queue_full`, `shutting_down`, `replay_cache_full`…
+    /// 503 (`queue_full`, `shutting_down`…) or 429 (`rate_limited`).
     #[error("the node is busy ({code}): {message}")]
     Busy {
         /// The node's code.

@@ -199,7 +199,7 @@ impl Client {
                 "an error answer without {\"code\", \"message\"}",
             )
         })?;
-        Err(if status.as_u16() == 503 {
+        Err(if matches!(status.as_u16(), 503 | 429) {
             ClientError::Retryable {
                 url: self.transport.url(path),
                 retry_after: answer.retry_after(),

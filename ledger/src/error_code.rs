@@ -81,6 +81,9 @@ error_codes! {
     PayloadTooLarge => "payload_too_large", 413;
     /// Neither `application/json` nor `application/octet-stream`.
     UnsupportedMediaType => "unsupported_media_type", 415;
+    /// The signing key made more signed reads than its rate allows; retry after `Retry-After`
+    /// seconds.
+    RateLimited => "rate_limited", 429;
     /// The node failed; the cause is in its log, not in the answer.
     Internal => "internal", 500;
     /// A feature a later release brings (`wait=witnessed` until replication lands).
@@ -89,7 +92,8 @@ error_codes! {
     QueueFull => "queue_full", 503;
     /// The node is stopping.
     ShuttingDown => "shutting_down", 503;
-    /// Too many live signed requests to remember them all; retry after `Retry-After` seconds.
+    /// Retired: nodes keep replay state per key (docs/PROTOCOL.md §10) and no longer answer
+    /// it. Too many live signed requests to remember them all; retry after `Retry-After` seconds.
     ReplayCacheFull => "replay_cache_full", 503;
 
     // The state machine's rejections (`ledger::state::Rejection`).
@@ -288,6 +292,7 @@ mod tests {
             | ErrorCode::MethodNotAllowed
             | ErrorCode::PayloadTooLarge
             | ErrorCode::UnsupportedMediaType
+            | ErrorCode::RateLimited
             | ErrorCode::Internal
             | ErrorCode::NotImplemented
             | ErrorCode::QueueFull

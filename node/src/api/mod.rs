@@ -27,6 +27,8 @@ pub mod error;
 mod events;
 mod metrics;
 mod proofs;
+mod rate;
+mod replay;
 #[cfg(test)]
 mod tests;
 
