@@ -11,6 +11,7 @@ mod hostile;
 mod loadgen;
 mod operator;
 mod proofs;
+mod readers_under_flood;
 mod rejections;
 mod restart;
 mod simulate;
