@@ -12,7 +12,8 @@ pub enum ClientError {
     /// The client was set up wrongly (a bad URL, an unreadable CA file): nothing was sent.
     #[error("{0}")]
     Config(String),
-    /// Try again later: the node is busy or stopping (503), or could not be reached in time.
+    /// Try again later: the node is busy or stopping (503), the key is over its rate (429), or
+    /// the node could not be reached in time.
     #[error("{url}: {reason}{}", retry_after.map(|d| format!("; retry in {} s", d.as_secs())).unwrap_or_default())]
     Retryable {
         /// The request's URL.

@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Errors are typed by what the caller can do ([`ClientError`]): retry later (503 with
+//! Errors are typed by what the caller can do ([`ClientError`]): retry later (503 or 429 with
 //! `Retry-After`, connection refused, timeout), fix the request (a refusal with the node's
 //! code), or distrust the node ([`Integrity`], carrying what it received).
 

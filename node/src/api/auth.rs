@@ -197,3 +197,62 @@ impl FromRequestParts<Arc<AppState>> for Signed {
         verified(parts, now_ms()).inspect_err(|e| state.authorizer.count_refusal(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: u64 = 1_800_000_000_000;
+
+    fn key(n: u8) -> PublicKey {
+        PublicKey([n; 32])
+    }
+
+    fn signed(key: PublicKey, ts: u64) -> Signed {
+        Signed { key, ts, now: T }
+    }
+
+    fn code(result: Result<(), ApiError>) -> &'static str {
+        result.map_or_else(|e| e.code().as_str(), |()| "ok")
+    }
+
+    #[test]
+    fn a_refused_request_records_nothing_and_an_authorised_one_is_remembered() {
+        let limits = AuthLimits {
+            replay_keys: 1,
+            rate_per_second: 50,
+            rate_burst: 100,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let auth = Authorizer::new([key(0)], limits, metrics.clone());
+        let (alice, bob) = (key(1), key(2));
+        // Strangers reading Alice's account: forbidden, and they take none of the one slot.
+        for n in 3..100 {
+            assert_eq!(
+                code(auth.require(&signed(key(n), T), Some(&alice))),
+                "forbidden"
+            );
+        }
+        assert_eq!(code(auth.require(&signed(bob, T), None)), "forbidden");
+        // So the same (key, ts) is still fresh once authorised, and then remembered.
+        assert_eq!(code(auth.require(&signed(bob, T), Some(&bob))), "ok");
+        assert_eq!(
+            code(auth.require(&signed(bob, T), Some(&bob))),
+            "auth_replayed"
+        );
+        // The operator reads everything, and its slot is its own.
+        assert_eq!(code(auth.require(&signed(key(0), T), Some(&alice))), "ok");
+        assert_eq!(code(auth.require(&signed(key(0), T + 1), None)), "ok");
+        assert_eq!(
+            code(auth.require(&signed(alice, T + 1), Some(&alice))),
+            "ok"
+        );
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains("testigo_signed_refusals_total{code=\"forbidden\"} 98"),
+            "{text}"
+        );
+        assert!(text.contains("testigo_replay_evictions_total 1"), "{text}");
+        assert!(text.contains("testigo_replay_keys 1"), "{text}");
+    }
+}
