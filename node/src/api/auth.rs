@@ -118,6 +118,10 @@ impl Authorizer {
                      current time"
                 ),
             ),
+            Refused::Stale(Stale::Expired) => unauthorized(
+                ErrorCode::AuthExpired,
+                "request timestamp is more than 5 minutes before the server clock",
+            ),
             Refused::RateLimited { retry_after_ms } => ApiError::RateLimited {
                 retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
             },

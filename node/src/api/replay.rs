@@ -38,6 +38,9 @@ pub(crate) enum Stale {
     Reused,
     /// Below the slack under the key's highest `ts`, or at or below the floor for a key not held.
     TooOld,
+    /// Outside the window of the latest server time the guard has seen: a request checked
+    /// against a slightly older clock on another thread, whose key may have been dropped.
+    Expired,
 }
 
 impl Window {
@@ -136,6 +139,9 @@ pub(crate) struct ReplayGuard {
     by_highest: BTreeSet<(u64, PublicKey)>,
     /// The highest `ts` of any evicted key: a key not held may use only timestamps above it.
     floor: u64,
+    /// The latest server time seen: what expiry is judged against, so that a request checked
+    /// against an older clock on another thread cannot find its key dropped and slip through.
+    clock: u64,
     evictions: u64,
 }
 
@@ -154,6 +160,7 @@ impl ReplayGuard {
             held: HashMap::new(),
             by_highest: BTreeSet::new(),
             floor: 0,
+            clock: 0,
             evictions: 0,
         }
     }
@@ -175,7 +182,11 @@ impl ReplayGuard {
                 }
             };
         }
-        self.drop_expired(now);
+        self.clock = self.clock.max(now);
+        if ts < self.clock.saturating_sub(AUTH_WINDOW_MS) {
+            return Err(Refused::Stale(Stale::Expired));
+        }
+        self.drop_expired();
         let Some(slot) = self.held.get_mut(key) else {
             if ts <= self.floor {
                 return Err(Refused::Stale(Stale::TooOld));
@@ -213,8 +224,8 @@ impl ReplayGuard {
 
     /// Drops the keys whose highest `ts` is more than the window before `now`: every `ts` they
     /// could reuse is refused as expired. They do not raise the floor.
-    fn drop_expired(&mut self, now: u64) {
-        let oldest_live = now.saturating_sub(AUTH_WINDOW_MS);
+    fn drop_expired(&mut self) {
+        let oldest_live = self.clock.saturating_sub(AUTH_WINDOW_MS);
         while let Some(&(highest, key)) = self.by_highest.first() {
             if highest >= oldest_live {
                 break;
@@ -359,6 +370,12 @@ mod tests {
         let evictions = g.evictions();
         assert_eq!(g.accept(&key(5_000), later, later), Ok(()));
         assert_eq!((g.held(), g.evictions()), (1, evictions));
+        // A request checked against an older clock (another thread) whose key was just dropped
+        // is refused as expired, not taken for a new key.
+        assert_eq!(
+            g.accept(&key(999), T + 999, later - 1),
+            stale(Stale::Expired)
+        );
     }
 
     #[test]
