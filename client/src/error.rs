@@ -12,7 +12,8 @@ pub enum ClientError {
     /// The client was set up wrongly (a bad URL, an unreadable CA file): nothing was sent.
     #[error("{0}")]
     Config(String),
-    /// Try again later: the node is busy or stopping (503), or could not be reached in time.
+    /// Try again later: the node is busy or stopping (503), the key is over its rate (429), or
+    /// the node could not be reached in time.
     #[error("{url}: {reason}{}", retry_after.map(|d| format!("; retry in {} s", d.as_secs())).unwrap_or_default())]
     Retryable {
         /// The request's URL.
@@ -57,7 +58,7 @@ pub enum ClientError {
 /// Why a call may succeed if tried again.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Retry {
-    /// 503: `queue_full`, `shutting_down`, `replay_cache_full`…
+    /// 503 (`queue_full`, `shutting_down`…) or 429 (`rate_limited`).
     #[error("the node is busy ({code}): {message}")]
     Busy {
         /// The node's code.

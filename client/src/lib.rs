@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Errors are typed by what the caller can do ([`ClientError`]): retry later (503 with
+//! Errors are typed by what the caller can do ([`ClientError`]): retry later (503 or 429 with
 //! `Retry-After`, connection refused, timeout), fix the request (a refusal with the node's
 //! code), or distrust the node ([`Integrity`], carrying what it received).
 
@@ -199,7 +199,7 @@ impl Client {
                 "an error answer without {\"code\", \"message\"}",
             )
         })?;
-        Err(if status.as_u16() == 503 {
+        Err(if matches!(status.as_u16(), 503 | 429) {
             ClientError::Retryable {
                 url: self.transport.url(path),
                 retry_after: answer.retry_after(),

@@ -82,6 +82,9 @@ error_codes! {
     /// Neither `application/json` nor `application/octet-stream` (matched exactly, parameters
     /// allowed), or no `Content-Type`.
     UnsupportedMediaType => "unsupported_media_type", 415;
+    /// The signing key made more signed reads than its rate allows; retry after `Retry-After`
+    /// seconds.
+    RateLimited => "rate_limited", 429;
     /// More header fields or header bytes than the node reads.
     HeadersTooLarge => "headers_too_large", 431;
     /// The node failed; the cause is in its log, not in the answer.
@@ -92,7 +95,8 @@ error_codes! {
     QueueFull => "queue_full", 503;
     /// The node is stopping.
     ShuttingDown => "shutting_down", 503;
-    /// Too many live signed requests to remember them all; retry after `Retry-After` seconds.
+    /// Retired: nodes keep replay state per key (docs/PROTOCOL.md §10) and no longer answer
+    /// it. Too many live signed requests to remember them all; retry after `Retry-After` seconds.
     ReplayCacheFull => "replay_cache_full", 503;
 
     // The state machine's rejections (`ledger::state::Rejection`).
@@ -294,6 +298,7 @@ mod tests {
             | ErrorCode::MethodNotAllowed
             | ErrorCode::PayloadTooLarge
             | ErrorCode::UnsupportedMediaType
+            | ErrorCode::RateLimited
             | ErrorCode::HeadersTooLarge
             | ErrorCode::Internal
             | ErrorCode::NotImplemented

@@ -87,8 +87,14 @@ pub struct Config {
     pub max_batch_submission: usize,
     /// Most entries in one `GET /v1/entries` page.
     pub max_entries_page: u64,
-    /// Signed-request signatures remembered to refuse replays within the ±5 min window.
-    pub replay_cache_capacity: usize,
+    /// Keys whose replay state (highest `ts` and the used ones just below it, PROTOCOL §10) is
+    /// held at once, besides the reserved slots of the operator, witnesses and regulators. When
+    /// full, the live key with the oldest highest `ts` is evicted and raises the floor.
+    pub replay_max_keys: usize,
+    /// Signed reads per second one key may make (operator, witnesses, regulators exempt).
+    pub signed_read_rate: u32,
+    /// Signed reads one key may make at once before `signed_read_rate` applies.
+    pub signed_read_burst: u32,
 }
 
 impl Default for Config {
@@ -107,7 +113,9 @@ impl Default for Config {
             max_request_bytes: 8 * 1024 * 1024,
             max_batch_submission: 10_000,
             max_entries_page: 1000,
-            replay_cache_capacity: 1 << 20,
+            replay_max_keys: 450_000,
+            signed_read_rate: 50,
+            signed_read_burst: 100,
         }
     }
 }
@@ -176,8 +184,11 @@ impl Config {
                 self.max_queued_entries, self.max_batch_submission
             ));
         }
-        if self.max_entries_page == 0 || self.replay_cache_capacity == 0 {
-            return bad("max_entries_page and replay_cache_capacity must be at least 1".into());
+        if self.max_entries_page == 0 || self.replay_max_keys == 0 {
+            return bad("max_entries_page and replay_max_keys must be at least 1".into());
+        }
+        if self.signed_read_rate == 0 || self.signed_read_burst == 0 {
+            return bad("signed_read_rate and signed_read_burst must be at least 1".into());
         }
         if self.max_request_bytes < testigo_ledger::entry::MAX_LEAF_LEN * 2 {
             return bad(format!(

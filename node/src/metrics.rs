@@ -48,6 +48,12 @@ pub struct Metrics {
     /// write with its fsync), and per checkpoint `state_root` (state map), `sign`,
     /// `checkpoint_commit`.
     pub(crate) phases: Family<PhaseLabel, Histogram, fn() -> Histogram>,
+    /// Signed reads refused, by code (`unauthorized`, `auth_*`, `forbidden`, `rate_limited`).
+    pub(crate) signed_refusals: Family<CodeLabel, Counter>,
+    /// Live strangers' keys evicted from the replay state (each raises the floor).
+    pub(crate) replay_evictions: Counter,
+    /// Strangers' keys whose replay state is held now.
+    pub(crate) replay_keys: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -73,6 +79,9 @@ impl Metrics {
         let latency_checkpointed = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let entries = Family::<KindLabel, Counter>::default();
         let refusals = Family::<CodeLabel, Counter>::default();
+        let signed_refusals = Family::<CodeLabel, Counter>::default();
+        let replay_evictions = Counter::default();
+        let replay_keys = Gauge::default();
         let phases: Family<PhaseLabel, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(phase_histogram);
         registry.register(
@@ -107,6 +116,21 @@ impl Metrics {
             "Time per phase of the write path",
             phases.clone(),
         );
+        registry.register(
+            "signed_refusals",
+            "Signed reads refused, by code",
+            signed_refusals.clone(),
+        );
+        registry.register(
+            "replay_evictions",
+            "Live keys evicted from the replay state",
+            replay_evictions.clone(),
+        );
+        registry.register(
+            "replay_keys",
+            "Keys whose replay state is held (readers not counted)",
+            replay_keys.clone(),
+        );
         Self {
             registry,
             queue_depth,
@@ -117,6 +141,9 @@ impl Metrics {
             entries,
             refusals,
             phases,
+            signed_refusals,
+            replay_evictions,
+            replay_keys,
         }
     }
 

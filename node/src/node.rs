@@ -9,7 +9,7 @@ use testigo_ledger::api::{LogInfo, Wait};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::auth::Authorizer;
+use crate::api::auth::{AuthLimits, Authorizer};
 use crate::api::{AppState, Limits, router};
 use crate::config::{Config, Role};
 use crate::datadir::{self, DataDirError};
@@ -157,8 +157,16 @@ async fn run_operator(
         log,
         sequencer,
         reader,
-        metrics,
-        authorizer: Authorizer::new(readers, config.replay_cache_capacity),
+        metrics: metrics.clone(),
+        authorizer: Authorizer::new(
+            readers,
+            AuthLimits {
+                replay_keys: config.replay_max_keys,
+                rate_per_second: config.signed_read_rate,
+                rate_burst: config.signed_read_burst,
+            },
+            metrics.clone(),
+        ),
         intake,
         limits: Limits {
             max_request_bytes: config.max_request_bytes,

@@ -34,6 +34,12 @@ pub struct Options {
     pub storage: StorageEngine,
     /// Batch delay: short, so `wait=checkpointed` answers quickly.
     pub batch_max_delay_ms: u64,
+    /// Strangers' keys whose replay state the node holds (`Config::replay_max_keys`).
+    pub replay_max_keys: usize,
+    /// Signed reads per second per key (`Config::signed_read_rate`).
+    pub signed_read_rate: u32,
+    /// Signed reads a key may make at once (`Config::signed_read_burst`).
+    pub signed_read_burst: u32,
 }
 
 impl Default for Options {
@@ -41,6 +47,9 @@ impl Default for Options {
         Self {
             storage: StorageEngine::Redb,
             batch_max_delay_ms: 5,
+            replay_max_keys: Config::default().replay_max_keys,
+            signed_read_rate: Config::default().signed_read_rate,
+            signed_read_burst: Config::default().signed_read_burst,
         }
     }
 }
@@ -83,6 +92,9 @@ impl TestNode {
             data_dir: dir.path().join("data"),
             storage: options.storage,
             batch_max_delay_ms: options.batch_max_delay_ms,
+            replay_max_keys: options.replay_max_keys,
+            signed_read_rate: options.signed_read_rate,
+            signed_read_burst: options.signed_read_burst,
             ..Config::default()
         };
         let params = GenesisParams {

@@ -11,6 +11,7 @@ mod hostile;
 mod loadgen;
 mod operator;
 mod proofs;
+mod readers_under_flood;
 mod refusals;
 mod rejections;
 mod restart;

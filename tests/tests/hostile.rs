@@ -12,7 +12,7 @@ use ed25519_dalek::SigningKey;
 use hyper::Method;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng as _, SeedableRng as _};
-use testigo_client::{Client, now_ms};
+use testigo_client::{Client, Signer, now_ms};
 use testigo_ledger::api::Wait;
 use testigo_ledger::api::{encode_binary_batch, key_segment};
 use testigo_ledger::auth::sign_request;
@@ -355,7 +355,10 @@ const CASES: u64 = 26;
 /// Replays: a signed read used once (answered 200), then again (must be 401 `auth_replayed`).
 async fn replay(client: &Client, ctx: &Ctx, n: u64) {
     let path = format!("/v1/entries?start=0&end={}&n={n}", 1 + n % 3);
-    let auth = sign_request(&ctx.operator, "GET", &path, now_ms());
+    // Through the process's timestamp counter for the key: concurrent replay cases sign with the
+    // operator's key, and the node refuses a second request with the same `ts` from one key
+    // (PROTOCOL §10, rule 2) even for another path.
+    let auth = Signer::new(ctx.operator.clone()).authorization("GET", &path);
     let headers = [("authorization", auth.as_str())];
     let first = client
         .send(Method::GET, &path, &headers, Vec::new())

@@ -88,9 +88,12 @@ pub enum ApiError {
     /// The node is stopping.
     #[error("the node is shutting down")]
     ShuttingDown,
-    /// The replay cache is full of live signatures; refusing rather than forgetting one.
-    #[error("too many signed requests in the last 5 minutes; retry later")]
-    ReplayCacheFull,
+    /// The signing key is over its rate of signed reads.
+    #[error("too many signed reads by this key; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// When the key has a token again.
+        retry_after_secs: u64,
+    },
     /// A feature that a later release brings.
     #[error("{0}")]
     NotImplemented(&'static str),
@@ -133,7 +136,7 @@ impl ApiError {
             ApiError::Rejected(refusal) => refusal.code,
             ApiError::QueueFull => ErrorCode::QueueFull,
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
-            ApiError::ReplayCacheFull => ErrorCode::ReplayCacheFull,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::NotImplemented(_) => ErrorCode::NotImplemented,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -157,6 +160,9 @@ impl ApiError {
             }),
             ApiError::Rejected(refusal) => refusal.details.clone(),
             ApiError::QueueFull => serde_json::json!({ "retry_after_secs": RETRY_AFTER_SECS }),
+            ApiError::RateLimited { retry_after_secs } => {
+                serde_json::json!({ "retry_after_secs": retry_after_secs })
+            }
             ApiError::Unauthorized { .. }
             | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
@@ -165,7 +171,6 @@ impl ApiError {
             | ApiError::MissingContentType
             | ApiError::Other { .. }
             | ApiError::ShuttingDown
-            | ApiError::ReplayCacheFull
             | ApiError::NotImplemented(_)
             | ApiError::Internal(_) => Value::Null,
         };
@@ -209,10 +214,15 @@ impl From<IntakeError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
-        if matches!(self, ApiError::QueueFull | ApiError::ReplayCacheFull) {
+        let retry_after = match self {
+            ApiError::QueueFull => Some(RETRY_AFTER_SECS),
+            ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -232,6 +242,13 @@ mod tests {
         let response = ApiError::QueueFull.into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let limited = ApiError::RateLimited {
+            retry_after_secs: 3,
+        };
+        assert_eq!(limited.body().details["retry_after_secs"], 3);
+        let response = limited.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub mod error;
 mod events;
 mod metrics;
 mod proofs;
+mod rate;
+mod replay;
 mod refusal;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use testigo_ledger::map::SparseMap;
 use testigo_ledger::state::Engine;
 use tower::ServiceExt as _;
 
-use super::auth::Authorizer;
+use super::auth::{AuthLimits, Authorizer};
 use super::{AppState, Limits, Metrics, router};
 use crate::intake::Intake;
 use crate::reader::LogRead;
@@ -60,8 +60,16 @@ fn app(dir: &tempfile::TempDir) -> Router {
         },
         sequencer,
         reader,
-        metrics,
-        authorizer: Authorizer::new([log_key], 16),
+        metrics: metrics.clone(),
+        authorizer: Authorizer::new(
+            [log_key],
+            AuthLimits {
+                replay_keys: 16,
+                rate_per_second: 50,
+                rate_burst: 100,
+            },
+            metrics.clone(),
+        ),
         intake,
         limits: Limits {
             max_request_bytes: 256,
