@@ -29,8 +29,8 @@ mod events;
 mod metrics;
 mod proofs;
 mod rate;
-mod replay;
 mod refusal;
+mod replay;
 #[cfg(test)]
 mod tests;
 
