@@ -51,6 +51,7 @@ pub(crate) fn recover(
                 root,
                 note: stored.note,
                 map,
+                state_root: std::sync::OnceLock::new(),
             };
             (engine, Some(info))
         }

@@ -279,7 +279,12 @@ impl State {
 
     /// Every claim, by index.
     pub fn claims(&self) -> impl Iterator<Item = (u64, &ClaimRecord)> {
-        self.claims.iter().map(|(i, c)| (*i, c))
+        self.claims_from(0)
+    }
+
+    /// The claims whose leaf index is at least `from`, by index.
+    pub fn claims_from(&self, from: u64) -> impl Iterator<Item = (u64, &ClaimRecord)> {
+        self.claims.range(from..).map(|(i, c)| (*i, c))
     }
 
     /// The sum of every deposit ever applied.

@@ -108,19 +108,25 @@ pub(crate) async fn account(
     // `StateRoot` that closes it, however many checkpoints have been made since. An account not
     // in the map gets its non-inclusion proof.
     let (record, proof) = checkpoint.map.prove(&account_map_key(&key));
-    let index = size - 1;
-    let (leaf, inclusion) = read(&state, move |r| {
-        let leaf = r.leaves(index, size)?.pop().unwrap_or_default();
-        Ok((leaf, r.inclusion(index, size)?))
-    })
-    .await?;
+    let state_root = match checkpoint.state_root.get() {
+        Some(cached) => cached.clone(),
+        None => {
+            let index = size - 1;
+            let proof = read(&state, move |r| {
+                let leaf = r.leaves(index, size)?.pop().unwrap_or_default();
+                Ok(StateRootProof {
+                    leaf: Bytes(leaf),
+                    inclusion: r.inclusion(index, size)?,
+                })
+            })
+            .await?;
+            checkpoint.state_root.get_or_init(|| proof).clone()
+        }
+    };
     Ok(Json(AccountProof {
         key,
         checkpoint_size: size,
-        state_root: StateRootProof {
-            leaf: Bytes(leaf),
-            inclusion,
-        },
+        state_root,
         record: record.map(Bytes),
         map_proof: Bytes(proof.to_bytes()),
     }))

@@ -4,7 +4,9 @@
 //! ledger (`Engine::apply`, `integrate`, the state map, checkpoint signing) and durable writes.
 //! Every method runs on a blocking thread: it may fsync.
 
-use testigo_ledger::api::{ClaimView, ConsentView};
+use std::sync::OnceLock;
+
+use testigo_ledger::api::{ClaimView, ConsentView, StateRootProof};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::MapSnapshot;
 use testigo_ledger::{Hash, PublicKey};
@@ -38,6 +40,9 @@ pub struct CheckpointInfo {
     /// The state map as the closing `StateRoot` commits it: account proofs are made from it,
     /// and holding it keeps that version readable however far the map has moved on.
     pub map: MapSnapshot,
+    /// The closing `StateRoot` leaf with its inclusion proof: the same for every account answer
+    /// against this checkpoint, so the first one reads it from the store and the rest reuse it.
+    pub state_root: OnceLock<StateRootProof>,
 }
 
 /// The backend cannot go on: its in-memory state may be ahead of the disk. The sequencer stops

@@ -25,7 +25,7 @@
 //! refused.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
@@ -315,6 +315,7 @@ impl Backend for LogBackend {
             root: integration.root,
             note,
             map,
+            state_root: OnceLock::new(),
         })
     }
 
@@ -349,8 +350,8 @@ impl Backend for LogBackend {
     fn pending_claims(&self, from: u64, limit: usize) -> Vec<ClaimView> {
         self.engine
             .state()
-            .claims()
-            .filter(|(index, claim)| *index >= from && claim.settled_at.is_none())
+            .claims_from(from)
+            .filter(|(_, claim)| claim.settled_at.is_none())
             .take(limit)
             .map(|(index, claim)| ClaimView {
                 index,
