@@ -4,7 +4,7 @@
 //! network here. Hashing and the Merkle log ([`hash`], [`merkle`]), signed entries ([`entry`]),
 //! checkpoints and witness cosignatures ([`checkpoint`]), the state machine that applies the rules
 //! and commits account records to the state map ([`state`], [`map`]), and the pure verification functions that
-//! wallets and auditors call ([`verify`]). The node, the wallet and the audit tool all build on
+//! wallets and auditors call ([`verify`]), with the offline receipts they exchange ([`receipt`]). The node, the wallet and the audit tool all build on
 //! this crate, so they cannot disagree about what is valid.
 //!
 //! A checkpoint, as a wallet receives it from `GET /v1/checkpoint` (DESIGN §5: a C2SP
@@ -32,6 +32,7 @@ pub mod hash;
 pub mod keys;
 pub mod map;
 pub mod merkle;
+pub mod receipt;
 pub mod state;
 pub mod verify;
 
