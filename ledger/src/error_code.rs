@@ -77,6 +77,8 @@ error_codes! {
     NotFound => "not_found", 404;
     /// The route exists, the method does not.
     MethodNotAllowed => "method_not_allowed", 405;
+    /// The request's body did not arrive within the node's body timeout.
+    RequestTimeout => "request_timeout", 408;
     /// The body exceeds the node's request limit.
     PayloadTooLarge => "payload_too_large", 413;
     /// Neither `application/json` nor `application/octet-stream` (matched exactly, parameters
@@ -93,6 +95,9 @@ error_codes! {
     NotImplemented => "not_implemented", 501;
     /// Back-pressure: the sequencer's queue is full; retry after `Retry-After` seconds.
     QueueFull => "queue_full", 503;
+    /// Back-pressure: too many requests at once, or too many request bytes in flight over all
+    /// of them; retry after `Retry-After` seconds.
+    Busy => "busy", 503;
     /// The node is stopping.
     ShuttingDown => "shutting_down", 503;
     /// Retired: nodes keep replay state per key (docs/PROTOCOL.md §10) and no longer answer
@@ -296,6 +301,7 @@ mod tests {
             | ErrorCode::Forbidden
             | ErrorCode::NotFound
             | ErrorCode::MethodNotAllowed
+            | ErrorCode::RequestTimeout
             | ErrorCode::PayloadTooLarge
             | ErrorCode::UnsupportedMediaType
             | ErrorCode::RateLimited
@@ -303,6 +309,7 @@ mod tests {
             | ErrorCode::Internal
             | ErrorCode::NotImplemented
             | ErrorCode::QueueFull
+            | ErrorCode::Busy
             | ErrorCode::ShuttingDown
             | ErrorCode::ReplayCacheFull => return None,
             ErrorCode::BodyMalformed => Rejection::BodyMalformed { reason: "x".into() },

@@ -95,6 +95,20 @@ pub struct Config {
     pub signed_read_rate: u32,
     /// Signed reads one key may make at once before `signed_read_rate` applies.
     pub signed_read_burst: u32,
+    /// HTTP connections open at once; one more is closed on arrival. The node raises its
+    /// file-descriptor limit to the hard limit at start and warns if this does not fit.
+    pub max_connections: usize,
+    /// Requests in a handler (or reading their body) at once; one more is answered `busy`.
+    pub max_concurrent_requests: usize,
+    /// `GET /v1/events` streams open at once; one more is answered `busy`.
+    pub max_event_streams: usize,
+    /// One bound on the memory of every request body in flight and its decoding, bytes: each
+    /// body byte read is charged 3 times (`api::limits`); a read past it is answered `busy`.
+    pub max_inflight_body_bytes: usize,
+    /// Time a connection has to send a whole request head, from when it opens, ms.
+    pub header_timeout_ms: u64,
+    /// Time a request's body has to arrive after its head, ms (`408 request_timeout` after).
+    pub body_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -116,6 +130,12 @@ impl Default for Config {
             replay_max_keys: 450_000,
             signed_read_rate: 50,
             signed_read_burst: 100,
+            max_connections: 10_000,
+            max_concurrent_requests: 512,
+            max_event_streams: 4_096,
+            max_inflight_body_bytes: 256 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
         }
     }
 }
@@ -196,7 +216,46 @@ impl Config {
                 testigo_ledger::entry::MAX_LEAF_LEN * 2
             ));
         }
+        if self.max_connections == 0
+            || self.max_concurrent_requests == 0
+            || self.max_event_streams == 0
+            || self.header_timeout_ms == 0
+            || self.body_timeout_ms == 0
+        {
+            return bad(
+                "max_connections, max_concurrent_requests, max_event_streams, header_timeout_ms \
+                 and body_timeout_ms must be at least 1"
+                    .into(),
+            );
+        }
+        // One request of the largest size must fit, with room for its frames' overhead.
+        let least = self.max_request_bytes.saturating_mul(4);
+        if self.max_inflight_body_bytes < least {
+            return bad(format!(
+                "max_inflight_body_bytes ({}) must be at least 4 × max_request_bytes ({least})",
+                self.max_inflight_body_bytes
+            ));
+        }
         Ok(())
+    }
+
+    /// The connection limits `serve` enforces.
+    pub(crate) fn connection_limits(&self) -> crate::serve::ConnectionLimits {
+        crate::serve::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+        }
+    }
+
+    /// The request limits `api::limits` enforces.
+    pub(crate) fn request_limits(&self) -> crate::api::limits::RequestLimitConfig {
+        crate::api::limits::RequestLimitConfig {
+            max_concurrent_requests: self.max_concurrent_requests,
+            max_event_streams: self.max_event_streams,
+            max_inflight_body_bytes: self.max_inflight_body_bytes,
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            max_request_bytes: self.max_request_bytes,
+        }
     }
 
     /// The batch delay as a duration.

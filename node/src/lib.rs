@@ -23,6 +23,8 @@ pub mod operator;
 pub mod reader;
 mod recovery;
 pub mod sequencer;
+mod serve;
+pub use serve::raise_fd_limit;
 pub mod simulate;
 pub mod storage;
 pub mod tls;

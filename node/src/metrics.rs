@@ -33,6 +33,101 @@ pub(crate) struct CodeLabel {
     pub(crate) code: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReasonLabel {
+    pub(crate) reason: &'static str,
+}
+
+/// What the network limits (`serve`, `api::limits`) count when they trip, and what they hold.
+#[derive(Debug, Default)]
+pub(crate) struct LimitMetrics {
+    /// Connections open now.
+    pub(crate) connections_open: Gauge,
+    /// Connections closed on arrival: `limit` (`max_connections`), `fd` (descriptor limit).
+    pub(crate) connections_shed: Family<ReasonLabel, Counter>,
+    /// Requests refused `busy` or `request_timeout`: `requests` (`max_concurrent_requests`),
+    /// `event_streams` (`max_event_streams`), `body_bytes` (`max_inflight_body_bytes`),
+    /// `body_timeout` (`body_timeout_ms`).
+    pub(crate) requests_shed: Family<ReasonLabel, Counter>,
+    /// Bytes charged now against `max_inflight_body_bytes` (twice the body bytes read).
+    pub(crate) inflight_body_bytes: Gauge,
+    /// The most ever charged at once since the node started.
+    pub(crate) inflight_body_bytes_peak: Gauge,
+}
+
+/// Counts an open connection until dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl LimitMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "connections_open",
+            "HTTP connections open",
+            self.connections_open.clone(),
+        );
+        registry.register(
+            "connections_shed",
+            "Connections closed on arrival, by reason (limit, fd)",
+            self.connections_shed.clone(),
+        );
+        registry.register(
+            "requests_shed",
+            "Requests refused by a limit, by reason (requests, event_streams, body_bytes, body_timeout)",
+            self.requests_shed.clone(),
+        );
+        registry.register(
+            "inflight_body_bytes",
+            "Bytes charged against the in-flight body bound (twice the body bytes read)",
+            self.inflight_body_bytes.clone(),
+        );
+        registry.register(
+            "inflight_body_bytes_peak",
+            "Most bytes ever charged against the in-flight body bound at once",
+            self.inflight_body_bytes_peak.clone(),
+        );
+    }
+
+    /// Counts a connection open until the guard drops.
+    pub(crate) fn connection_opened(&self) -> OpenConnection {
+        self.connections_open.inc();
+        OpenConnection(self.connections_open.clone())
+    }
+
+    /// Counts a connection closed on arrival.
+    pub(crate) fn connection_shed(&self, reason: &'static str) {
+        self.connections_shed
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a request refused by a limit.
+    pub(crate) fn request_shed(&self, reason: &'static str) {
+        self.requests_shed
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Adds `n` to the in-flight charge and raises the peak if it is passed.
+    pub(crate) fn charge(&self, n: i64) {
+        let now = self.inflight_body_bytes.inc_by(n) + n;
+        self.inflight_body_bytes_peak
+            .inner()
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Removes `n` from the in-flight charge.
+    pub(crate) fn discharge(&self, n: i64) {
+        self.inflight_body_bytes.dec_by(n);
+    }
+}
+
 /// The node's metrics and their registry.
 pub struct Metrics {
     registry: Registry,
@@ -54,6 +149,8 @@ pub struct Metrics {
     pub(crate) replay_evictions: Counter,
     /// Strangers' keys whose replay state is held now.
     pub(crate) replay_keys: Gauge,
+    /// The network limits.
+    pub(crate) limits: LimitMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -131,8 +228,11 @@ impl Metrics {
             "Keys whose replay state is held (readers not counted)",
             replay_keys.clone(),
         );
+        let limits = LimitMetrics::default();
+        limits.register(&mut registry);
         Self {
             registry,
+            limits,
             queue_depth,
             commit_entries,
             checkpoint_entries,

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::auth::{AuthLimits, Authorizer};
+use crate::api::limits::RequestLimits;
 use crate::api::{AppState, Limits, router};
 use crate::config::{Config, Role};
 use crate::datadir::{self, DataDirError};
@@ -171,9 +172,21 @@ async fn run_operator(
         limits: Limits {
             max_request_bytes: config.max_request_bytes,
             max_entries_page: config.max_entries_page,
+            max_batch_submission: config.max_batch_submission,
         },
+        request_limits: RequestLimits::new(config.request_limits()),
         stopping,
     });
+    match crate::serve::raise_fd_limit() {
+        Ok(Some(fds)) if fds < config.max_connections as u64 + 256 => tracing::warn!(
+            fds,
+            max_connections = config.max_connections,
+            "the open-file limit is below max_connections plus the store's files: at the \
+             limit new connections are shed"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, scheme, origin = %genesis.origin, size = store.tree_size(), "serving");
@@ -183,14 +196,15 @@ async fn run_operator(
         tracing::info!("shutting down: finishing requests, closing event streams");
         stop.send_replace(true);
     };
-    let served = match tls {
-        None => {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(acceptor) => crate::tls::serve(listener, acceptor, router(state), shutdown).await,
-    };
+    let served = crate::serve::serve(
+        listener,
+        tls,
+        router(state),
+        config.connection_limits(),
+        metrics,
+        shutdown,
+    )
+    .await;
     // The router (and with it every handle) is dropped: the task closes its batch and ends.
     match task.await {
         Ok(result) => result?,

@@ -1,30 +1,15 @@
 //! HTTPS served by the node itself (`run --tls-cert FILE --tls-key FILE`, PEM): rustls on the
-//! ring provider, one tokio-rustls handshake per connection, then the same router as plain HTTP.
-//!
-//! axum's `serve` only takes a plain listener, so this is the accept loop it would run, with a
-//! TLS handshake in front and hyper-util's graceful shutdown in place of axum's: on shutdown the
-//! listener closes, and open connections finish their requests (event streams end on the
-//! node's stop signal) before `serve` returns.
+//! ring provider. This module makes the acceptor from the PEM files; [`crate::serve`] runs one
+//! tokio-rustls handshake per connection, then the same router as plain HTTP.
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsFiles;
-
-/// A client that opens a connection and never finishes its handshake holds a task and a socket;
-/// this bounds how long.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the certificate or key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -115,59 +100,4 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     // The router is served over HTTP/1.1 only, so that is all ALPN offers.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Serves `router` over TLS on `listener` until `shutdown` resolves, then waits for the open
-/// connections to finish.
-///
-/// # Errors
-/// None so far: failed accepts and handshakes concern one client and are logged; the signature
-/// matches the plain path's so that `node::run` treats both alike.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    router: Router,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors, or a connection reset before it was accepted:
-                    // back off briefly instead of spinning, as axum::serve does.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
 }

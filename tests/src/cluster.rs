@@ -40,6 +40,8 @@ pub struct Options {
     pub signed_read_rate: u32,
     /// Signed reads a key may make at once (`Config::signed_read_burst`).
     pub signed_read_burst: u32,
+    /// Any other change to the configuration, made last (limits, timeouts).
+    pub adjust: fn(&mut Config),
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             replay_max_keys: Config::default().replay_max_keys,
             signed_read_rate: Config::default().signed_read_rate,
             signed_read_burst: Config::default().signed_read_burst,
+            adjust: |_| {},
         }
     }
 }
@@ -88,7 +91,7 @@ impl TestNode {
     /// A node on a fresh log whose key and regulator are the seeded ones.
     pub async fn start_with(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.path().join("data"),
             storage: options.storage,
             batch_max_delay_ms: options.batch_max_delay_ms,
@@ -97,6 +100,7 @@ impl TestNode {
             signed_read_burst: options.signed_read_burst,
             ..Config::default()
         };
+        (options.adjust)(&mut config);
         let params = GenesisParams {
             origin: ORIGIN.to_owned(),
             regulators: vec![public(&key(REGULATOR_SEED))],

@@ -8,6 +8,7 @@ mod auth;
 mod checkpoints;
 mod flow;
 mod hostile;
+mod limits;
 mod loadgen;
 mod operator;
 mod proofs;

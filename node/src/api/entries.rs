@@ -20,13 +20,13 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use testigo_ledger::api::{
-    BatchResponse, BatchResult, Entries, ErrorCode, IndexedLeaf, Submission, Wait,
-    decode_binary_batch,
+    BatchResponse, BatchResult, Entries, ErrorCode, IndexedLeaf, Wait, decode_binary_batch,
 };
 
 use super::auth::Signed;
 use super::proofs::query;
 use super::refusal::media_type;
+use super::submission::JsonSubmission;
 use super::{ApiError, AppState, read};
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,11 +78,9 @@ pub(crate) async fn post_entries(
             leaves.into_iter().map(<[u8]>::to_vec).collect(),
         )
     } else {
-        match serde_json::from_slice::<Submission>(&bytes) {
-            Ok(Submission::One { leaf }) => (Form::One, vec![leaf.0]),
-            Ok(Submission::Batch { leaves }) => {
-                (Form::Batch, leaves.into_iter().map(|l| l.0).collect())
-            }
+        match super::submission::parse(&bytes, state.limits.max_batch_submission) {
+            Ok(JsonSubmission::One(leaf)) => (Form::One, vec![leaf]),
+            Ok(JsonSubmission::Batch(leaves)) => (Form::Batch, leaves),
             Err(e) => {
                 return Err(ApiError::bad_request(
                     ErrorCode::BadRequest,

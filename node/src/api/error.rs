@@ -85,6 +85,16 @@ pub enum ApiError {
     /// Back-pressure: retry later.
     #[error("the sequencer queue is full; retry after {RETRY_AFTER_SECS} s")]
     QueueFull,
+    /// Back-pressure below the sequencer: too many requests at once, or too many request bytes
+    /// in flight over all of them.
+    #[error("the node is busy ({0}); retry after {RETRY_AFTER_SECS} s")]
+    Busy(&'static str),
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive within {timeout_ms} ms")]
+    RequestTimeout {
+        /// The body timeout.
+        timeout_ms: u64,
+    },
     /// The node is stopping.
     #[error("the node is shutting down")]
     ShuttingDown,
@@ -135,6 +145,8 @@ impl ApiError {
             ApiError::HeadersTooLarge { .. } => ErrorCode::HeadersTooLarge,
             ApiError::Rejected(refusal) => refusal.code,
             ApiError::QueueFull => ErrorCode::QueueFull,
+            ApiError::Busy(_) => ErrorCode::Busy,
+            ApiError::RequestTimeout { .. } => ErrorCode::RequestTimeout,
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::NotImplemented(_) => ErrorCode::NotImplemented,
@@ -159,7 +171,12 @@ impl ApiError {
                 "max_bytes": super::refusal::MAX_HEADER_BYTES,
             }),
             ApiError::Rejected(refusal) => refusal.details.clone(),
-            ApiError::QueueFull => serde_json::json!({ "retry_after_secs": RETRY_AFTER_SECS }),
+            ApiError::QueueFull | ApiError::Busy(_) => {
+                serde_json::json!({ "retry_after_secs": RETRY_AFTER_SECS })
+            }
+            ApiError::RequestTimeout { timeout_ms } => {
+                serde_json::json!({ "timeout_ms": timeout_ms })
+            }
             ApiError::RateLimited { retry_after_secs } => {
                 serde_json::json!({ "retry_after_secs": retry_after_secs })
             }
@@ -215,7 +232,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
         let retry_after = match self {
-            ApiError::QueueFull => Some(RETRY_AFTER_SECS),
+            ApiError::QueueFull | ApiError::Busy(_) => Some(RETRY_AFTER_SECS),
             ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
             _ => None,
         };

@@ -26,11 +26,13 @@ mod claims;
 mod entries;
 pub mod error;
 mod events;
+pub(crate) mod limits;
 mod metrics;
 mod proofs;
 mod rate;
 mod refusal;
 mod replay;
+mod submission;
 #[cfg(test)]
 mod tests;
 
@@ -59,6 +61,8 @@ use crate::sequencer::SequencerHandle;
 pub(crate) struct Limits {
     pub(crate) max_request_bytes: usize,
     pub(crate) max_entries_page: u64,
+    /// Most leaves in one submission: a JSON batch stops parsing past it.
+    pub(crate) max_batch_submission: usize,
 }
 
 /// What every handler shares.
@@ -71,6 +75,8 @@ pub(crate) struct AppState {
     /// Parse, verify, sequence: the submission path the handler hands raw leaves to.
     pub(crate) intake: Intake,
     pub(crate) limits: Limits,
+    /// Concurrent requests, event streams and the memory of bodies in flight.
+    pub(crate) request_limits: limits::RequestLimits,
     /// Becomes `true` when the node starts shutting down: long-lived responses end on it.
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -105,6 +111,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit,
+        ))
         .layer(axum::middleware::from_fn(refusal::json_refusals))
         .with_state(state)
 }

@@ -74,7 +74,15 @@ fn app(dir: &tempfile::TempDir) -> Router {
         limits: Limits {
             max_request_bytes: 256,
             max_entries_page: 10,
+            max_batch_submission: 100,
         },
+        request_limits: super::limits::RequestLimits::new(super::limits::RequestLimitConfig {
+            max_concurrent_requests: 64,
+            max_event_streams: 8,
+            max_inflight_body_bytes: 1 << 20,
+            body_timeout: std::time::Duration::from_secs(30),
+            max_request_bytes: 256,
+        }),
         stopping,
     }))
 }
