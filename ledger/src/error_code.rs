@@ -91,6 +91,9 @@ error_codes! {
     HeadersTooLarge => "headers_too_large", 431;
     /// The node failed; the cause is in its log, not in the answer.
     Internal => "internal", 500;
+    /// The node found what it stores damaged where this answer needed it (named in `details`),
+    /// and served nothing rather than something wrong; it is logged and counted.
+    StorageCorrupt => "storage_corrupt", 500;
     /// A feature a later release brings (`wait=witnessed` until replication lands).
     NotImplemented => "not_implemented", 501;
     /// Back-pressure: the sequencer's queue is full; retry after `Retry-After` seconds.
@@ -307,6 +310,7 @@ mod tests {
             | ErrorCode::RateLimited
             | ErrorCode::HeadersTooLarge
             | ErrorCode::Internal
+            | ErrorCode::StorageCorrupt
             | ErrorCode::NotImplemented
             | ErrorCode::QueueFull
             | ErrorCode::Busy

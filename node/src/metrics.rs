@@ -151,6 +151,8 @@ pub struct Metrics {
     pub(crate) replay_keys: Gauge,
     /// The network limits.
     pub(crate) limits: LimitMetrics,
+    /// Reads refused `storage_corrupt`: stored data that did not match the signed tree.
+    pub(crate) storage_corrupt: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -230,9 +232,16 @@ impl Metrics {
         );
         let limits = LimitMetrics::default();
         limits.register(&mut registry);
+        let storage_corrupt = Counter::default();
+        registry.register(
+            "storage_corrupt",
+            "Reads refused because stored data did not match the signed tree",
+            storage_corrupt.clone(),
+        );
         Self {
             registry,
             limits,
+            storage_corrupt,
             queue_depth,
             commit_entries,
             checkpoint_entries,

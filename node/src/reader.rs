@@ -2,12 +2,24 @@
 //! number of concurrent requests while the sequencer writes (the engines give readers a
 //! consistent snapshot). [`LogRead`] is what the API and the intake see; its implementation over
 //! the node's [`Store`] computes RFC 9162 proofs from the tile hashes.
+//!
+//! **Nothing wrong is served.** Every leaf read is hashed and compared with its stored leaf
+//! hash; every inclusion and consistency proof is verified before it leaves, against the root
+//! of the latest checkpoint as signed (held in memory, [`Store::anchor`]) — directly at that
+//! size, and through a consistency proof from the stored tree to it for smaller sizes. A
+//! mismatch is [`ReadError::Corrupt`] naming the index (`storage_corrupt`), never a wrong
+//! answer. What lies past the latest checkpoint has no signed root yet: its proofs are checked
+//! against the stored tree only.
 
 use std::sync::Arc;
 
 use testigo_ledger::api::{CheckpointEntry, ConsistencyProof, InclusionProof};
-use testigo_ledger::merkle::{consistency_proof, inclusion_proof_with_leaf};
-use testigo_ledger::{Blake3, PublicKey};
+use testigo_ledger::merkle::{
+    HashReader as _, MerkleError, NodeId, StoreError, consistency_proof, inclusion_proof_with_leaf,
+    root,
+};
+use testigo_ledger::verify::{root_from_inclusion_proof, verify_consistency};
+use testigo_ledger::{Blake3, Hash, PublicKey, TreeHasher as _};
 
 use crate::storage::Store;
 
@@ -23,6 +35,36 @@ pub enum ReadError {
     /// A proof could not be built from the stored hashes.
     #[error("proof: {0}")]
     Proof(#[from] testigo_ledger::merkle::MerkleError),
+    /// What the store holds does not match the signed tree: damaged on disk.
+    #[error("stored data is damaged{}: {reason}", index.map(|i| format!(" at leaf {i}")).unwrap_or_default())]
+    Corrupt {
+        /// The leaf index the damage shows at, when one is known.
+        index: Option<u64>,
+        /// What was expected and what was found.
+        reason: String,
+    },
+}
+
+fn corrupt(index: Option<u64>, reason: String) -> ReadError {
+    ReadError::Corrupt { index, reason }
+}
+
+/// A failure to build a proof for a range already checked against the tree size: a hash that is
+/// missing or does not decode is damage; an engine failure stays what it is.
+fn merkle(error: MerkleError) -> ReadError {
+    let damaged = match &error {
+        MerkleError::NotStored { .. } | MerkleError::Store(StoreError::Missing(_)) => true,
+        MerkleError::Store(StoreError::Backend(cause)) => matches!(
+            cause.downcast_ref::<crate::storage::StorageError>(),
+            Some(crate::storage::StorageError::Corrupt { .. })
+        ),
+        _ => false,
+    };
+    if damaged {
+        corrupt(None, format!("the stored tree: {error}"))
+    } else {
+        ReadError::Proof(error)
+    }
 }
 
 /// What the HTTP API reads. Every method may touch the disk: call it on a blocking thread.
@@ -65,6 +107,57 @@ pub(crate) trait LogRead: Send + Sync + 'static {
     fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<CheckpointEntry>, ReadError>;
 }
 
+/// Checks that `root`, the root at `size` derived from stored hashes, is the signed tree's: equal
+/// to the latest checkpoint's at its size, consistent with it below. Past the latest checkpoint
+/// there is nothing signed to check against.
+trait Anchored {
+    fn check_against_anchor(
+        &self,
+        size: u64,
+        root: &Hash,
+        index: Option<u64>,
+    ) -> Result<(), ReadError>;
+}
+
+impl Anchored for Arc<Store> {
+    fn check_against_anchor(
+        &self,
+        size: u64,
+        root: &Hash,
+        index: Option<u64>,
+    ) -> Result<(), ReadError> {
+        let Some((signed_size, signed_root)) = self.anchor() else {
+            return Ok(());
+        };
+        if size > signed_size {
+            return Ok(());
+        }
+        if size == signed_size {
+            return if *root == signed_root {
+                Ok(())
+            } else {
+                Err(corrupt(
+                    index,
+                    format!(
+                        "the stored tree's root at size {size} is {root}, the checkpoint signed \
+                         {signed_root}"
+                    ),
+                ))
+            };
+        }
+        let path = consistency_proof(&Blake3, self.as_ref(), size, signed_size).map_err(merkle)?;
+        verify_consistency(&Blake3, size, signed_size, root, &signed_root, &path).map_err(|e| {
+            corrupt(
+                index,
+                format!(
+                    "the stored tree at size {size} is not consistent with the checkpoint of \
+                     size {signed_size}: {e}"
+                ),
+            )
+        })
+    }
+}
+
 impl LogRead for Arc<Store> {
     fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, ReadError> {
         let size = self.tree_size();
@@ -73,7 +166,24 @@ impl LogRead for Arc<Store> {
                 "start {start} is not below the log size {size}"
             )));
         }
-        Ok(Store::leaves(self, start, end.min(size))?)
+        let leaves = Store::leaves(self, start, end.min(size))?;
+        let ids: Vec<NodeId> = (start..start + leaves.len() as u64)
+            .map(NodeId::leaf)
+            .collect();
+        let stored = self
+            .read_hashes(&ids)
+            .map_err(|e| merkle(MerkleError::Store(e)))?;
+        for (i, (leaf, stored)) in leaves.iter().zip(stored).enumerate() {
+            let computed = Blake3.hash_leaf(leaf);
+            if computed != stored {
+                let index = start + i as u64;
+                return Err(corrupt(
+                    Some(index),
+                    format!("the leaf hashes to {computed}, its stored leaf hash is {stored}"),
+                ));
+            }
+        }
+        Ok(leaves)
     }
 
     fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, ReadError> {
@@ -83,7 +193,11 @@ impl LogRead for Arc<Store> {
                 "need index < size <= {tree}, got index {index}, size {size}"
             )));
         }
-        let (leaf_hash, path) = inclusion_proof_with_leaf(&Blake3, self.as_ref(), index, size)?;
+        let (leaf_hash, path) =
+            inclusion_proof_with_leaf(&Blake3, self.as_ref(), index, size).map_err(merkle)?;
+        let root = root_from_inclusion_proof(&Blake3, index, size, &leaf_hash, &path)
+            .map_err(|e| corrupt(Some(index), format!("the stored inclusion path: {e}")))?;
+        self.check_against_anchor(size, &root, Some(index))?;
         Ok(InclusionProof {
             index,
             size,
@@ -99,7 +213,16 @@ impl LogRead for Arc<Store> {
                 "need 0 < from <= to <= {tree}, got from {from}, to {to}"
             )));
         }
-        let path = consistency_proof(&Blake3, self.as_ref(), from, to)?;
+        let path = consistency_proof(&Blake3, self.as_ref(), from, to).map_err(merkle)?;
+        let from_root = root(&Blake3, self.as_ref(), from).map_err(merkle)?;
+        let to_root = root(&Blake3, self.as_ref(), to).map_err(merkle)?;
+        verify_consistency(&Blake3, from, to, &from_root, &to_root, &path).map_err(|e| {
+            corrupt(
+                None,
+                format!("the stored tree from size {from} to {to}: {e}"),
+            )
+        })?;
+        self.check_against_anchor(to, &to_root, None)?;
         Ok(ConsistencyProof { from, to, path })
     }
 

@@ -229,4 +229,96 @@ impl Stopped {
     pub async fn restart(self) -> TestNode {
         TestNode::launch(self.dir, self.config).await
     }
+
+    /// Starts a node on this data directory, or says why it refused to start (a test of what
+    /// a node does with a damaged store expects refusals).
+    ///
+    /// # Errors
+    /// The node's start-up error, as text.
+    pub async fn try_restart(self) -> Result<TestNode, String> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let ready = std::sync::Arc::new(tokio::sync::Notify::new());
+        let announced = ready.clone();
+        let mut task = tokio::spawn(testigo_node::run_announced(
+            self.config.clone(),
+            listener,
+            async move {
+                let _ = stop.await;
+            },
+            move |_| announced.notify_one(),
+        ));
+        tokio::select! {
+            () = ready.notified() => {}
+            ended = &mut task => {
+                return Err(match ended {
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(())) => "the node stopped before serving".to_owned(),
+                    Err(panic) => format!("the node panicked while starting: {panic}"),
+                });
+            }
+        }
+        Ok(TestNode {
+            addr,
+            client: Client::new(&format!("http://{addr}")).expect("a loopback URL"),
+            operator: key(OPERATOR_SEED),
+            regulator: key(REGULATOR_SEED),
+            config: self.config,
+            dir: self.dir,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    /// A copy of this data directory, in a new temporary directory, to damage or start apart.
+    pub fn duplicate(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        copy_tree(self.dir.path(), dir.path());
+        let data_dir = dir.path().join(
+            self.config
+                .data_dir
+                .strip_prefix(self.dir.path())
+                .expect("the data directory is inside the temporary one"),
+        );
+        Self {
+            config: Config {
+                data_dir,
+                ..self.config.clone()
+            },
+            dir,
+        }
+    }
+
+    /// The storage engine's files, largest first, with their sizes.
+    pub fn store_files(&self) -> Vec<(std::path::PathBuf, u64)> {
+        let mut files = Vec::new();
+        let mut pending = vec![self.config.store_path()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read the store directory") {
+                let entry = entry.expect("a directory entry");
+                let meta = entry.metadata().expect("metadata");
+                if meta.is_dir() {
+                    pending.push(entry.path());
+                } else if meta.len() > 0 {
+                    files.push((entry.path(), meta.len()));
+                }
+            }
+        }
+        files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        files
+    }
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read a directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.metadata().expect("metadata").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
 }

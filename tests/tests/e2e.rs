@@ -6,6 +6,7 @@
 
 mod auth;
 mod checkpoints;
+mod corruption;
 mod flow;
 mod hostile;
 mod limits;

@@ -19,11 +19,15 @@ use testigo_ledger::api::{
     AccountProof, Bytes, Consents, ErrorCode, History, HistoryEntry, NextNonce, StateRootProof,
     parse_key_segment,
 };
+use testigo_ledger::entry::{Body, Leaf};
 use testigo_ledger::map::account_map_key;
+use testigo_ledger::state::AccountRecord;
+use testigo_ledger::state::history::{IndirectParty, direct_parties};
 
 use super::auth::Signed;
 use super::proofs::query;
 use super::{ApiError, AppState, checkpoint_size, read};
+use crate::reader::{LogRead, ReadError};
 use crate::sequencer::{CheckpointInfo, KEPT_MAP_VERSIONS};
 
 /// Leaves per history page.
@@ -174,18 +178,53 @@ pub(crate) async fn history(
             format!("size {size} is beyond the latest checkpoint {latest}"),
         ));
     }
+    // The record committed at `size` says how long the history is, when its map version is
+    // still kept: a damaged index that drops or adds a leaf is caught by the count.
+    let history_len = checkpoint_at(&state, Some(size)).ok().map(|c| {
+        c.map
+            .get(&account_map_key(&key))
+            .and_then(|bytes| AccountRecord::from_bytes(bytes).ok())
+            .map_or(0, |record| record.history_len)
+    });
     let entries = read(&state, move |r| {
         let mut indexes = r.account_leaves(&key, from, HISTORY_PAGE + 1, size)?;
         let more = indexes.len() > HISTORY_PAGE;
         indexes.truncate(HISTORY_PAGE);
         let mut entries = Vec::with_capacity(indexes.len());
+        let mut previous = None;
         for index in indexes {
+            if previous.is_some_and(|p| index <= p) {
+                return Err(ReadError::Corrupt {
+                    index: Some(index),
+                    reason: format!("the history index of {key} lists leaf {index} out of order"),
+                });
+            }
+            previous = Some(index);
             let leaf = r.leaves(index, index + 1)?.pop().unwrap_or_default();
+            check_involves(r, &key, index, &leaf)?;
             let inclusion = r.inclusion(index, size)?;
             entries.push(HistoryEntry {
                 leaf: Bytes(leaf),
                 inclusion,
             });
+        }
+        if let Some(len) = history_len {
+            let end = from + entries.len() as u64;
+            let wrong = if from >= len {
+                !entries.is_empty()
+            } else {
+                end > len || (!more && end != len)
+            };
+            if wrong {
+                return Err(ReadError::Corrupt {
+                    index: None,
+                    reason: format!(
+                        "the history index of {key} lists {} leaves from {from}, its record at \
+                         size {size} counts {len} in all",
+                        entries.len()
+                    ),
+                });
+            }
         }
         Ok((entries, more))
     })
@@ -199,6 +238,46 @@ pub(crate) async fn history(
         entries,
         next,
     }))
+}
+
+/// Checks that the leaf the history index lists at `index` involves `key` (DESIGN §6), reading
+/// the grant or claim it refers to when it involves `key` through one: a damaged index must not
+/// put another account's leaf in this one's history.
+fn check_involves(
+    r: &dyn LogRead,
+    key: &PublicKey,
+    index: u64,
+    leaf: &[u8],
+) -> Result<(), ReadError> {
+    let not = |why: &str| ReadError::Corrupt {
+        index: Some(index),
+        reason: format!("the history index of {key} lists leaf {index}, which {why}"),
+    };
+    let leaf = Leaf::from_bytes(leaf).map_err(|_| not("is not a leaf"))?;
+    let body = leaf.decode_body().map_err(|_| not("has no valid body"))?;
+    let (parties, indirect) = direct_parties(&leaf.signer, &body);
+    if parties.contains(key) {
+        return Ok(());
+    }
+    let referred = match indirect {
+        Some(IndirectParty::GrantAccessor { consent }) => consent,
+        Some(IndirectParty::ClaimSubject { claim }) => claim,
+        None => return Err(not("does not involve it")),
+    };
+    let earlier = r.leaves(referred, referred + 1)?.pop().unwrap_or_default();
+    let earlier = Leaf::from_bytes(&earlier).map_err(|_| not("refers to no leaf"))?;
+    let named = match (indirect, earlier.decode_body()) {
+        (Some(IndirectParty::GrantAccessor { .. }), Ok(Body::GrantConsent(grant))) => {
+            grant.accessor
+        }
+        (Some(IndirectParty::ClaimSubject { .. }), Ok(Body::Claim(_))) => Some(earlier.signer),
+        _ => None,
+    };
+    if named == Some(*key) {
+        Ok(())
+    } else {
+        Err(not("does not involve it"))
+    }
 }
 
 /// `GET /v1/accounts/{key}/consents`.

@@ -107,6 +107,12 @@ pub enum ApiError {
     /// A feature that a later release brings.
     #[error("{0}")]
     NotImplemented(&'static str),
+    /// The store is damaged where this answer needed it: logged and counted by the caller.
+    #[error("the node's stored data is damaged{}; nothing was served from it", .index.map(|i| format!(" at leaf {i}")).unwrap_or_default())]
+    StorageCorrupt {
+        /// The leaf index, when one is known.
+        index: Option<u64>,
+    },
     /// Anything else: logged, answered as `internal`.
     #[error("internal error")]
     Internal(String),
@@ -151,6 +157,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::NotImplemented(_) => ErrorCode::NotImplemented,
             ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::StorageCorrupt { .. } => ErrorCode::StorageCorrupt,
         }
     }
 
@@ -177,6 +184,7 @@ impl ApiError {
             ApiError::RequestTimeout { timeout_ms } => {
                 serde_json::json!({ "timeout_ms": timeout_ms })
             }
+            ApiError::StorageCorrupt { index } => serde_json::json!({ "index": index }),
             ApiError::RateLimited { retry_after_secs } => {
                 serde_json::json!({ "retry_after_secs": retry_after_secs })
             }

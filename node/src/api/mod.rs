@@ -55,6 +55,7 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::reader::{LogRead, ReadError};
 use crate::sequencer::SequencerHandle;
+use crate::storage::StorageError;
 
 /// Request and page limits.
 #[derive(Clone, Copy, Debug)]
@@ -158,6 +159,7 @@ pub(crate) async fn read<R: Send + 'static>(
     f: impl FnOnce(&dyn LogRead) -> Result<R, ReadError> + Send + 'static,
 ) -> Result<R, ApiError> {
     let reader = state.reader.clone();
+    let metrics = state.metrics.clone();
     tokio::task::spawn_blocking(move || f(reader.as_ref()))
         .await
         .map_err(ApiError::internal)?
@@ -165,8 +167,24 @@ pub(crate) async fn read<R: Send + 'static>(
             ReadError::OutOfRange(message) => {
                 ApiError::bad_request(ErrorCode::InvalidRange, message)
             }
+            ReadError::Corrupt { index, reason } => storage_corrupt(&metrics, index, &reason),
+            ReadError::Store(cause @ StorageError::Corrupt { .. }) => {
+                storage_corrupt(&metrics, None, &cause.to_string())
+            }
             cause @ (ReadError::Store(_) | ReadError::Proof(_)) => ApiError::internal(cause),
         })
+}
+
+/// The answer for a read that found its stored data damaged: logged with what was found and
+/// counted; the client learns only that the node served nothing.
+pub(crate) fn storage_corrupt(metrics: &Metrics, index: Option<u64>, reason: &str) -> ApiError {
+    metrics.storage_corrupt.inc();
+    tracing::error!(
+        index,
+        reason,
+        "stored data is damaged; nothing was served from it"
+    );
+    ApiError::StorageCorrupt { index }
 }
 
 /// The size of the latest checkpoint: what account and history proofs are made against.

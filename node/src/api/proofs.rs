@@ -8,7 +8,12 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use testigo_ledger::api::{CheckpointPage, ConsistencyProof, InclusionProof};
+use testigo_ledger::api::{
+    CheckpointEntry, CheckpointPage, ConsistencyProof, InclusionProof, LogInfo,
+};
+use testigo_ledger::checkpoint::{
+    CosignatureError, SignedNote, verify_checkpoint_note, verify_cosignature,
+};
 
 use super::{ApiError, AppState, read};
 
@@ -50,11 +55,58 @@ pub(crate) async fn checkpoints(
 ) -> Result<Json<CheckpointPage>, ApiError> {
     let CheckpointsQuery { from } = query(q)?;
     let mut checkpoints = read(&state, move |r| r.checkpoints(from, CHECKPOINT_PAGE + 1)).await?;
+    for stored in &checkpoints {
+        if let Err(reason) = check_stored_note(&state.log, stored) {
+            return Err(super::storage_corrupt(&state.metrics, None, &reason));
+        }
+    }
     let next = (checkpoints.len() > CHECKPOINT_PAGE).then(|| {
         checkpoints.truncate(CHECKPOINT_PAGE);
         checkpoints.last().map_or(from, |c| c.size + 1)
     });
     Ok(Json(CheckpointPage { checkpoints, next }))
+}
+
+/// Checks a stored note before it is served: the log's signature over the body at its size, a
+/// valid line from every witness that has one, and no line from anyone else (a damaged name
+/// would otherwise pass as a stranger's line that verifiers ignore).
+fn check_stored_note(log: &LogInfo, stored: &CheckpointEntry) -> Result<(), String> {
+    let note = SignedNote::parse(stored.note.as_bytes()).map_err(|e| {
+        format!(
+            "the stored note of size {} does not parse: {e}",
+            stored.size
+        )
+    })?;
+    let checkpoint = verify_checkpoint_note(&note, &log.origin, &log.log_key)
+        .map_err(|e| format!("the stored note of size {}: {e}", stored.size))?;
+    if checkpoint.size() != stored.size {
+        return Err(format!(
+            "the note stored for size {} is for size {}",
+            stored.size,
+            checkpoint.size()
+        ));
+    }
+    let mut lines = 1;
+    for witness in &log.witnesses {
+        match verify_cosignature(&note, witness) {
+            Ok(_) => lines += 1,
+            Err(CosignatureError::Missing { .. }) => {}
+            Err(e) => {
+                return Err(format!(
+                    "the cosignature stored for size {}: {e}",
+                    stored.size
+                ));
+            }
+        }
+    }
+    if note.signatures().len() != lines {
+        return Err(format!(
+            "the note stored for size {} has {} signature lines, {lines} of them valid",
+            stored.size,
+            note.signatures().len()
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

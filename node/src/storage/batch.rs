@@ -370,6 +370,13 @@ impl Store {
         let prepared = self.inject_failure(prepared);
         self.engine.commit(&prepared.ops)?;
         self.committed(prepared);
+        // `prepare` parsed the note already; its root is the one just signed.
+        if let Some((size, note)) = &batch.checkpoint
+            && let Ok((_, root)) = parse_checkpoint(note)
+        {
+            self.set_anchor(*size, root);
+            self.record_published(note)?;
+        }
         Ok(self.tree_size())
     }
 }

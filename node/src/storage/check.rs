@@ -17,6 +17,12 @@ use super::{Inconsistent, StorageError, Store};
 use testigo_ledger::merkle::HashReader as _;
 use testigo_ledger::merkle::NodeId;
 
+/// The latest published checkpoint's note, kept beside the engine's files and replaced
+/// atomically after each checkpoint commit: an engine that loses committed data on open (sled
+/// truncates its log at a damaged segment) would otherwise start on an older tree and publish a
+/// fork of what it already published. The startup check refuses a store behind this record.
+pub(crate) const PUBLISHED_FILE: &str = "published-checkpoint";
+
 /// The size and root a checkpoint note states (its second and third lines).
 ///
 /// # Errors
@@ -115,7 +121,7 @@ impl Store {
         }
         self.root_at(tree_size)?;
         let Some(size) = self.meta_u64(META_LATEST_CHECKPOINT)? else {
-            return Ok(());
+            return self.check_published(None);
         };
         let note = self
             .checkpoint(size)?
@@ -141,6 +147,64 @@ impl Store {
                 computed_root,
             }
             .into());
+        }
+        self.set_anchor(size, stored_root);
+        self.check_published(Some(size))?;
+        // A store from before the record existed gets one now.
+        self.record_published(&note)
+    }
+
+    /// Refuses a store whose latest checkpoint (`stored`) is behind the published record, or
+    /// whose tree disagrees with the record's root.
+    fn check_published(&self, stored: Option<u64>) -> Result<(), StorageError> {
+        let file = self.published.display().to_string();
+        let text = match std::fs::read_to_string(&self.published) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                let reason = e.to_string();
+                return Err(Inconsistent::PublishedMismatch { file, reason }.into());
+            }
+        };
+        let (published, root) =
+            parse_checkpoint(&text).map_err(|reason| Inconsistent::PublishedMismatch {
+                file: file.clone(),
+                reason,
+            })?;
+        if stored.is_none_or(|s| s < published) {
+            return Err(Inconsistent::LostCheckpoints {
+                published,
+                stored,
+                file,
+            }
+            .into());
+        }
+        let computed = self.root_at(published)?;
+        if computed != root {
+            let reason = format!(
+                "it records root {root} at size {published}, the stored tree gives {computed}"
+            );
+            return Err(Inconsistent::PublishedMismatch { file, reason }.into());
+        }
+        Ok(())
+    }
+
+    /// Records `note` as the latest published checkpoint: written beside, flushed, renamed over
+    /// the old record, and the directory flushed, so a crash leaves the old record or the new.
+    pub(crate) fn record_published(&self, note: &str) -> Result<(), StorageError> {
+        let io = |source| StorageError::Io {
+            path: self.published.clone(),
+            source,
+        };
+        let temp = self.published.with_extension("tmp");
+        let mut file = std::fs::File::create(&temp).map_err(io)?;
+        std::io::Write::write_all(&mut file, note.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&temp, &self.published).map_err(io)?;
+        if let Some(dir) = self.published.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
         }
         Ok(())
     }

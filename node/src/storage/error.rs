@@ -200,4 +200,27 @@ pub enum Inconsistent {
         /// The root recomputed from the stored tree hashes.
         computed_root: Hash,
     },
+    /// The store holds fewer checkpoints than the node published: the engine lost committed
+    /// data (sled, for one, drops what follows a damaged log segment when it opens).
+    #[error(
+        "the node published the checkpoint of size {published} ({file}), but the store's \
+         latest is {stored:?}: the store lost committed data"
+    )]
+    LostCheckpoints {
+        /// The size recorded when it was published.
+        published: u64,
+        /// The latest checkpoint the store holds.
+        stored: Option<u64>,
+        /// The record's file.
+        file: String,
+    },
+    /// The record of the latest published checkpoint cannot be read, or its root is not the
+    /// stored tree's at its size.
+    #[error("the record of the published checkpoint ({file}) disagrees with the store: {reason}")]
+    PublishedMismatch {
+        /// The record's file.
+        file: String,
+        /// What disagrees.
+        reason: String,
+    },
 }

@@ -80,11 +80,11 @@ mod tiles;
 mod tests;
 
 use std::num::NonZeroUsize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
-use testigo_ledger::PublicKey;
+use testigo_ledger::{Hash, PublicKey};
 
 pub use batch::{PendingTree, WriteBatch};
 pub use engine::{EngineKind, UnknownEngine};
@@ -136,6 +136,13 @@ pub struct Store {
     engine: Engine,
     tiles: TileCache,
     tree_size: AtomicU64,
+    /// The latest checkpoint's size and root, as signed (set from the note the sequencer commits,
+    /// or from the stored one once the startup check found it matching the stored tree): what
+    /// reads are checked against before they are served.
+    anchor: RwLock<Option<(u64, Hash)>>,
+    /// Where the latest published checkpoint is recorded outside the engine (see
+    /// [`check::PUBLISHED_FILE`]).
+    published: PathBuf,
     writer: Mutex<()>,
     #[cfg(test)]
     fail_at: Mutex<Option<usize>>,
@@ -156,6 +163,8 @@ impl Store {
             engine,
             tiles: TileCache::new(config.tile_cache_tiles),
             tree_size: AtomicU64::new(0),
+            anchor: RwLock::new(None),
+            published: dir.join(check::PUBLISHED_FILE),
             writer: Mutex::new(()),
             #[cfg(test)]
             fail_at: Mutex::new(None),
@@ -169,6 +178,15 @@ impl Store {
     /// The engine in use.
     pub fn engine(&self) -> EngineKind {
         self.engine.kind()
+    }
+
+    /// The latest checkpoint's size and signed root, if the log has one.
+    pub fn anchor(&self) -> Option<(u64, Hash)> {
+        *self.anchor.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_anchor(&self, size: u64, root: Hash) {
+        *self.anchor.write().unwrap_or_else(PoisonError::into_inner) = Some((size, root));
     }
 
     /// The number of leaves stored (and committed).
@@ -198,7 +216,27 @@ impl Store {
         let rows = self
             .engine
             .scan(Table::Leaves, &u64_key(start), Some(&u64_key(end)), limit)?;
-        Ok(rows.into_iter().map(|(_, leaf)| leaf).collect())
+        // Every index below the tree size is stored: a row missing or under another key is damage.
+        let mut leaves = Vec::with_capacity(rows.len());
+        for (expected, (key, leaf)) in (start..end).zip(rows) {
+            if key != u64_key(expected) {
+                return Err(StorageError::corrupt(
+                    Table::Leaves.name(),
+                    &key,
+                    format!("found where leaf {expected} belongs"),
+                ));
+            }
+            leaves.push(leaf);
+        }
+        if (leaves.len() as u64) < end - start {
+            let missing = start + leaves.len() as u64;
+            return Err(StorageError::corrupt(
+                Table::Leaves.name(),
+                &u64_key(missing),
+                "missing below the tree size",
+            ));
+        }
+        Ok(leaves)
     }
 
     /// The leaf indexes of `account`'s history entries `from..from + limit` (0-based positions

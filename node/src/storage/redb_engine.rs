@@ -20,6 +20,27 @@ const fn def(table: Table) -> Def {
     TableDefinition::new(table.name())
 }
 
+/// Runs a redb call, turning a panic inside redb into an error: redb 4 panics on some damaged
+/// pages (an index out of range in its page manager) instead of returning an error, and a
+/// damaged file must make the node refuse to start or answer `storage_corrupt`, never crash it.
+fn guarded<T>(
+    what: &'static str,
+    call: impl FnOnce() -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StorageError::Corrupt {
+            table: "redb",
+            key: what.to_owned(),
+            reason: format!("redb failed on its file ({message}): the file is damaged"),
+        })
+    })
+}
+
 /// A redb database holding every [`Table`].
 pub(crate) struct RedbEngine {
     db: Database,
@@ -35,6 +56,10 @@ impl RedbEngine {
     /// Opens (or creates) the database file and makes sure every table exists, so that read
     /// transactions never meet a missing table.
     pub(crate) fn open(path: &Path, cache_bytes: usize) -> Result<Self, StorageError> {
+        guarded("open", || Self::open_unguarded(path, cache_bytes))
+    }
+
+    fn open_unguarded(path: &Path, cache_bytes: usize) -> Result<Self, StorageError> {
         let db = Database::builder()
             .set_cache_size(cache_bytes)
             .create(path)
@@ -52,17 +77,29 @@ impl RedbEngine {
         table: Table,
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        let txn = self.db.begin_read().map_err(StorageError::redb)?;
-        let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
-        keys.iter()
-            .map(|key| {
-                let value = t.get(key.as_slice()).map_err(StorageError::redb)?;
-                Ok(value.map(|v| v.value().to_vec()))
-            })
-            .collect()
+        guarded("get", || {
+            let txn = self.db.begin_read().map_err(StorageError::redb)?;
+            let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
+            keys.iter()
+                .map(|key| {
+                    let value = t.get(key.as_slice()).map_err(StorageError::redb)?;
+                    Ok(value.map(|v| v.value().to_vec()))
+                })
+                .collect()
+        })
     }
 
     pub(crate) fn scan(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StorageError> {
+        guarded("scan", || self.scan_unguarded(table, start, end, limit))
+    }
+
+    fn scan_unguarded(
         &self,
         table: Table,
         start: &[u8],
@@ -89,21 +126,27 @@ impl RedbEngine {
         low: &[u8],
         high: &[u8],
     ) -> Result<Option<Row>, StorageError> {
-        let txn = self.db.begin_read().map_err(StorageError::redb)?;
-        let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
-        let mut range = t.range::<&[u8]>(low..=high).map_err(StorageError::redb)?;
-        match range.next_back() {
-            Some(item) => {
-                let (k, v) = item.map_err(StorageError::redb)?;
-                Ok(Some((k.value().to_vec(), v.value().to_vec())))
+        guarded("last", || {
+            let txn = self.db.begin_read().map_err(StorageError::redb)?;
+            let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
+            let mut range = t.range::<&[u8]>(low..=high).map_err(StorageError::redb)?;
+            match range.next_back() {
+                Some(item) => {
+                    let (k, v) = item.map_err(StorageError::redb)?;
+                    Ok(Some((k.value().to_vec(), v.value().to_vec())))
+                }
+                None => Ok(None),
             }
-            None => Ok(None),
-        }
+        })
     }
 
     /// Applies `ops` in one write transaction, durably. On any error the transaction is dropped
     /// unfinished, which aborts it: nothing of `ops` is visible.
     pub(crate) fn commit(&self, ops: &[Op]) -> Result<(), StorageError> {
+        guarded("commit", || self.commit_unguarded(ops))
+    }
+
+    fn commit_unguarded(&self, ops: &[Op]) -> Result<(), StorageError> {
         let mut txn = self.db.begin_write().map_err(StorageError::redb)?;
         txn.set_durability(Durability::Immediate)
             .map_err(StorageError::redb)?;
