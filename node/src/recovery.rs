@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use testigo_ledger::checkpoint::{SignedNote, verify_checkpoint_note};
-use testigo_ledger::entry::Leaf;
+use testigo_ledger::entry::{Body, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _, account_map_key};
 use testigo_ledger::merkle::root;
 use testigo_ledger::state::{AccountRecord, ClaimRecord, Consent, Engine, State, StateHeader};
@@ -154,6 +154,14 @@ fn restore(store: &Store, size: u64) -> Result<Engine<SparseMap>, NodeError> {
     }
     let consents = saved(store, "consent", Store::consents, Consent::from_bytes)?;
     let claims = saved(store, "claim", Store::claims, ClaimRecord::from_bytes)?;
+    // The map commits account records, not consents and claims: check each against the leaves
+    // that made it, so a damaged snapshot cannot grant, revoke or pay what the log did not.
+    for (index, consent) in &consents {
+        check_consent(store, *index, consent)?;
+    }
+    for (index, claim) in &claims {
+        check_claim(store, *index, claim)?;
+    }
     let state = State::restore(header, accounts, consents, claims)
         .map_err(|e| inconsistent(format!("the saved state is invalid: {e}")))?;
     let mut map = SparseMap::new();
@@ -165,10 +173,7 @@ fn restore(store: &Store, size: u64) -> Result<Engine<SparseMap>, NodeError> {
         .ok_or_else(|| inconsistent(format!("leaf {root_index} is missing")))?;
     let leaf = Leaf::from_bytes(&bytes)
         .map_err(|e| inconsistent(format!("stored leaf {root_index} is not a leaf: {e}")))?;
-    if !matches!(
-        leaf.decode_body(),
-        Ok(testigo_ledger::entry::Body::StateRoot(_))
-    ) {
+    if !matches!(leaf.decode_body(), Ok(Body::StateRoot(_))) {
         return Err(inconsistent(format!(
             "the checkpoint of size {size} does not end with a StateRoot"
         )));
@@ -179,6 +184,82 @@ fn restore(store: &Store, size: u64) -> Result<Engine<SparseMap>, NodeError> {
         ))
     })?;
     Ok(engine)
+}
+
+/// The stored leaf at `index`, signed by `signer`, decoded.
+fn logged(store: &Store, index: u64, what: &str) -> Result<(PublicKey, Body), NodeError> {
+    let bytes = store
+        .leaf(index)?
+        .ok_or_else(|| inconsistent(format!("the saved {what} names leaf {index}, not stored")))?;
+    let leaf = Leaf::from_bytes(&bytes).map_err(|e| {
+        inconsistent(format!(
+            "leaf {index} of the saved {what} is not a leaf: {e}"
+        ))
+    })?;
+    let body = leaf
+        .decode_body()
+        .map_err(|e| inconsistent(format!("leaf {index} of the saved {what}: {e}")))?;
+    Ok((leaf.signer, body))
+}
+
+/// The saved consent at `index` is what its `GrantConsent` leaf (and its revocation) made.
+fn check_consent(store: &Store, index: u64, c: &Consent) -> Result<(), NodeError> {
+    let differs = || {
+        inconsistent(format!(
+            "the saved consent {index} is not what the log granted"
+        ))
+    };
+    let (signer, body) = logged(store, index, "consent")?;
+    let Body::GrantConsent(g) = body else {
+        return Err(differs());
+    };
+    let granted = Consent {
+        subject: signer,
+        accessor: g.accessor,
+        categories: g.categories,
+        purposes: g.purposes,
+        price: g.price,
+        valid_from: g.valid_from,
+        valid_until: g.valid_until,
+        revoked_at: c.revoked_at,
+    };
+    if granted != *c {
+        return Err(differs());
+    }
+    if let Some(at) = c.revoked_at {
+        let (signer, body) = logged(store, at, "revocation")?;
+        if !matches!(body, Body::RevokeConsent(r) if r.consent == index) || signer != c.subject {
+            return Err(inconsistent(format!(
+                "the saved consent {index} is revoked at leaf {at}, which does not revoke it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The saved claim at `index` is what its `Claim` leaf (and its settlement) made.
+fn check_claim(store: &Store, index: u64, c: &ClaimRecord) -> Result<(), NodeError> {
+    let differs = || {
+        inconsistent(format!(
+            "the saved claim {index} is not what the log claimed"
+        ))
+    };
+    let (signer, body) = logged(store, index, "claim")?;
+    let Body::Claim(claim) = body else {
+        return Err(differs());
+    };
+    if signer != c.subject || claim.amount != c.amount || claim.payout_ref != c.payout_ref {
+        return Err(differs());
+    }
+    if let Some(at) = c.settled_at {
+        let (_, body) = logged(store, at, "settlement")?;
+        if !matches!(body, Body::PayoutSettled(p) if p.claim == index) {
+            return Err(inconsistent(format!(
+                "the saved claim {index} is settled at leaf {at}, which does not settle it"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A page of saved consents or claims: `Store::consents` or `Store::claims`.
