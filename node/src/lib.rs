@@ -14,6 +14,7 @@
 pub mod api;
 pub mod config;
 pub mod datadir;
+pub mod fsck;
 mod intake;
 pub mod keyfile;
 pub mod loadgen;

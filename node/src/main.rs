@@ -52,6 +52,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Loadgen(args) => args.run(global),
         Command::Simulate(args) => args.run(global),
         Command::Operator(args) => cli::operator::run(args, global),
+        Command::Fsck(args) => {
+            global.refuse_client_options("fsck")?;
+            let mut config = args.node.config(global)?;
+            if let Some(storage) = args.storage {
+                config.storage = storage;
+            }
+            let mut shown = 0;
+            let report = testigo_node::fsck::fsck_data_dir(&config, |done, total| {
+                if done - shown >= 100_000 || done == total {
+                    eprintln!("fsck: {done} of {total} leaves");
+                    shown = done;
+                }
+            })
+            .with_context(|| format!("fsck of {}", config.data_dir.display()))?;
+            println!(
+                "{}: {} leaves, {} checkpoints, {} account histories: all agree",
+                config.data_dir.display(),
+                report.leaves,
+                report.checkpoints,
+                report.accounts
+            );
+            Ok(())
+        }
         Command::Run(args) => {
             global.refuse_client_options("run")?;
             let config = args.config(global)?;
@@ -72,7 +95,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     println!("listening on {url}");
                 })
                 .await
-                .context("node failed")
+                .context(
+                    "node failed (if its store is damaged, `testigo-node fsck` names the first \
+                     bad leaf)",
+                )
             })
         }
     }

@@ -109,6 +109,11 @@ async fn run_operator(
         .await
         .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??;
     let store = Arc::new(store);
+    tracing::info!(
+        size = store.tree_size(),
+        "store checked at start (its tail, its latest checkpoint; the saved state next); \
+         `testigo-node fsck` checks every leaf with the node stopped"
+    );
     let metrics = Arc::new(Metrics::new());
     let (backend, latest) = {
         let (store, metrics) = (store.clone(), metrics.clone());

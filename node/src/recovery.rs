@@ -123,7 +123,7 @@ const RESTORE_PAGE: usize = 4096;
 /// The engine as of the checkpoint of `size`: the saved snapshot restored, the map rebuilt from
 /// the saved records, and the checkpoint's closing `StateRoot` applied, which checks the map root
 /// and the leaf's signature with the same rules as any other `StateRoot`.
-fn restore(store: &Store, size: u64) -> Result<Engine<SparseMap>, NodeError> {
+pub(crate) fn restore(store: &Store, size: u64) -> Result<Engine<SparseMap>, NodeError> {
     let header = store
         .state_header()?
         .ok_or_else(|| inconsistent("a checkpoint is stored but no state snapshot".into()))?;

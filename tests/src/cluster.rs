@@ -271,6 +271,11 @@ impl Stopped {
         })
     }
 
+    /// The configuration the node ran with (its data directory and engine).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// A copy of this data directory, in a new temporary directory, to damage or start apart.
     pub fn duplicate(&self) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");

@@ -99,6 +99,23 @@ struct Outcomes {
     refused: usize,
     identical: usize,
     corrupt: usize,
+    /// Flips that changed nothing served but that `fsck` found (a leaf or index no request
+    /// read, a checkpoint note not asked for).
+    found_by_fsck_only: usize,
+}
+
+/// `testigo-node fsck` on a copy of `stopped`: `Err` names the first disagreement.
+async fn fsck(stopped: &Stopped) -> Result<(), String> {
+    let copy = stopped.duplicate();
+    let config = copy.config().clone();
+    tokio::task::spawn_blocking(move || {
+        let _keep = copy;
+        testigo_node::fsck::fsck_data_dir(&config, |_, _| {})
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .expect("fsck did not panic")
 }
 
 async fn flips_never_serve_a_wrong_byte(storage: StorageEngine) {
@@ -113,6 +130,9 @@ async fn flips_never_serve_a_wrong_byte(storage: StorageEngine) {
         assert_eq!(*status, 200, "{path}: {}", String::from_utf8_lossy(body));
     }
     reference_node.stop().await;
+    fsck(&stopped)
+        .await
+        .expect("fsck accepts the undamaged store");
 
     let flips: usize = std::env::var("TESTIGO_CORRUPTION_FLIPS")
         .ok()
@@ -143,8 +163,13 @@ async fn flips_never_serve_a_wrong_byte(storage: StorageEngine) {
             "flip {flip}: {} byte {offset} ^ {mask:#04x}",
             file.display()
         );
+        let checked = fsck(&damaged).await;
         let node = match damaged.try_restart().await {
             Err(reason) => {
+                assert!(
+                    checked.is_err(),
+                    "{what}: fsck passed a store that cannot start"
+                );
                 assert!(!reason.is_empty(), "{what}: refused without a reason");
                 assert!(
                     !reason.contains("panicked"),
@@ -176,9 +201,14 @@ async fn flips_never_serve_a_wrong_byte(storage: StorageEngine) {
             any_corrupt = true;
         }
         if any_corrupt {
+            assert!(
+                checked.is_err(),
+                "{what}: fsck passed a store that served storage_corrupt"
+            );
             outcomes.corrupt += 1;
         } else {
             outcomes.identical += 1;
+            outcomes.found_by_fsck_only += usize::from(checked.is_err());
         }
         node.stop().await;
     }

@@ -107,6 +107,23 @@ pub(crate) enum Command {
     Simulate(simulate::SimulateArgs),
     /// Submit an operator entry to a running node, signed with the data directory's key.
     Operator(operator::OperatorArgs),
+    /// Check a stopped node's data directory against its own leaves: every leaf hash, every rule
+    /// replayed, every tree hash and checkpoint, the indexes and the saved state.
+    #[command(after_help = FSCK_EXAMPLE)]
+    Fsck(FsckArgs),
+}
+
+const FSCK_EXAMPLE: &str = "Example (with the node stopped):
+  testigo-node fsck --data-dir /var/lib/testigo
+Exit codes: 0 all agree; 1 the first disagreement, named on stderr with its leaf index.";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FsckArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+    /// The storage engine of the data directory (as `run --storage`).
+    #[arg(long, value_enum)]
+    pub(crate) storage: Option<testigo_node::StorageEngine>,
 }
 
 const INIT_EXAMPLE: &str = "Example:
