@@ -89,7 +89,8 @@ error_codes! {
     HeadersTooLarge => "headers_too_large", 431;
     /// The node failed; the cause is in its log, not in the answer.
     Internal => "internal", 500;
-    /// A feature a later release brings (`wait=witnessed` until replication lands).
+    /// A feature this node does not offer (`wait=witnessed` on a log without witnesses, a
+    /// submission to a witness).
     NotImplemented => "not_implemented", 501;
     /// Back-pressure: the sequencer's queue is full; retry after `Retry-After` seconds.
     QueueFull => "queue_full", 503;
@@ -98,6 +99,9 @@ error_codes! {
     /// Retired: nodes keep replay state per key (docs/PROTOCOL.md §10) and no longer answer
     /// it. Too many live signed requests to remember them all; retry after `Retry-After` seconds.
     ReplayCacheFull => "replay_cache_full", 503;
+    /// `wait=witnessed`: the entry is sequenced and checkpointed, but the quorum of witnesses did
+    /// not cosign a checkpoint covering it in time (the answer's details give its index).
+    WitnessTimeout => "witness_timeout", 504;
 
     // The state machine's rejections (`ledger::state::Rejection`).
     /// The body bytes are not one canonical body.
@@ -118,6 +122,8 @@ error_codes! {
     BadQuorum => "bad_quorum", 422;
     /// Two witnesses share a name or a key.
     DuplicateWitness => "duplicate_witness", 422;
+    /// More than 15 witnesses: a signed note carries at most 16 lines.
+    TooManyWitnesses => "too_many_witnesses", 422;
     /// A key that may not name an account, witness or regulator.
     WeakKey => "weak_key", 422;
     /// The signature does not verify strictly (as the state machine checks it on replay).
@@ -195,6 +201,7 @@ impl From<&Rejection> for ErrorCode {
             Rejection::FeeTooHigh { .. } => ErrorCode::FeeTooHigh,
             Rejection::BadQuorum { .. } => ErrorCode::BadQuorum,
             Rejection::DuplicateWitness { .. } => ErrorCode::DuplicateWitness,
+            Rejection::TooManyWitnesses { .. } => ErrorCode::TooManyWitnesses,
             Rejection::WeakKey { .. } => ErrorCode::WeakKey,
             Rejection::BadSignature { .. } => ErrorCode::BadSignature,
             Rejection::TimeWentBackwards { .. } => ErrorCode::TimeWentBackwards,
@@ -304,7 +311,8 @@ mod tests {
             | ErrorCode::NotImplemented
             | ErrorCode::QueueFull
             | ErrorCode::ShuttingDown
-            | ErrorCode::ReplayCacheFull => return None,
+            | ErrorCode::ReplayCacheFull
+            | ErrorCode::WitnessTimeout => return None,
             ErrorCode::BodyMalformed => Rejection::BodyMalformed { reason: "x".into() },
             ErrorCode::SequencedAtMismatch => Rejection::SequencedAtMismatch {
                 stamped: 1,
@@ -330,6 +338,10 @@ mod tests {
             ErrorCode::DuplicateWitness => Rejection::DuplicateWitness {
                 name: "w".into(),
                 key,
+            },
+            ErrorCode::TooManyWitnesses => Rejection::TooManyWitnesses {
+                witnesses: 16,
+                max: 15,
             },
             ErrorCode::WeakKey => Rejection::WeakKey {
                 key,
@@ -447,7 +459,7 @@ mod tests {
                 assert_eq!(json["code"], code.as_str());
             }
         }
-        assert_eq!(rejections, 40);
+        assert_eq!(rejections, 41);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod hash;
 pub mod keys;
 pub mod map;
 pub mod merkle;
+pub mod replication;
 pub mod state;
 pub mod verify;
 

@@ -18,3 +18,4 @@ mod restart;
 mod simulate;
 mod submission;
 mod trust;
+mod witnessing;
