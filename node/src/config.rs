@@ -101,6 +101,10 @@ pub struct Config {
     pub witness_name: Option<String>,
     /// Witness: how often it asks its peers for new leaves unprompted.
     pub witness_poll_ms: u64,
+    /// Witness: milliseconds added to this machine's clock when the clock rule is applied. Zero
+    /// in production; set to show (and test) that a witness whose clock is far from the log's
+    /// refuses to cosign.
+    pub witness_clock_offset_ms: i64,
     /// The storage engine.
     pub storage: StorageEngine,
     /// A batch closes after this many entries...
@@ -141,6 +145,7 @@ impl Default for Config {
             witnessed_timeout_ms: 30_000,
             witness_name: None,
             witness_poll_ms: 1000,
+            witness_clock_offset_ms: 0,
             storage: StorageEngine::Redb,
             batch_max_entries: 4096,
             batch_max_delay_ms: 50,

@@ -476,6 +476,7 @@ async fn run_witness(
             origin: genesis.origin.clone(),
             log_key: genesis.log_key,
             poll: Duration::from_millis(config.witness_poll_ms),
+            clock_offset_ms: config.witness_clock_offset_ms,
         },
         store.clone(),
         follower,

@@ -537,3 +537,111 @@ pub(crate) fn keypair(key: &crate::keyfile::KeyFile) -> Result<Keypair, P2pError
 pub fn peer_id(key: &crate::keyfile::KeyFile) -> Result<PeerId, P2pError> {
     Ok(keypair(key)?.public().to_peer_id())
 }
+
+/// A bare peer of a log's gossip, for tools and tests that watch or inject messages (a monitor,
+/// a test holding the operator key that injects a conflicting checkpoint): it joins the log's
+/// topics under its own key, dials the given peers, serves no leaves, and can ask for ranges.
+#[derive(Debug)]
+pub struct GossipPeer {
+    handle: P2pHandle,
+    events: mpsc::Receiver<P2pEvent>,
+    task: JoinHandle<()>,
+}
+
+impl GossipPeer {
+    /// Starts a peer listening on `listen` (`/ip4/127.0.0.1/tcp/0` for any port) with the
+    /// libp2p identity of `key`, allowing and dialling `peers`.
+    ///
+    /// # Errors
+    /// [`P2pError::Transport`] for a bad address or id, or if libp2p cannot start.
+    pub fn start(
+        key: &crate::keyfile::KeyFile,
+        origin: &str,
+        listen: &str,
+        peers: &[crate::config::PeerConfig],
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, P2pError> {
+        let bad = |e: &dyn std::fmt::Display| P2pError::Transport(e.to_string());
+        let mut listed = Vec::new();
+        for peer in peers {
+            listed.push(Peer {
+                id: peer.id.parse().map_err(|e| bad(&e))?,
+                addr: peer
+                    .addr
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e| bad(&e))?,
+            });
+        }
+        let settings = P2pSettings {
+            keypair: keypair(key)?,
+            listen: listen.parse().map_err(|e| bad(&e))?,
+            peers: listed,
+            origin: origin.to_owned(),
+        };
+        let source: RangeSource = Arc::new(|request: LeafRangeRequest| LeafRangeResponse {
+            start: request.start,
+            ..LeafRangeResponse::default()
+        });
+        let (handle, events, task) = spawn(settings, source, metrics)?;
+        Ok(Self {
+            handle,
+            events,
+            task,
+        })
+    }
+
+    /// Publishes `message` on its topic.
+    ///
+    /// # Errors
+    /// [`P2pError::Stopped`] if the task has stopped.
+    pub async fn publish(&self, message: GossipMessage) -> Result<(), P2pError> {
+        self.handle.publish(message).await
+    }
+
+    /// Asks `peer` for the leaves `start..end`.
+    ///
+    /// # Errors
+    /// [`P2pError::Fetch`] if the peer refuses or cannot be reached.
+    pub async fn fetch(
+        &self,
+        peer: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<LeafRangeResponse, P2pError> {
+        let peer: PeerId = peer
+            .parse()
+            .map_err(|e: libp2p::identity::ParseError| P2pError::Transport(e.to_string()))?;
+        self.handle
+            .fetch(peer, LeafRangeRequest { start, end })
+            .await
+    }
+
+    /// The allowed peers connected now.
+    pub async fn connected(&self) -> Vec<String> {
+        self.handle
+            .connected()
+            .await
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// The next gossip message received, with its topic kind.
+    pub async fn next_gossip(&mut self) -> Option<GossipMessage> {
+        loop {
+            match self.events.recv().await? {
+                P2pEvent::Gossip { message, .. } => return Some(message),
+                P2pEvent::Connected(_) => {}
+            }
+        }
+    }
+
+    /// Stops the peer.
+    pub async fn stop(self) {
+        drop(self.handle);
+        drop(self.events);
+        let _ = self.task.await;
+    }
+}

@@ -58,6 +58,8 @@ pub(crate) struct WitnessSettings {
     pub(crate) log_key: PublicKey,
     /// How often it asks for new leaves without being told of a checkpoint.
     pub(crate) poll: Duration,
+    /// Added to the clock for the clock rule (`Config::witness_clock_offset_ms`).
+    pub(crate) clock_offset_ms: i64,
 }
 
 impl std::fmt::Debug for WitnessSettings {
@@ -390,7 +392,7 @@ impl Witness {
             _ => None,
         };
         let Some(at) = last_leaf else { return };
-        let now = now_ms();
+        let now = now_ms().saturating_add_signed(self.settings.clock_offset_ms);
         if !within_clock_rule(at, now) {
             if latest.size > self.last_clock_refusal {
                 self.last_clock_refusal = latest.size;
