@@ -67,10 +67,24 @@ impl Events {
     /// # Errors
     /// [`ClientError::Retryable`] if the connection breaks; `Protocol` for an oversized event.
     pub async fn next_checkpoint(&mut self) -> Result<Option<CheckpointEvent>, ClientError> {
+        self.next_of("checkpoint").await
+    }
+
+    /// The next `witnessed` event (a log with witnesses announces each newly witnessed
+    /// checkpoint, its note carrying the cosignature lines); `None` when the node ends the
+    /// stream. Other events are skipped.
+    ///
+    /// # Errors
+    /// As [`Events::next_checkpoint`].
+    pub async fn next_witnessed(&mut self) -> Result<Option<CheckpointEvent>, ClientError> {
+        self.next_of("witnessed").await
+    }
+
+    async fn next_of(&mut self, wanted: &str) -> Result<Option<CheckpointEvent>, ClientError> {
         loop {
             while let Some(end) = find(&self.buffer, b"\n\n") {
                 let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                if let Some(event) = parse_checkpoint_event(&String::from_utf8_lossy(&block)) {
+                if let Some(event) = parse_event(&String::from_utf8_lossy(&block), wanted) {
                     return Ok(Some(event));
                 }
             }
@@ -100,7 +114,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+#[cfg(test)]
 fn parse_checkpoint_event(block: &str) -> Option<CheckpointEvent> {
+    parse_event(block, "checkpoint")
+}
+
+fn parse_event(block: &str, wanted: &str) -> Option<CheckpointEvent> {
     let (mut kind, mut id, mut data) = (None, None, Vec::new());
     for line in block.lines() {
         if let Some(v) = line.strip_prefix("event:") {
@@ -111,7 +130,7 @@ fn parse_checkpoint_event(block: &str) -> Option<CheckpointEvent> {
             data.push(v.strip_prefix(' ').unwrap_or(v));
         }
     }
-    (kind == Some("checkpoint")).then_some(())?;
+    (kind == Some(wanted)).then_some(())?;
     Some(CheckpointEvent {
         size: id?,
         note: format!("{}\n", data.join("\n")),
@@ -133,6 +152,12 @@ mod tests {
             })
         );
         assert_eq!(parse_checkpoint_event(": keep-alive\n\n"), None);
+        let witnessed = "event: witnessed\nid: 12\ndata: origin\ndata: 12\n\n";
+        assert_eq!(parse_checkpoint_event(witnessed), None);
+        assert_eq!(
+            parse_event(witnessed, "witnessed").map(|e| e.size),
+            Some(12)
+        );
         assert_eq!(
             parse_checkpoint_event("event: checkpoint\ndata: x\n\n"),
             None

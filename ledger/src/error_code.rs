@@ -94,7 +94,8 @@ error_codes! {
     /// The node found what it stores damaged where this answer needed it (named in `details`),
     /// and served nothing rather than something wrong; it is logged and counted.
     StorageCorrupt => "storage_corrupt", 500;
-    /// A feature a later release brings (`wait=witnessed` until replication lands).
+    /// A feature this node does not offer (`wait=witnessed` on a log without witnesses, a
+    /// submission to a witness).
     NotImplemented => "not_implemented", 501;
     /// Back-pressure: the sequencer's queue is full; retry after `Retry-After` seconds.
     QueueFull => "queue_full", 503;
@@ -106,6 +107,9 @@ error_codes! {
     /// Retired: nodes keep replay state per key (docs/PROTOCOL.md §10) and no longer answer
     /// it. Too many live signed requests to remember them all; retry after `Retry-After` seconds.
     ReplayCacheFull => "replay_cache_full", 503;
+    /// `wait=witnessed`: the entry is sequenced and checkpointed, but the quorum of witnesses did
+    /// not cosign a checkpoint covering it in time (the answer's details give its index).
+    WitnessTimeout => "witness_timeout", 504;
 
     // The state machine's rejections (`ledger::state::Rejection`).
     /// The body bytes are not one canonical body.
@@ -126,6 +130,8 @@ error_codes! {
     BadQuorum => "bad_quorum", 422;
     /// Two witnesses share a name or a key.
     DuplicateWitness => "duplicate_witness", 422;
+    /// More than 15 witnesses: a signed note carries at most 16 lines.
+    TooManyWitnesses => "too_many_witnesses", 422;
     /// A key that may not name an account, witness or regulator.
     WeakKey => "weak_key", 422;
     /// The signature does not verify strictly (as the state machine checks it on replay).
@@ -203,6 +209,7 @@ impl From<&Rejection> for ErrorCode {
             Rejection::FeeTooHigh { .. } => ErrorCode::FeeTooHigh,
             Rejection::BadQuorum { .. } => ErrorCode::BadQuorum,
             Rejection::DuplicateWitness { .. } => ErrorCode::DuplicateWitness,
+            Rejection::TooManyWitnesses { .. } => ErrorCode::TooManyWitnesses,
             Rejection::WeakKey { .. } => ErrorCode::WeakKey,
             Rejection::BadSignature { .. } => ErrorCode::BadSignature,
             Rejection::TimeWentBackwards { .. } => ErrorCode::TimeWentBackwards,
@@ -315,7 +322,8 @@ mod tests {
             | ErrorCode::QueueFull
             | ErrorCode::Busy
             | ErrorCode::ShuttingDown
-            | ErrorCode::ReplayCacheFull => return None,
+            | ErrorCode::ReplayCacheFull
+            | ErrorCode::WitnessTimeout => return None,
             ErrorCode::BodyMalformed => Rejection::BodyMalformed { reason: "x".into() },
             ErrorCode::SequencedAtMismatch => Rejection::SequencedAtMismatch {
                 stamped: 1,
@@ -341,6 +349,10 @@ mod tests {
             ErrorCode::DuplicateWitness => Rejection::DuplicateWitness {
                 name: "w".into(),
                 key,
+            },
+            ErrorCode::TooManyWitnesses => Rejection::TooManyWitnesses {
+                witnesses: 16,
+                max: 15,
             },
             ErrorCode::WeakKey => Rejection::WeakKey {
                 key,
@@ -458,7 +470,7 @@ mod tests {
                 assert_eq!(json["code"], code.as_str());
             }
         }
-        assert_eq!(rejections, 40);
+        assert_eq!(rejections, 41);
     }
 
     #[test]

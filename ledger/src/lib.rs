@@ -33,6 +33,7 @@ pub mod keys;
 pub mod map;
 pub mod merkle;
 pub mod receipt;
+pub mod replication;
 pub mod state;
 pub mod verify;
 

@@ -179,6 +179,31 @@ fn duplicate_witness() {
 }
 
 #[test]
+fn too_many_witnesses() {
+    let named = |n: usize| {
+        genesis_with(|g| {
+            g.witnesses = (0..n)
+                .map(|i| WitnessKey {
+                    name: format!("w{i}.example"),
+                    key: pk(&format!("witness {i}")),
+                })
+                .collect();
+            g.quorum = 1;
+        })
+    };
+    assert_eq!(named(testigo_ledger::state::MAX_WITNESSES), Ok(()));
+    let r = named(16).unwrap_err();
+    assert_eq!(
+        r,
+        Rejection::TooManyWitnesses {
+            witnesses: 16,
+            max: 15
+        }
+    );
+    assert_code(&r, "too_many_witnesses");
+}
+
+#[test]
 fn weak_key() {
     let mut f = Fixture::genesis();
     let r = f.reject("operator", |nonce| {

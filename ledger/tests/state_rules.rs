@@ -325,6 +325,10 @@ fn every_code_is_distinct_and_snake_case() {
             name: String::new(),
             key: k,
         },
+        Rejection::TooManyWitnesses {
+            witnesses: 0,
+            max: 0,
+        },
         Rejection::WeakKey {
             key: k,
             problem: KeyProblem::Torsion,

@@ -2,10 +2,15 @@
 //! validated into a [`Config`] before any work starts.
 //!
 //! ```toml
-//! role = "operator"                      # the only role so far; witnesses come with replication
+//! role = "operator"                      # or "witness" (`run --witness`)
 //! data_dir = "./testigo-data"
 //! http_listen = "127.0.0.1:7700"
-//! p2p_listen = "/ip4/0.0.0.0/tcp/7701"   # reserved for replication, not yet used
+//! p2p_listen = "/ip4/127.0.0.1/tcp/7701" # libp2p, started when `peers` lists any
+//! idle_checkpoint_ms = 60000             # an idle log still checkpoints this often
+//!
+//! [[peers]]                              # the allowlist: no one else may connect
+//! id = "12D3KooW…"                       # the peer's id (`testigo-node peer-id`)
+//! addr = "/ip4/127.0.0.1/tcp/7711"       # optional: dial it (else it dials this node)
 //! storage = "redb"                       # or "sled" (not power-loss safe, see README)
 //! batch_max_entries = 4096
 //! batch_max_delay_ms = 50
@@ -43,6 +48,20 @@ pub enum Role {
     /// Holds the log key: sequences submissions, signs checkpoints, serves the API.
     #[default]
     Operator,
+    /// Holds a witness key: replicates the operator's log, re-verifies it, cosigns its
+    /// checkpoints and serves the same read API from its own copy.
+    Witness,
+}
+
+/// A peer of the libp2p allowlist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its libp2p peer id.
+    pub id: String,
+    /// A multiaddr to dial it at; without one this node waits for it to dial.
+    #[serde(default)]
+    pub addr: Option<String>,
 }
 
 /// The PEM files of the HTTPS the node serves itself (`run --tls-cert --tls-key`, or `[tls]` in
@@ -68,8 +87,24 @@ pub struct Config {
     pub http_listen: SocketAddr,
     /// Serve HTTPS with these files instead of plain HTTP (or leave TLS to a proxy in front).
     pub tls: Option<TlsFiles>,
-    /// libp2p listen address, reserved for replication (not used yet).
+    /// libp2p listen address (a multiaddr).
     pub p2p_listen: String,
+    /// The peers that may connect over libp2p (everyone else is refused); libp2p runs only when
+    /// this lists any.
+    pub peers: Vec<PeerConfig>,
+    /// Operator: an idle log appends a `StateRoot` and signs a checkpoint this often, at most
+    /// `ledger::replication::MAX_IDLE_CHECKPOINT_INTERVAL_MS`.
+    pub idle_checkpoint_ms: u64,
+    /// Operator: how long `wait=witnessed` waits for the quorum before `witness_timeout`.
+    pub witnessed_timeout_ms: u64,
+    /// Witness: the name of its key in the `Genesis`.
+    pub witness_name: Option<String>,
+    /// Witness: how often it asks its peers for new leaves unprompted.
+    pub witness_poll_ms: u64,
+    /// Witness: milliseconds added to this machine's clock when the clock rule is applied. Zero
+    /// in production; set to show (and test) that a witness whose clock is far from the log's
+    /// refuses to cosign.
+    pub witness_clock_offset_ms: i64,
     /// The storage engine.
     pub storage: StorageEngine,
     /// A batch closes after this many entries...
@@ -118,7 +153,13 @@ impl Default for Config {
             data_dir: PathBuf::from("./testigo-data"),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
             tls: None,
-            p2p_listen: "/ip4/0.0.0.0/tcp/7701".to_owned(),
+            p2p_listen: "/ip4/127.0.0.1/tcp/7701".to_owned(),
+            peers: Vec::new(),
+            idle_checkpoint_ms: 60_000,
+            witnessed_timeout_ms: 30_000,
+            witness_name: None,
+            witness_poll_ms: 1000,
+            witness_clock_offset_ms: 0,
             storage: StorageEngine::Redb,
             batch_max_entries: 4096,
             batch_max_delay_ms: 50,
@@ -210,6 +251,40 @@ impl Config {
         if self.signed_read_rate == 0 || self.signed_read_burst == 0 {
             return bad("signed_read_rate and signed_read_burst must be at least 1".into());
         }
+        let max_idle = testigo_ledger::replication::MAX_IDLE_CHECKPOINT_INTERVAL_MS;
+        if !(10..=max_idle).contains(&self.idle_checkpoint_ms) {
+            return bad(format!(
+                "idle_checkpoint_ms must be 10..={max_idle}, not {}",
+                self.idle_checkpoint_ms
+            ));
+        }
+        if self.witnessed_timeout_ms == 0 || self.witness_poll_ms == 0 {
+            return bad("witnessed_timeout_ms and witness_poll_ms must be at least 1".into());
+        }
+        if self.p2p_listen.parse::<libp2p::Multiaddr>().is_err() {
+            return bad(format!(
+                "p2p_listen {:?} is not a multiaddr",
+                self.p2p_listen
+            ));
+        }
+        for peer in &self.peers {
+            if peer.id.parse::<libp2p::PeerId>().is_err() {
+                return bad(format!("peer id {:?} is not a libp2p peer id", peer.id));
+            }
+            if let Some(addr) = &peer.addr
+                && addr.parse::<libp2p::Multiaddr>().is_err()
+            {
+                return bad(format!("peer address {addr:?} is not a multiaddr"));
+            }
+        }
+        if self.role == Role::Witness {
+            if self.witness_name.is_none() {
+                return bad("a witness needs witness_name (its key's name in the Genesis)".into());
+            }
+            if self.peers.is_empty() {
+                return bad("a witness needs at least one peer to follow".into());
+            }
+        }
         if self.max_request_bytes < testigo_ledger::entry::MAX_LEAF_LEN * 2 {
             return bad(format!(
                 "max_request_bytes must hold at least one leaf ({} bytes)",
@@ -268,6 +343,26 @@ impl Config {
         self.data_dir.join(KEY_FILE)
     }
 
+    /// A witness's cosigning key file inside the data directory.
+    pub fn witness_key_path(&self) -> PathBuf {
+        self.data_dir.join(WITNESS_KEY_FILE)
+    }
+
+    /// The libp2p identity's key file inside the data directory.
+    pub fn p2p_key_path(&self) -> PathBuf {
+        self.data_dir.join(P2P_KEY_FILE)
+    }
+
+    /// Where a witness keeps evidence of a split view.
+    pub fn evidence_path(&self) -> PathBuf {
+        self.data_dir.join(EVIDENCE_DIR)
+    }
+
+    /// The idle checkpoint interval.
+    pub fn idle_checkpoint(&self) -> Duration {
+        Duration::from_millis(self.idle_checkpoint_ms)
+    }
+
     /// The signed genesis leaf inside the data directory.
     pub fn genesis_path(&self) -> PathBuf {
         self.data_dir.join(GENESIS_FILE)
@@ -285,6 +380,12 @@ pub const KEY_FILE: &str = "log.key";
 pub const GENESIS_FILE: &str = "genesis.leaf";
 /// Directory of the storage engine.
 pub const STORE_DIR: &str = "store";
+/// File name of a witness's cosigning key.
+pub const WITNESS_KEY_FILE: &str = "witness.key";
+/// File name of the libp2p identity key.
+pub const P2P_KEY_FILE: &str = "p2p.key";
+/// Directory of a witness's evidence files.
+pub const EVIDENCE_DIR: &str = "evidence";
 
 #[cfg(test)]
 mod tests {
@@ -315,7 +416,7 @@ mod tests {
             Config::from_file(&path),
             Err(ConfigError::Parse { .. })
         ));
-        std::fs::write(&path, "role = \"witness\"\n").unwrap();
+        std::fs::write(&path, "role = \"mirror\"\n").unwrap();
         assert!(matches!(
             Config::from_file(&path),
             Err(ConfigError::Parse { .. })

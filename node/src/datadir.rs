@@ -74,6 +74,29 @@ pub enum DataDirError {
         .0.display(), crate::config::KEY_FILE, crate::config::GENESIS_FILE, .0.display()
     )]
     Missing(std::path::PathBuf),
+    /// `run --witness` on a directory without a witness key.
+    #[error(
+        "data directory {} holds no witness key; create one with `testigo-node init --witness --data-dir {}`",
+        .0.display(), .0.display()
+    )]
+    NotWitness(std::path::PathBuf),
+    /// A witness directory without the log's genesis.
+    #[error("{} is missing: copy the log's genesis.leaf from its operator there", .0.display())]
+    NoGenesis(std::path::PathBuf),
+    /// The genesis does not name this witness.
+    #[error("the log's genesis does not name witness {name:?} with key {key}")]
+    NotListed {
+        /// The configured name.
+        name: String,
+        /// This witness's key.
+        key: PublicKey,
+    },
+    /// A `Genesis` may name at most `ledger::state::MAX_WITNESSES` witnesses.
+    #[error(
+        "{0} witnesses named; a Genesis names at most {max} (a signed note carries 16 lines)",
+        max = testigo_ledger::state::MAX_WITNESSES
+    )]
+    TooManyWitnesses(usize),
     /// No randomness for the salt.
     #[error("cannot generate the operator salt: {0}")]
     Random(String),
@@ -100,6 +123,9 @@ pub fn init_with_key(
         path: config.data_dir.clone(),
         source,
     };
+    if params.witnesses.len() > testigo_ledger::state::MAX_WITNESSES {
+        return Err(DataDirError::TooManyWitnesses(params.witnesses.len()));
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(io)?;
     if config.genesis_path().exists() {
         return Err(DataDirError::Partial(config.data_dir.clone()));
@@ -121,6 +147,7 @@ pub fn init_with_key(
     let leaf = sign_body(&params.origin, key.signing_key(), &body);
     key.create(&config.key_path())?;
     write_atomically(&config.genesis_path(), &leaf.to_bytes(), false)?;
+    p2p_key(config)?;
     tracing::info!(origin = %params.origin, log_key = %key.public(), dir = %config.data_dir.display(), "created log key and genesis");
     Ok((key, leaf))
 }
@@ -164,6 +191,90 @@ fn read_genesis(path: &Path) -> Result<Leaf, DataDirError> {
         source,
     })?;
     Leaf::from_bytes(&bytes).map_err(|_| DataDirError::BadGenesis(path.to_owned()))
+}
+
+/// The libp2p identity of the data directory (`p2p.key`, 0600), created on first use: it is
+/// not the log or witness key (see [`crate::p2p`]), and losing it only changes the peer id.
+///
+/// # Errors
+/// [`DataDirError`] if it cannot be read or written.
+pub fn p2p_key(config: &Config) -> Result<KeyFile, DataDirError> {
+    let path = config.p2p_key_path();
+    if path.exists() {
+        return Ok(KeyFile::load(&path)?);
+    }
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| DataDirError::Io {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let key = KeyFile::generate()?;
+    key.create(&path)?;
+    Ok(key)
+}
+
+/// Creates a witness's data directory: its cosigning key (`witness.key`, 0600) and its libp2p
+/// key. The log's `genesis.leaf` is copied in afterwards, once the operator has made it (the
+/// operator's `Genesis` names this witness's key, so the witness comes first).
+///
+/// # Errors
+/// [`DataDirError`] if a witness key exists already or cannot be written.
+pub fn init_witness(config: &Config) -> Result<(KeyFile, KeyFile), DataDirError> {
+    init_witness_with_key(config, KeyFile::generate()?)
+}
+
+/// [`init_witness`] with a given cosigning key (tests use seeded keys).
+///
+/// # Errors
+/// As [`init_witness`].
+pub fn init_witness_with_key(
+    config: &Config,
+    key: KeyFile,
+) -> Result<(KeyFile, KeyFile), DataDirError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| DataDirError::Io {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    key.create(&config.witness_key_path())?;
+    let p2p = p2p_key(config)?;
+    tracing::info!(witness_key = %key.public(), dir = %config.data_dir.display(), "created witness key");
+    Ok((key, p2p))
+}
+
+/// Opens a witness's data directory: its key and the log's genesis, which must be a `Genesis`
+/// validly signed by the log key it names and list this witness under `name` with this key.
+///
+/// # Errors
+/// [`DataDirError`] for a missing key or genesis, a foreign genesis, or a genesis that does not
+/// name this witness.
+pub fn open_witness(config: &Config, name: &str) -> Result<(KeyFile, Leaf, Genesis), DataDirError> {
+    if !config.witness_key_path().exists() {
+        return Err(DataDirError::NotWitness(config.data_dir.clone()));
+    }
+    let key = KeyFile::load(&config.witness_key_path())?;
+    if !config.genesis_path().exists() {
+        return Err(DataDirError::NoGenesis(config.genesis_path()));
+    }
+    let leaf = read_genesis(&config.genesis_path())?;
+    let bad = || DataDirError::BadGenesis(config.genesis_path());
+    let Ok(Body::Genesis(genesis)) = leaf.decode_body() else {
+        return Err(bad());
+    };
+    if leaf.signer != genesis.log_key
+        || testigo_ledger::entry::signature::verify_leaf(&genesis.origin, &leaf).is_err()
+    {
+        return Err(bad());
+    }
+    if !genesis
+        .witnesses
+        .iter()
+        .any(|w| w.name == name && w.key == key.public())
+    {
+        return Err(DataDirError::NotListed {
+            name: name.to_owned(),
+            key: key.public(),
+        });
+    }
+    Ok((key, leaf, genesis))
 }
 
 /// Whether `config`'s data directory holds neither a key nor a genesis (it may not exist):

@@ -37,6 +37,26 @@ pub(crate) enum IntakeError {
     /// A verification task panicked, or an entry got no result: a bug, not the submitter's fault.
     #[error("{0}")]
     Internal(String),
+    /// `wait=witnessed` on a log whose `Genesis` names no witnesses.
+    #[error("this log has no witnesses")]
+    NoWitnesses,
+    /// `wait=witnessed` timed out; the entries are sequenced and checkpointed.
+    #[error("no witnessed checkpoint covers index {last_index} after {waited_ms} ms")]
+    WitnessTimeout {
+        /// The last index to cover.
+        last_index: u64,
+        /// How long it waited.
+        waited_ms: u64,
+    },
+}
+
+/// What `wait=witnessed` waits on: the newest witnessed checkpoint, and for how long.
+#[derive(Clone, Debug)]
+pub(crate) struct WitnessWait {
+    /// The newest witnessed checkpoint.
+    pub(crate) witnessed: tokio::sync::watch::Receiver<Option<Arc<crate::replication::Witnessed>>>,
+    /// How long a submission waits for it.
+    pub(crate) timeout: std::time::Duration,
 }
 
 /// What a submission needs: the log's origin (signatures are bound to it), the sequencer, the
@@ -47,6 +67,7 @@ pub(crate) struct Intake {
     reader: Arc<dyn LogRead>,
     metrics: Arc<Metrics>,
     max_batch: usize,
+    witnessed: Option<WitnessWait>,
 }
 
 impl std::fmt::Debug for Intake {
@@ -73,7 +94,14 @@ impl Intake {
             reader,
             metrics,
             max_batch,
+            witnessed: None,
         }
+    }
+
+    /// Lets `wait=witnessed` wait on `wait` (logs with witnesses).
+    pub(crate) fn with_witnesses(mut self, wait: WitnessWait) -> Self {
+        self.witnessed = Some(wait);
+        self
     }
 
     /// Parses, verifies and sequences `raw` envelopes; one result per leaf, in order. A refused
@@ -91,6 +119,9 @@ impl Intake {
                 got: raw.len(),
                 max: self.max_batch,
             });
+        }
+        if wait == Wait::Witnessed && self.witnessed.is_none() {
+            return Err(IntakeError::NoWitnesses);
         }
         let results = self.sequence(raw, wait).await?;
         // Entries by kind are counted by the sequencer, which also sees its own StateRoots.
@@ -150,14 +181,32 @@ impl Intake {
             }
         }
         if !valid.is_empty() {
+            let sequencer_wait = match wait {
+                Wait::Witnessed => Wait::Checkpointed,
+                other => other,
+            };
             let Outcome {
                 results: sequenced,
                 checkpoint,
-            } = self.sequencer.submit(valid, wait).await?;
+            } = self.sequencer.submit(valid, sequencer_wait).await?;
+            // With wait=witnessed: the first witnessed checkpoint covering every entry.
+            let covering = match (&self.witnessed, wait, &checkpoint) {
+                (Some(w), Wait::Witnessed, Some(_)) => {
+                    let last = sequenced
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok().map(|r| r.index))
+                        .max();
+                    match last {
+                        Some(last) => Some(self.wait_witnessed(w, last).await?),
+                        None => None,
+                    }
+                }
+                _ => checkpoint.map(|cp| (cp.size, cp.note.clone())),
+            };
             // With a checkpoint, every sequenced entry gets its inclusion proof, all in one read.
-            let proofs = match &checkpoint {
-                Some(cp) => {
-                    let size = cp.size;
+            let proofs = match &covering {
+                Some((size, _)) => {
+                    let size = *size;
                     let indexes: Vec<u64> = sequenced
                         .iter()
                         .filter_map(|r| r.as_ref().ok().map(|r| r.index))
@@ -167,7 +216,7 @@ impl Intake {
                 None => Vec::new(),
             };
             let mut proofs = proofs.into_iter();
-            let note = checkpoint.map(|cp| cp.note.clone());
+            let note = covering.map(|(_, note)| note);
             for (result, i) in sequenced.into_iter().zip(valid_positions) {
                 results[i] = Some(result.map(|receipt| Sequenced {
                     index: receipt.index,
@@ -183,6 +232,34 @@ impl Intake {
             .into_iter()
             .map(|r| r.ok_or_else(|| IntakeError::Internal("an entry got no result".into())))
             .collect()
+    }
+
+    /// Waits for a witnessed checkpoint covering `last`; its size and note.
+    async fn wait_witnessed(
+        &self,
+        wait: &WitnessWait,
+        last: u64,
+    ) -> Result<(u64, String), IntakeError> {
+        let mut witnessed = wait.witnessed.clone();
+        let started = std::time::Instant::now();
+        let covered = tokio::time::timeout(
+            wait.timeout,
+            witnessed.wait_for(|w| w.as_ref().is_some_and(|w| w.size > last)),
+        )
+        .await;
+        match covered {
+            Ok(Ok(w)) => match w.as_ref() {
+                Some(w) => Ok((w.size, w.note.clone())),
+                None => Err(IntakeError::Internal(
+                    "witnessed checkpoint vanished".into(),
+                )),
+            },
+            Ok(Err(_)) => Err(IntakeError::Sequencer(SequencerError::Stopped)),
+            Err(_) => Err(IntakeError::WitnessTimeout {
+                last_index: last,
+                waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
     }
 
     /// The proofs of `indexes` in the tree of `size`, read on a blocking thread (they touch disk).

@@ -21,8 +21,11 @@ pub mod loadgen;
 pub mod metrics;
 mod node;
 pub mod operator;
+pub mod p2p;
 pub mod reader;
+
 mod recovery;
+pub mod replication;
 pub mod sequencer;
 mod serve;
 pub use serve::raise_fd_limit;
@@ -30,7 +33,7 @@ pub mod simulate;
 pub mod storage;
 pub mod tls;
 
-pub use config::{Config, ConfigError, Role, StorageEngine, TlsFiles};
+pub use config::{Config, ConfigError, PeerConfig, Role, StorageEngine, TlsFiles};
 pub use datadir::GenesisParams;
 pub use keyfile::{KeyFile, KeyFileError};
 pub use node::{NodeError, run, run_announced};

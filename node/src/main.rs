@@ -44,9 +44,28 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => {
             global.refuse_client_options("init")?;
             let config = args.node.config(global)?;
-            let (key, _) = testigo_node::datadir::init(&config, &args.genesis())
-                .context("cannot initialise the data directory")?;
-            println!("log key: {}", key.public());
+            let p2p = match args.role {
+                cli::InitRole::Operator => {
+                    let (key, _) = testigo_node::datadir::init(&config, &args.genesis())
+                        .context("cannot initialise the data directory")?;
+                    println!("log key: {}", key.public());
+                    testigo_node::datadir::p2p_key(&config)?
+                }
+                cli::InitRole::Witness => {
+                    let (key, p2p) = testigo_node::datadir::init_witness(&config)
+                        .context("cannot initialise the witness's data directory")?;
+                    println!("witness key: {}", key.public());
+                    p2p
+                }
+            };
+            println!("peer id: {}", testigo_node::p2p::peer_id(&p2p)?);
+            Ok(())
+        }
+        Command::PeerId(args) => {
+            global.refuse_client_options("peer-id")?;
+            let config = args.node.config(global)?;
+            let key = testigo_node::datadir::p2p_key(&config)?;
+            println!("{}", testigo_node::p2p::peer_id(&key)?);
             Ok(())
         }
         Command::Loadgen(args) => args.run(global),

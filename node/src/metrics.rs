@@ -153,6 +153,128 @@ pub struct Metrics {
     pub(crate) limits: LimitMetrics,
     /// Reads refused `storage_corrupt`: stored data that did not match the signed tree.
     pub(crate) storage_corrupt: Counter,
+    /// Replication (libp2p, witnessing).
+    pub(crate) p2p: ReplicationMetrics,
+}
+
+/// Replication metrics: the libp2p layer, and the witness's progress.
+#[derive(Debug, Default)]
+pub(crate) struct ReplicationMetrics {
+    /// Connections refused because the peer id is not in the allowlist.
+    pub(crate) refused_connections: Counter,
+    /// Leaf-range requests refused (too many at once, or not allowed).
+    pub(crate) requests_refused: Counter,
+    /// Leaves served to peers.
+    pub(crate) leaves_served: Counter,
+    /// Allowed peers connected now.
+    pub(crate) connected: Gauge,
+    /// Gossip messages published.
+    pub(crate) gossip_sent: Counter,
+    /// Gossip messages that did not decode.
+    pub(crate) gossip_refused: Counter,
+    /// Events dropped because the node's logic was behind.
+    pub(crate) events_dropped: Counter,
+    /// Witness: leaves fetched from peers.
+    pub(crate) leaves_fetched: Counter,
+    /// Witness: leaves verified, applied and stored.
+    pub(crate) leaves_verified: Counter,
+    /// Witness: leaves behind the newest checkpoint heard of.
+    pub(crate) lag_entries: Gauge,
+    /// Witness: milliseconds between the newest checkpoint heard of and the one verified.
+    pub(crate) lag_ms: Gauge,
+    /// Witness: checkpoints cosigned.
+    pub(crate) cosigned: Counter,
+    /// Witness: checkpoints not cosigned because of the clock rule.
+    pub(crate) clock_refusals: Counter,
+    /// Primary: valid cosignatures collected.
+    pub(crate) cosignatures_collected: Counter,
+    /// Cosignatures or checkpoints received that did not verify.
+    pub(crate) invalid_received: Counter,
+    /// Pieces of evidence of a split view held (0 or more).
+    pub(crate) evidence: Gauge,
+}
+
+impl ReplicationMetrics {
+    fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("p2p");
+        r.register(
+            "refused_connections",
+            "Connections refused: peer id not in the allowlist",
+            self.refused_connections.clone(),
+        );
+        r.register(
+            "requests_refused",
+            "Leaf-range requests refused",
+            self.requests_refused.clone(),
+        );
+        r.register(
+            "leaves_served",
+            "Leaves served to peers",
+            self.leaves_served.clone(),
+        );
+        r.register(
+            "connected_peers",
+            "Allowed peers connected",
+            self.connected.clone(),
+        );
+        r.register(
+            "gossip_sent",
+            "Gossip messages published",
+            self.gossip_sent.clone(),
+        );
+        r.register(
+            "gossip_refused",
+            "Gossip messages that did not decode",
+            self.gossip_refused.clone(),
+        );
+        r.register(
+            "events_dropped",
+            "Network events dropped (logic behind)",
+            self.events_dropped.clone(),
+        );
+        let w = registry.sub_registry_with_prefix("witness");
+        w.register(
+            "leaves_fetched",
+            "Leaves fetched from peers",
+            self.leaves_fetched.clone(),
+        );
+        w.register(
+            "leaves_verified",
+            "Leaves verified, applied and stored",
+            self.leaves_verified.clone(),
+        );
+        w.register(
+            "lag_entries",
+            "Leaves behind the newest checkpoint heard of",
+            self.lag_entries.clone(),
+        );
+        w.register(
+            "lag_milliseconds",
+            "Time between the newest checkpoint heard of and the newest verified",
+            self.lag_ms.clone(),
+        );
+        w.register("cosigned", "Checkpoints cosigned", self.cosigned.clone());
+        w.register(
+            "clock_refusals",
+            "Checkpoints not cosigned: last leaf more than 5 minutes from the clock",
+            self.clock_refusals.clone(),
+        );
+        w.register(
+            "cosignatures_collected",
+            "Valid witness cosignatures collected (primary)",
+            self.cosignatures_collected.clone(),
+        );
+        w.register(
+            "invalid_received",
+            "Checkpoints or cosignatures received that did not verify",
+            self.invalid_received.clone(),
+        );
+        w.register(
+            "evidence",
+            "Pieces of split-view evidence held",
+            self.evidence.clone(),
+        );
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -238,10 +360,13 @@ impl Metrics {
             "Reads refused because stored data did not match the signed tree",
             storage_corrupt.clone(),
         );
+        let p2p = ReplicationMetrics::default();
+        p2p.register(&mut registry);
         Self {
             registry,
             limits,
             storage_corrupt,
+            p2p,
             queue_depth,
             commit_entries,
             checkpoint_entries,

@@ -1,12 +1,18 @@
 //! Starting and stopping a node: open the data directory and the store, recover the state
-//! ([`crate::recovery`]), start the sequencer, write the genesis on a log's first start, serve
-//! HTTP until the shutdown future resolves, then close the open batch and stop.
+//! ([`crate::recovery`]), start the sequencer (an operator) or the follower (a witness), start
+//! libp2p when peers are configured ([`crate::p2p`], [`crate::replication`]), write the genesis
+//! on a log's first start, serve HTTP until the shutdown future resolves, then close the open
+//! batch and stop.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use testigo_ledger::api::{LogInfo, Wait};
+use testigo_ledger::entry::Genesis;
+use testigo_ledger::replication::GossipMessage;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::auth::{AuthLimits, Authorizer};
@@ -14,10 +20,15 @@ use crate::api::limits::RequestLimits;
 use crate::api::{AppState, Limits, router};
 use crate::config::{Config, Role};
 use crate::datadir::{self, DataDirError};
-use crate::intake::Intake;
+use crate::intake::{Intake, WitnessWait};
 use crate::metrics::Metrics;
+use crate::p2p::{P2pEvent, P2pHandle, P2pSettings, Peer};
 use crate::recovery::recover;
-use crate::sequencer::{BackendError, SequencerError, Settings, spawn};
+use crate::replication::witness::{Witness, WitnessSettings};
+use crate::replication::{Cosignatures, EvidenceStore, serve_range};
+use crate::sequencer::{
+    BackendError, CheckpointInfo, SequencerError, SequencerHandle, Settings, spawn, spawn_follower,
+};
 use crate::storage::{EngineKind, StorageError, Store, StoreConfig};
 
 /// Why a node could not start or stopped with an error.
@@ -47,10 +58,14 @@ pub enum NodeError {
     /// Serving HTTP failed.
     #[error("http server: {0}")]
     Http(#[from] std::io::Error),
+    /// libp2p could not start.
+    #[error(transparent)]
+    P2p(#[from] crate::p2p::P2pError),
 }
 
 /// Runs a node on an already-bound listener until `shutdown` resolves (STYLE 7), on a data
-/// directory that [`datadir::init`] created; `run` creates none itself.
+/// directory that [`datadir::init`] (or [`datadir::init_witness`]) created; `run` creates none
+/// itself.
 ///
 /// # Errors
 /// [`NodeError`] naming what prevented the start or broke the node.
@@ -63,10 +78,11 @@ pub async fn run(
 }
 
 /// [`run`], calling `ready` with the URL it serves (`http://ADDR` or `https://ADDR`) once the
-/// data directory is open, recovery is done, the genesis is sequenced and the router is about to
-/// accept: a request sent after `ready` returns is answered (the listener is already bound, so
-/// it waits in the backlog for at most the time it takes to start the accept loop). `main`
-/// prints its `listening on` line here, which scripts and tests wait for.
+/// data directory is open, recovery is done, the genesis is sequenced (a witness: fetched and
+/// verified) and the router is about to accept: a request sent after `ready` returns is
+/// answered (the listener is already bound, so it waits in the backlog for at most the time it
+/// takes to start the accept loop). `main` prints its `listening on` line here, which scripts and
+/// tests wait for.
 ///
 /// # Errors
 /// As [`run`]; `ready` is not called when the node fails to start.
@@ -80,22 +96,12 @@ pub async fn run_announced(
     // Before anything is opened: a bad certificate should fail the start at once.
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     match config.role {
-        // A witness (replicate the operator's log, re-apply it, cosign its checkpoints) will be
-        // a second arm with its own start-up; what the roles share (data directory, recovery,
-        // the read API) is in modules of its own already.
         Role::Operator => run_operator(config, tls, listener, shutdown, ready).await,
+        Role::Witness => run_witness(config, tls, listener, shutdown, ready).await,
     }
 }
 
-/// The operator: the log key's holder, sequencing submissions and signing checkpoints.
-async fn run_operator(
-    config: Config,
-    tls: Option<TlsAcceptor>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    ready: impl FnOnce(&str) + Send,
-) -> Result<(), NodeError> {
-    let (key, genesis_leaf, genesis) = datadir::open(&config)?;
+async fn open_store(config: &Config) -> Result<Arc<Store>, NodeError> {
     let engine = match config.storage {
         crate::config::StorageEngine::Redb => EngineKind::Redb,
         crate::config::StorageEngine::Sled => EngineKind::Sled,
@@ -108,57 +114,119 @@ async fn run_operator(
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, &store_config))
         .await
         .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??;
-    let store = Arc::new(store);
     tracing::info!(
         size = store.tree_size(),
         "store checked at start (its tail, its latest checkpoint; the saved state next); \
          `testigo-node fsck` checks every leaf with the node stopped"
     );
-    let metrics = Arc::new(Metrics::new());
-    let (backend, latest) = {
-        let (store, metrics) = (store.clone(), metrics.clone());
-        let key = key.signing_key().clone();
-        let origin = genesis.origin.clone();
-        tokio::task::spawn_blocking(move || recover(store, key, origin, metrics))
-            .await
-            .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??
-    };
-    let settings = Settings {
-        max_entries: config.batch_max_entries,
-        max_delay: config.batch_delay(),
-        queue_capacity: config.queue_capacity,
-        max_queued_entries: config.max_queued_entries,
-    };
-    let (sequencer, task) = spawn(Box::new(backend), latest, settings, metrics.clone());
-    if store.tree_size() == 0 {
-        let outcome = sequencer
-            .submit(vec![genesis_leaf], Wait::Checkpointed)
-            .await?;
-        if let Some(Err(refusal)) = outcome.results.first() {
-            return Err(NodeError::Inconsistent(format!(
-                "the genesis in {} is refused: {}",
-                config.genesis_path().display(),
-                refusal.message
-            )));
-        }
+    Ok(Arc::new(store))
+}
+
+/// libp2p's settings from the config, or `None` when no peer is listed.
+fn p2p_settings(config: &Config, origin: &str) -> Result<Option<P2pSettings>, NodeError> {
+    if config.peers.is_empty() {
+        return Ok(None);
     }
-    let genesis_bytes = store.leaf(0)?.unwrap_or_default();
-    let params = testigo_ledger::verify::verify_genesis(&genesis_bytes, None).map_err(|e| {
-        NodeError::Inconsistent(format!("the stored leaf 0 is not this log's genesis: {e}"))
-    })?;
-    let log = LogInfo::new(&params, genesis_bytes);
+    let invalid = |m: String| NodeError::Config(crate::config::ConfigError::Invalid(m));
+    let key = datadir::p2p_key(config)?;
+    let keypair = crate::p2p::keypair(&key)?;
+    let listen = config
+        .p2p_listen
+        .parse()
+        .map_err(|e| invalid(format!("p2p_listen: {e}")))?;
+    let mut peers = Vec::new();
+    for peer in &config.peers {
+        peers.push(Peer {
+            id: peer
+                .id
+                .parse()
+                .map_err(|e| invalid(format!("peer id {}: {e}", peer.id)))?,
+            addr: peer
+                .addr
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| invalid(format!("peer address: {e}")))?,
+        });
+    }
+    Ok(Some(P2pSettings {
+        keypair,
+        listen,
+        peers,
+        origin: origin.to_owned(),
+    }))
+}
+
+/// Serves leaf ranges from `store`, up to the latest published checkpoint.
+fn range_source(
+    store: Arc<Store>,
+    checkpoints: watch::Receiver<Option<Arc<CheckpointInfo>>>,
+) -> crate::p2p::RangeSource {
+    Arc::new(move |request| {
+        let published = checkpoints.borrow().as_ref().map_or(0, |c| c.size);
+        serve_range(&store, published, request).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading a leaf range");
+            testigo_ledger::replication::LeafRangeResponse {
+                start: request.start,
+                tree_size: published,
+                ..Default::default()
+            }
+        })
+    })
+}
+
+/// What both roles serve over HTTP.
+struct Serving {
+    log: LogInfo,
+    genesis: Genesis,
+    sequencer: SequencerHandle,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    cosignatures: Arc<Cosignatures>,
+    evidence: Option<Arc<EvidenceStore>>,
+    witness: bool,
+    p2p: Option<P2pHandle>,
+}
+
+/// Builds the API over `serving` and serves it until `shutdown`; then flips `stop`.
+async fn serve(
+    config: &Config,
+    serving: Serving,
+    tls: Option<TlsAcceptor>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&str) + Send,
+    stop: watch::Sender<bool>,
+) -> Result<(), NodeError> {
+    let Serving {
+        log,
+        genesis,
+        sequencer,
+        store,
+        metrics,
+        cosignatures,
+        evidence,
+        witness,
+        p2p,
+    } = serving;
+    let stopping = stop.subscribe();
     let readers = std::iter::once(genesis.log_key)
         .chain(genesis.witnesses.iter().map(|w| w.key))
         .chain(genesis.regulators.iter().copied());
-    let (stop, stopping) = tokio::sync::watch::channel(false);
     let reader: Arc<dyn crate::reader::LogRead> = Arc::new(store.clone());
-    let intake = Intake::new(
+    let mut intake = Intake::new(
         &genesis.origin,
         sequencer.clone(),
         reader.clone(),
         metrics.clone(),
         config.max_batch_submission,
     );
+    if cosignatures.has_witnesses() {
+        intake = intake.with_witnesses(WitnessWait {
+            witnessed: cosignatures.watch(),
+            timeout: Duration::from_millis(config.witnessed_timeout_ms),
+        });
+    }
     let state = Arc::new(AppState {
         log,
         sequencer,
@@ -181,6 +249,10 @@ async fn run_operator(
         },
         request_limits: RequestLimits::new(config.request_limits()),
         stopping,
+        cosignatures: Some(cosignatures),
+        evidence,
+        witness,
+        p2p,
     });
     match crate::serve::raise_fd_limit() {
         Ok(Some(fds)) if fds < config.max_connections as u64 + 256 => tracing::warn!(
@@ -194,7 +266,7 @@ async fn run_operator(
     }
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%address, scheme, origin = %genesis.origin, size = store.tree_size(), "serving");
+    tracing::info!(%address, scheme, origin = %genesis.origin, size = store.tree_size(), witness, "serving");
     ready(&format!("{scheme}://{address}"));
     let shutdown = async move {
         shutdown.await;
@@ -210,7 +282,104 @@ async fn run_operator(
         shutdown,
     )
     .await;
+    Ok(served?)
+}
+
+/// The operator: the log key's holder, sequencing submissions and signing checkpoints.
+async fn run_operator(
+    config: Config,
+    tls: Option<TlsAcceptor>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&str) + Send,
+) -> Result<(), NodeError> {
+    let (key, genesis_leaf, genesis) = datadir::open(&config)?;
+    let store = open_store(&config).await?;
+    let metrics = Arc::new(Metrics::new());
+    let (backend, latest) = {
+        let (store, metrics) = (store.clone(), metrics.clone());
+        let key = key.signing_key().clone();
+        let origin = genesis.origin.clone();
+        let public = genesis.log_key;
+        tokio::task::spawn_blocking(move || recover(store, Some(key), public, origin, metrics))
+            .await
+            .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??
+    };
+    let settings = Settings {
+        max_entries: config.batch_max_entries,
+        max_delay: config.batch_delay(),
+        queue_capacity: config.queue_capacity,
+        max_queued_entries: config.max_queued_entries,
+        idle_checkpoint: config.idle_checkpoint(),
+    };
+    let (sequencer, task) = spawn(Box::new(backend), latest, settings, metrics.clone());
+    if store.tree_size() == 0 {
+        let outcome = sequencer
+            .submit(vec![genesis_leaf], Wait::Checkpointed)
+            .await?;
+        if let Some(Err(refusal)) = outcome.results.first() {
+            return Err(NodeError::Inconsistent(format!(
+                "the genesis in {} is refused: {}",
+                config.genesis_path().display(),
+                refusal.message
+            )));
+        }
+    }
+    let log = log_info(&store)?;
+    let cosignatures = Arc::new(Cosignatures::new(
+        store.clone(),
+        genesis.origin.clone(),
+        genesis.log_key,
+        genesis.witnesses.clone(),
+        usize::from(genesis.quorum),
+        metrics.clone(),
+    )?);
+    let (stop, stopping) = watch::channel(false);
+    let replication = match p2p_settings(&config, &genesis.origin)? {
+        Some(settings) => {
+            let source = range_source(store.clone(), sequencer.checkpoints());
+            let (p2p, events, swarm) = crate::p2p::spawn(settings, source, metrics.clone())?;
+            tracing::info!(peer_id = %p2p.local_peer_id(), "replicating to witnesses");
+            let primary = tokio::spawn(primary_loop(
+                p2p.clone(),
+                events,
+                sequencer.checkpoints(),
+                cosignatures.clone(),
+                stopping,
+            ));
+            Some((primary, swarm, p2p))
+        }
+        None => None,
+    };
+    let p2p = replication.as_ref().map(|(_, _, p2p)| p2p.clone());
+    let serving = Serving {
+        log,
+        genesis,
+        sequencer,
+        store,
+        metrics,
+        cosignatures,
+        evidence: None,
+        witness: false,
+        p2p,
+    };
+    let served = serve(&config, serving, tls, listener, shutdown, ready, stop).await;
+    if let Some((primary, swarm, p2p)) = replication {
+        drop(p2p);
+        // The primary loop ends on `stop` and drops the last libp2p handle.
+        let _ = primary.await;
+        let _ = swarm.await;
+    }
     // The router (and with it every handle) is dropped: the task closes its batch and ends.
+    finish(task, served).await
+}
+
+/// Waits for the write-path task, which ends once the router (and every handle) is gone, and
+/// reports the first failure.
+async fn finish(
+    task: tokio::task::JoinHandle<Result<(), BackendError>>,
+    served: Result<(), NodeError>,
+) -> Result<(), NodeError> {
     match task.await {
         Ok(result) => result?,
         Err(e) => return Err(NodeError::Backend(BackendError::caused_by(e))),
@@ -218,4 +387,166 @@ async fn run_operator(
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The log's parameters from the stored leaf 0, checked to be its genesis.
+fn log_info(store: &Store) -> Result<LogInfo, NodeError> {
+    let genesis_bytes = store.leaf(0)?.unwrap_or_default();
+    let params = testigo_ledger::verify::verify_genesis(&genesis_bytes, None).map_err(|e| {
+        NodeError::Inconsistent(format!("the stored leaf 0 is not this log's genesis: {e}"))
+    })?;
+    Ok(LogInfo::new(&params, genesis_bytes))
+}
+
+/// The operator's side of replication: gossip every new checkpoint, collect cosignatures.
+async fn primary_loop(
+    p2p: P2pHandle,
+    mut events: mpsc::Receiver<P2pEvent>,
+    mut checkpoints: watch::Receiver<Option<Arc<CheckpointInfo>>>,
+    cosignatures: Arc<Cosignatures>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut stopped = std::pin::pin!(crate::replication::stopped(stop));
+    loop {
+        tokio::select! {
+            () = &mut stopped => break,
+            changed = checkpoints.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let note = checkpoints.borrow_and_update().as_ref().map(|c| c.note.clone());
+                if let Some(note) = note {
+                    let _ = p2p.publish(GossipMessage::Checkpoint(note)).await;
+                }
+            }
+            event = events.recv() => match event {
+                None => break,
+                Some(P2pEvent::Gossip { from, message: GossipMessage::Cosignature(text) }) => {
+                    let cosignatures = cosignatures.clone();
+                    match tokio::task::spawn_blocking(move || cosignatures.add(&text)).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::warn!(peer = %from, error = %e, "cosignature refused"),
+                        Err(e) => tracing::error!(error = %e, "cosignature task"),
+                    }
+                }
+                Some(P2pEvent::Gossip { from, message: GossipMessage::Evidence(_) }) => {
+                    tracing::error!(
+                        peer = %from,
+                        "a witness holds evidence that this log's key signed conflicting \
+                         checkpoints: see its GET /v1/evidence"
+                    );
+                }
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// A witness: replicates the operator's log over libp2p, re-verifies it, cosigns its
+/// checkpoints and serves the same read API from its own store.
+async fn run_witness(
+    config: Config,
+    tls: Option<TlsAcceptor>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&str) + Send,
+) -> Result<(), NodeError> {
+    let name = config.witness_name.clone().unwrap_or_default();
+    let (key, genesis_file_leaf, genesis) = datadir::open_witness(&config, &name)?;
+    let store = open_store(&config).await?;
+    let metrics = Arc::new(Metrics::new());
+    let (backend, latest) = {
+        let (store, metrics) = (store.clone(), metrics.clone());
+        let origin = genesis.origin.clone();
+        let public = genesis.log_key;
+        tokio::task::spawn_blocking(move || recover(store, None, public, origin, metrics))
+            .await
+            .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??
+    };
+    let (sequencer, follower, task) =
+        spawn_follower(backend, latest, genesis.log_key, config.queue_capacity);
+    let cosignatures = Arc::new(Cosignatures::new(
+        store.clone(),
+        genesis.origin.clone(),
+        genesis.log_key,
+        genesis.witnesses.clone(),
+        usize::from(genesis.quorum),
+        metrics.clone(),
+    )?);
+    let evidence = Arc::new(
+        EvidenceStore::open(
+            &config.evidence_path(),
+            genesis.origin.clone(),
+            genesis.log_key,
+            metrics.clone(),
+        )
+        .map_err(|e| NodeError::Inconsistent(format!("evidence directory: {e}")))?,
+    );
+    let settings = p2p_settings(&config, &genesis.origin)?
+        .ok_or_else(|| NodeError::Inconsistent("a witness needs peers".into()))?;
+    let source = range_source(store.clone(), sequencer.checkpoints());
+    let (p2p, events, swarm) = crate::p2p::spawn(settings, source, metrics.clone())?;
+    tracing::info!(peer_id = %p2p.local_peer_id(), witness = %name, "witnessing");
+    let (stop, stopping) = watch::channel(false);
+    let witness = Witness::new(
+        WitnessSettings {
+            name,
+            key: key.signing_key().clone(),
+            origin: genesis.origin.clone(),
+            log_key: genesis.log_key,
+            poll: Duration::from_millis(config.witness_poll_ms),
+            clock_offset_ms: config.witness_clock_offset_ms,
+        },
+        store.clone(),
+        follower,
+        sequencer.checkpoints(),
+        p2p,
+        events,
+        cosignatures.clone(),
+        evidence.clone(),
+        metrics.clone(),
+    );
+    let handle = witness.p2p.clone();
+    let witnessing = tokio::spawn(witness.run(stopping));
+    // The read API needs the log's stamped leaf 0: wait for the first verified checkpoint.
+    let mut shutdown = Box::pin(shutdown);
+    let mut first = sequencer.checkpoints();
+    let started = tokio::select! {
+        got = first.wait_for(Option::is_some) => got.is_ok(),
+        () = &mut shutdown => false,
+    };
+    if !started {
+        drop(handle);
+        stop.send_replace(true);
+        let _ = witnessing.await;
+        let _ = swarm.await;
+        drop(sequencer);
+        let _ = task.await;
+        return Ok(());
+    }
+    let genesis_bytes = store.leaf(0)?.unwrap_or_default();
+    let same = testigo_ledger::entry::Leaf::from_bytes(&genesis_bytes)
+        .is_ok_and(|leaf| testigo_ledger::state::is_same_entry(&leaf, &genesis_file_leaf));
+    if !same {
+        return Err(NodeError::Inconsistent(format!(
+            "leaf 0 of the replicated log is not the genesis in {}",
+            config.genesis_path().display()
+        )));
+    }
+    let log = log_info(&store)?;
+    let serving = Serving {
+        log,
+        genesis,
+        sequencer,
+        store,
+        metrics,
+        cosignatures,
+        evidence: Some(evidence),
+        witness: true,
+        p2p: Some(handle),
+    };
+    let served = serve(&config, serving, tls, listener, shutdown, ready, stop).await;
+    let _ = witnessing.await;
+    let _ = swarm.await;
+    finish(task, served).await
 }

@@ -28,14 +28,23 @@ fn now_ms() -> u64 {
 /// Restores the state as of the latest checkpoint from its saved snapshot, rebuilds the state
 /// map, checks both against that checkpoint's `StateRoot` leaf, applies the leaves stored after
 /// it, and closes a batch left open by a crash (`sequencer::log` says what is saved when).
+///
+/// A witness passes no key (`key` is `None`, `public` the log key from the `Genesis`): it stores
+/// leaves only together with their checkpoint, so a tail after the latest checkpoint means a
+/// damaged store, which is refused.
 pub(crate) fn recover(
     store: Arc<Store>,
-    key: ed25519_dalek::SigningKey,
+    key: Option<ed25519_dalek::SigningKey>,
+    public: PublicKey,
     origin: String,
     metrics: Arc<Metrics>,
 ) -> Result<(LogBackend, Option<CheckpointInfo>), NodeError> {
     let size = store.tree_size();
-    let public = PublicKey(key.verifying_key().to_bytes());
+    if let Some(key) = &key
+        && PublicKey(key.verifying_key().to_bytes()) != public
+    {
+        return Err(inconsistent("the key is not the log key".into()));
+    }
     let (mut engine, mut latest) = match store.latest_checkpoint()? {
         None => (Engine::new(SparseMap::new()), None),
         Some(stored) => {
@@ -57,6 +66,13 @@ pub(crate) fn recover(
         }
     };
     let from = latest.as_ref().map_or(0, |c| c.size);
+    if key.is_none() && size > from {
+        return Err(inconsistent(format!(
+            "this witness's store holds {} leaves after its latest checkpoint of size {from}; a \
+             witness stores leaves only with their checkpoint",
+            size - from
+        )));
+    }
     let mut tail = Tail::default();
     for start in (from..size).step_by(1024) {
         let end = (start + 1024).min(size);
@@ -318,7 +334,8 @@ mod tests {
     fn start(store: &Arc<Store>) -> Result<(LogBackend, Option<CheckpointInfo>), NodeError> {
         recover(
             store.clone(),
-            operator(),
+            Some(operator()),
+            PublicKey(operator().verifying_key().to_bytes()),
             ORIGIN.into(),
             Arc::new(Metrics::new()),
         )

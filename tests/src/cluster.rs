@@ -10,7 +10,9 @@ use ed25519_dalek::SigningKey;
 use hyper::StatusCode;
 use tempfile::TempDir;
 use testigo_ledger::Hash;
-use testigo_ledger::checkpoint::{Checkpoint, SignedNote, verify_checkpoint_note};
+use testigo_ledger::checkpoint::{
+    Checkpoint, CosignedCheckpoint, SignedNote, verify_checkpoint_note,
+};
 use testigo_node::{Config, GenesisParams, KeyFile, NodeError, StorageEngine};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -271,7 +273,7 @@ impl Stopped {
         })
     }
 
-    /// The configuration the node ran with (its data directory and engine).
+    /// The configuration it ran with (to change before [`Stopped::restart_with`]).
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -312,6 +314,218 @@ impl Stopped {
         }
         files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         files
+    }
+
+    /// Starts it again with another configuration on the same data directory.
+    pub async fn restart_with(self, config: Config) -> TestNode {
+        TestNode::launch(self.dir, config).await
+    }
+}
+
+/// Seed of the first witness's key; witness `i` has seed `WITNESS_SEED + i`.
+pub const WITNESS_SEED: u8 = 60;
+
+/// How a [`Cluster`] starts.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterOptions {
+    /// Witnesses named in the genesis.
+    pub witnesses: usize,
+    /// Witnesses started with the primary (the others can be started later).
+    pub started: usize,
+    /// Cosignatures a witnessed checkpoint needs.
+    pub quorum: u16,
+    /// The primary's idle checkpoint interval, ms.
+    pub idle_checkpoint_ms: u64,
+    /// How long `wait=witnessed` waits, ms.
+    pub witnessed_timeout_ms: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            witnesses: 3,
+            started: 3,
+            quorum: 2,
+            idle_checkpoint_ms: 60_000,
+            witnessed_timeout_ms: 20_000,
+        }
+    }
+}
+
+/// A witness not running yet: its data directory and configuration.
+#[derive(Debug)]
+pub struct WitnessDir {
+    dir: TempDir,
+    /// Its configuration (role witness, following the primary).
+    pub config: Config,
+    /// Its cosigning key.
+    pub key: SigningKey,
+    /// Its libp2p peer id.
+    pub peer_id: String,
+}
+
+impl WitnessDir {
+    /// Starts it.
+    pub async fn start(self) -> TestNode {
+        TestNode::launch(self.dir, self.config).await
+    }
+}
+
+/// A primary and its witnesses on loopback, replicating over libp2p: the witnesses dial the
+/// primary, which allows exactly them.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The operator's node.
+    pub primary: TestNode,
+    /// The running witnesses, in order.
+    pub witnesses: Vec<TestNode>,
+    /// The witnesses not started yet.
+    pub waiting: Vec<WitnessDir>,
+    /// The primary's libp2p address (`/ip4/127.0.0.1/tcp/PORT/p2p/ID`).
+    pub primary_addr: String,
+    /// The primary's peer id.
+    pub primary_id: String,
+}
+
+/// The name of witness `i` in the genesis.
+pub fn witness_name(i: usize) -> String {
+    format!("witness{i}.test")
+}
+
+impl Cluster {
+    /// A fresh log with `options.witnesses` witnesses named in its genesis.
+    pub async fn start(options: ClusterOptions) -> Self {
+        let mut dirs = Vec::new();
+        for i in 0..options.witnesses {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let mut config = Config {
+                data_dir: dir.path().join("data"),
+                role: testigo_node::Role::Witness,
+                witness_name: Some(witness_name(i)),
+                p2p_listen: "/ip4/127.0.0.1/tcp/0".to_owned(),
+                witness_poll_ms: 100,
+                ..Config::default()
+            };
+            let key = key(WITNESS_SEED + i as u8);
+            let (_, p2p) = testigo_node::datadir::init_witness_with_key(
+                &config,
+                KeyFile::from_key(key.clone()),
+            )
+            .expect("initialise the witness");
+            let peer_id = testigo_node::p2p::peer_id(&p2p)
+                .expect("peer id")
+                .to_string();
+            config.peers = Vec::new();
+            dirs.push(WitnessDir {
+                dir,
+                config,
+                key,
+                peer_id,
+            });
+        }
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            batch_max_delay_ms: 5,
+            p2p_listen: "/ip4/127.0.0.1/tcp/0".to_owned(),
+            peers: dirs
+                .iter()
+                .map(|w| testigo_node::PeerConfig {
+                    id: w.peer_id.clone(),
+                    addr: None,
+                })
+                .collect(),
+            idle_checkpoint_ms: options.idle_checkpoint_ms,
+            witnessed_timeout_ms: options.witnessed_timeout_ms,
+            ..Config::default()
+        };
+        let params = GenesisParams {
+            origin: ORIGIN.to_owned(),
+            regulators: vec![public(&key(REGULATOR_SEED))],
+            witnesses: dirs
+                .iter()
+                .enumerate()
+                .map(|(i, w)| testigo_ledger::entry::WitnessKey {
+                    name: witness_name(i),
+                    key: public(&w.key),
+                })
+                .collect(),
+            quorum: options.quorum,
+            ..GenesisParams::default()
+        };
+        testigo_node::datadir::init_with_key(
+            &config,
+            &params,
+            KeyFile::from_key(key(OPERATOR_SEED)),
+        )
+        .expect("initialise the primary");
+        let primary = TestNode::launch(dir, config.clone()).await;
+        let p2p: serde_json::Value = primary.client.get("/v1/p2p").await.ok().json();
+        let primary_id = p2p["peer_id"].as_str().expect("peer id").to_owned();
+        let listen = p2p["listen"][0]
+            .as_str()
+            .expect("a listen address")
+            .to_owned();
+        let primary_addr = format!("{listen}/p2p/{primary_id}");
+        for w in &mut dirs {
+            std::fs::copy(config.genesis_path(), w.config.genesis_path())
+                .expect("copy the genesis to the witness");
+            w.config.peers = vec![testigo_node::PeerConfig {
+                id: primary_id.clone(),
+                addr: Some(listen.clone()),
+            }];
+        }
+        let waiting = dirs.split_off(options.started.min(dirs.len()));
+        let mut witnesses = Vec::new();
+        for w in dirs {
+            witnesses.push(w.start().await);
+        }
+        Self {
+            primary,
+            witnesses,
+            waiting,
+            primary_addr,
+            primary_id,
+        }
+    }
+
+    /// Waits until the primary announces a witnessed checkpoint of at least `size` leaves
+    /// (`witnessed` events on `/v1/events`); returns its note. Bounded by the deadline.
+    pub async fn witnessed(&self, size: u64) -> String {
+        let wait = async {
+            let mut events = self
+                .primary
+                .client
+                .events()
+                .await
+                .expect("subscribe to /v1/events");
+            // The newest one may be announced already.
+            let served = self
+                .primary
+                .client
+                .checkpoint()
+                .await
+                .expect("GET /v1/checkpoint");
+            if let Ok(checkpoint) = CosignedCheckpoint::parse(served.as_bytes())
+                && checkpoint.checkpoint().size() >= size
+                && checkpoint.note().signatures().len() > 1
+            {
+                return served;
+            }
+            loop {
+                let event = events
+                    .next_witnessed()
+                    .await
+                    .expect("event stream")
+                    .expect("stream open");
+                if event.size >= size {
+                    return event.note;
+                }
+            }
+        };
+        tokio::time::timeout(DEADLINE, wait)
+            .await
+            .expect("witnessed within the deadline")
     }
 }
 

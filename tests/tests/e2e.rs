@@ -20,3 +20,4 @@ mod restart;
 mod simulate;
 mod submission;
 mod trust;
+mod witnessing;

@@ -68,6 +68,10 @@ pub const MAX_FEE_BPS: u16 = 10_000;
 /// up the signer's nonce space (running out now takes at least 2^44 entries).
 pub const MAX_NONCE_GAP: u64 = 1 << 20;
 
+/// Most witnesses a `Genesis` may name: a checkpoint note carries the log's signature and at most
+/// this many cosignatures ([`crate::checkpoint::MAX_SIGNATURES`] = 16 lines).
+pub const MAX_WITNESSES: usize = 15;
+
 /// The log's parameters, fixed by its `Genesis` leaf (served as `GET /v1/log`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogParams {

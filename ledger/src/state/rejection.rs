@@ -69,6 +69,10 @@ pub enum Rejection {
     /// Two witnesses share a name or a key.
     #[error("witness {name:?} ({key}) is named twice")]
     DuplicateWitness { name: String, key: PublicKey },
+    /// More witnesses than a signed note has room for (the log's line plus
+    /// [`crate::state::MAX_WITNESSES`] cosignatures: at most 16 lines).
+    #[error("{witnesses} witnesses named; at most {max}")]
+    TooManyWitnesses { witnesses: usize, max: usize },
     /// A key that may not name an account, witness or regulator.
     #[error("key {key} is weak: {problem:?}")]
     WeakKey { key: PublicKey, problem: KeyProblem },
@@ -205,6 +209,7 @@ impl Rejection {
             Rejection::FeeTooHigh { .. } => "fee_too_high",
             Rejection::BadQuorum { .. } => "bad_quorum",
             Rejection::DuplicateWitness { .. } => "duplicate_witness",
+            Rejection::TooManyWitnesses { .. } => "too_many_witnesses",
             Rejection::WeakKey { .. } => "weak_key",
             Rejection::BadSignature { .. } => "bad_signature",
             Rejection::TimeWentBackwards { .. } => "time_went_backwards",

@@ -50,10 +50,9 @@ pub(crate) async fn post_entries(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let SubmitQuery { wait } = query(q)?;
-    if wait == Wait::Witnessed {
+    if state.witness {
         return Err(ApiError::NotImplemented(
-            "wait=witnessed needs witness replication, which this node does not run yet; \
-             use wait=checkpointed",
+            "this node is a witness: it serves the log's reads; submit entries to the operator",
         ));
     }
     // Media types match exactly (`application/jsonx` is not JSON); parameters are allowed.
@@ -92,7 +91,7 @@ pub(crate) async fn post_entries(
     let results = state.intake.submit(raw, wait).await?;
     state
         .metrics
-        .observe_latency(wait == Wait::Checkpointed, started.elapsed());
+        .observe_latency(wait != Wait::Sequenced, started.elapsed());
     Ok(match form {
         Form::One => match results.into_iter().next() {
             Some(Ok(sequenced)) => Json(sequenced).into_response(),

@@ -104,7 +104,7 @@ pub enum ApiError {
         /// When the key has a token again.
         retry_after_secs: u64,
     },
-    /// A feature that a later release brings.
+    /// A feature this node does not offer.
     #[error("{0}")]
     NotImplemented(&'static str),
     /// The store is damaged where this answer needed it: logged and counted by the caller.
@@ -112,6 +112,17 @@ pub enum ApiError {
     StorageCorrupt {
         /// The leaf index, when one is known.
         index: Option<u64>,
+    },
+    /// `wait=witnessed` ran out of time: the entries are sequenced and checkpointed.
+    #[error(
+        "entries up to index {last_index} are checkpointed, but no checkpoint covering them was \
+         cosigned by the witness quorum within {waited_ms} ms"
+    )]
+    WitnessTimeout {
+        /// The last index the submission needs covered.
+        last_index: u64,
+        /// How long the node waited.
+        waited_ms: u64,
     },
     /// Anything else: logged, answered as `internal`.
     #[error("internal error")]
@@ -156,6 +167,7 @@ impl ApiError {
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::NotImplemented(_) => ErrorCode::NotImplemented,
+            ApiError::WitnessTimeout { .. } => ErrorCode::WitnessTimeout,
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::StorageCorrupt { .. } => ErrorCode::StorageCorrupt,
         }
@@ -188,6 +200,10 @@ impl ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 serde_json::json!({ "retry_after_secs": retry_after_secs })
             }
+            ApiError::WitnessTimeout {
+                last_index,
+                waited_ms,
+            } => serde_json::json!({ "last_index": last_index, "waited_ms": waited_ms }),
             ApiError::Unauthorized { .. }
             | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
@@ -231,6 +247,16 @@ impl From<IntakeError> for ApiError {
                 ApiError::bad_request(ErrorCode::BadRequest, e.to_string())
             }
             IntakeError::Sequencer(e) => e.into(),
+            IntakeError::NoWitnesses => ApiError::NotImplemented(
+                "wait=witnessed: this log's Genesis names no witnesses; use wait=checkpointed",
+            ),
+            IntakeError::WitnessTimeout {
+                last_index,
+                waited_ms,
+            } => ApiError::WitnessTimeout {
+                last_index,
+                waited_ms,
+            },
             IntakeError::Read(_) | IntakeError::Internal(_) => ApiError::internal(e),
         }
     }

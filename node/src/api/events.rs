@@ -1,5 +1,7 @@
 //! `GET /v1/events`: server-sent events, one `checkpoint` event per new checkpoint, with the
-//! tree size as the event id and the signed note as data. A slow client skips to the latest
+//! tree size as the event id and the signed note as data, and on a log with witnesses one
+//! `witnessed` event per newly witnessed checkpoint (id the size, data the note with its
+//! cosignature lines). A slow client skips to the latest
 //! checkpoint (a consistency proof covers the gap) instead of holding memory on the node. The
 //! stream ends when the node starts shutting down, so an open subscription cannot hold a graceful
 //! shutdown forever.
@@ -33,6 +35,17 @@ pub(crate) async fn events(
             })
         },
     );
-    let stream = checkpoints.take_until(Box::pin(stopped));
+    let witnessed = state.cosignatures.as_ref().map(|c| c.watch());
+    let witnessed = futures::stream::iter(witnessed)
+        .flat_map(WatchStream::new)
+        .filter_map(|w| {
+            futures::future::ready(w.map(|w| {
+                Ok(Event::default()
+                    .event("witnessed")
+                    .id(w.size.to_string())
+                    .data(w.note.trim_end()))
+            }))
+        });
+    let stream = futures::stream::select(checkpoints, witnessed).take_until(Box::pin(stopped));
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

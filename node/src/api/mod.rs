@@ -3,9 +3,9 @@
 //! | route | auth | answer |
 //! | --- | --- | --- |
 //! | `GET /v1/log` | – | [`LogInfo`] |
-//! | `POST /v1/entries?wait=sequenced\|checkpointed` | – | one entry (`{"leaf"}`) or a batch (`{"leaves"}`, or `application/octet-stream`: leaves each prefixed by its length as u32 big-endian) |
+//! | `POST /v1/entries?wait=sequenced\|checkpointed\|witnessed` | – | one entry (`{"leaf"}`) or a batch (`{"leaves"}`, or `application/octet-stream`: leaves each prefixed by its length as u32 big-endian) |
 //! | `GET /v1/entries?start&end` | operator, witness, regulator | leaves, end exclusive, capped |
-//! | `GET /v1/checkpoint` | – | `text/plain` signed note |
+//! | `GET /v1/checkpoint` | – | `text/plain` signed note with cosignature lines: with witnesses, the newest witnessed one (until one is, the newest) |
 //! | `GET /v1/checkpoints?from` | – | published checkpoints with their cosignatures, paged |
 //! | `GET /v1/proof/inclusion?index&size` | – | inclusion proof with the leaf hash |
 //! | `GET /v1/proof/consistency?from&to` | – | consistency proof |
@@ -14,7 +14,9 @@
 //! | `GET /v1/accounts/{key}/history?from&size` | same | leaves + inclusion proofs, paged |
 //! | `GET /v1/accounts/{key}/consents` | same | grants |
 //! | `GET /v1/claims/pending?from` | operator, witness, regulator | claims awaiting payout, paged |
-//! | `GET /v1/events` | – | server-sent events, one `checkpoint` event per new checkpoint |
+//! | `GET /v1/events` | – | server-sent events: `checkpoint` per new checkpoint, `witnessed` per newly witnessed one |
+//! | `GET /v1/p2p` | – | this node's libp2p peer id, listen addresses and connected peers (`{"peer_id", "listen", "connected"}`; 404 without libp2p) |
+//! | `GET /v1/evidence` | – | evidence of a split view this node holds (`{"evidence": [..]}`) |
 //! | `GET /metrics`, `GET /healthz` | – | Prometheus text; `{"status"}` |
 //!
 //! Errors: see [`error`]; refusals from below the handlers (axum's extractors, header limits)
@@ -80,6 +82,14 @@ pub(crate) struct AppState {
     pub(crate) request_limits: limits::RequestLimits,
     /// Becomes `true` when the node starts shutting down: long-lived responses end on it.
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+    /// Cosignatures and the newest witnessed checkpoint (a node that replicates).
+    pub(crate) cosignatures: Option<Arc<crate::replication::Cosignatures>>,
+    /// A witness's evidence of a split view.
+    pub(crate) evidence: Option<Arc<crate::replication::EvidenceStore>>,
+    /// Whether this node is a witness (it refuses submissions).
+    pub(crate) witness: bool,
+    /// The libp2p task, when the node replicates.
+    pub(crate) p2p: Option<crate::p2p::P2pHandle>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -108,6 +118,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/accounts/{key}/consents", get(accounts::consents))
         .route("/v1/claims/pending", get(claims::pending))
         .route("/v1/events", get(events::events))
+        .route("/v1/evidence", get(proofs::evidence))
+        .route("/v1/p2p", get(p2p_info))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -122,6 +134,29 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 
 async fn log_info(State(state): State<Arc<AppState>>) -> Json<LogInfo> {
     Json(state.log.clone())
+}
+
+async fn p2p_info(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let p2p = state.p2p.as_ref().ok_or_else(|| {
+        ApiError::NotFound("this node runs no libp2p (no peers configured)".into())
+    })?;
+    let listen: Vec<String> = p2p
+        .listen_addrs()
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let connected: Vec<String> = p2p
+        .connected()
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Ok(Json(serde_json::json!({
+        "peer_id": p2p.local_peer_id().to_string(),
+        "listen": listen,
+        "connected": connected,
+    })))
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -17,17 +17,37 @@ use testigo_ledger::checkpoint::{
 
 use super::{ApiError, AppState, read};
 
-/// `GET /v1/checkpoint`: the latest signed note, `text/plain`.
+/// `GET /v1/checkpoint`: the signed note with its cosignature lines, `text/plain`. On a log
+/// with witnesses it is the newest witnessed checkpoint (until there is one, the newest with the
+/// lines it has); on a log without, the newest checkpoint.
 pub(crate) async fn checkpoint(
     State(state): State<Arc<AppState>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let note = state
+    let latest = state
         .sequencer
         .checkpoints()
         .borrow()
         .as_ref()
-        .map(|c| c.note.clone())
+        .map(|c| (c.size, c.note.clone()))
         .ok_or_else(|| ApiError::NotFound("no checkpoint yet".into()))?;
+    let note = match &state.cosignatures {
+        Some(cosignatures) if cosignatures.has_witnesses() => {
+            let witnessed = cosignatures.watch().borrow().clone();
+            match witnessed {
+                Some(w) => w.note.clone(),
+                None => {
+                    let cosignatures = cosignatures.clone();
+                    let (size, note) = latest;
+                    tokio::task::spawn_blocking(move || cosignatures.note_with_cosignatures(size))
+                        .await
+                        .map_err(ApiError::internal)?
+                        .map_err(ApiError::internal)?
+                        .unwrap_or(note)
+                }
+            }
+        }
+        _ => latest.1,
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -35,6 +55,13 @@ pub(crate) async fn checkpoint(
         ],
         note,
     ))
+}
+
+/// `GET /v1/evidence`: the evidence of a split view this node holds, `{"evidence": [..]}` in the
+/// JSON form of `ledger::checkpoint::Evidence` (PROTOCOL §7); empty on a node that holds none.
+pub(crate) async fn evidence(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let held = state.evidence.as_ref().map(|e| e.all()).unwrap_or_default();
+    Json(serde_json::json!({ "version": 1, "evidence": held }))
 }
 
 /// Checkpoints per page of `GET /v1/checkpoints`.

@@ -33,7 +33,7 @@ fn app(dir: &tempfile::TempDir) -> Router {
         Engine::new(SparseMap::new()),
         Tail::default(),
         store.clone(),
-        key,
+        Some(key),
         "o".into(),
         metrics.clone(),
     );
@@ -42,6 +42,7 @@ fn app(dir: &tempfile::TempDir) -> Router {
         max_delay: Duration::from_millis(10),
         queue_capacity: 4,
         max_queued_entries: 16,
+        idle_checkpoint: Duration::from_secs(60),
     };
     let (sequencer, _task) = spawn(Box::new(backend), None, settings, metrics.clone());
     let (_stop, stopping) = tokio::sync::watch::channel(false);
@@ -84,6 +85,10 @@ fn app(dir: &tempfile::TempDir) -> Router {
             max_request_bytes: 256,
         }),
         stopping,
+        cosignatures: None,
+        evidence: None,
+        witness: false,
+        p2p: None,
     }))
 }
 
@@ -145,7 +150,11 @@ async fn request_shape_refusals_have_their_status_and_code() {
             "bad_request",
         ),
         (
-            post("/v1/entries?wait=witnessed", "application/json", "{}"),
+            post(
+                "/v1/entries?wait=witnessed",
+                "application/json",
+                r#"{"leaf":"AAAA"}"#,
+            ),
             StatusCode::NOT_IMPLEMENTED,
             "not_implemented",
         ),

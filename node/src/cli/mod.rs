@@ -53,6 +53,8 @@ pub(crate) enum WaitArg {
     Sequenced,
     /// In a signed checkpoint, with an inclusion proof.
     Checkpointed,
+    /// In a checkpoint cosigned by the witness quorum.
+    Witnessed,
 }
 
 impl GlobalArgs {
@@ -75,6 +77,7 @@ impl GlobalArgs {
         match self.wait {
             None | Some(WaitArg::Sequenced) => Wait::Sequenced,
             Some(WaitArg::Checkpointed) => Wait::Checkpointed,
+            Some(WaitArg::Witnessed) => Wait::Witnessed,
         }
     }
 
@@ -111,6 +114,9 @@ pub(crate) enum Command {
     /// replayed, every tree hash and checkpoint, the indexes and the saved state.
     #[command(after_help = FSCK_EXAMPLE)]
     Fsck(FsckArgs),
+    /// Print the data directory's libp2p peer id (creating its p2p.key if missing): what the
+    /// other nodes list under `peers` / `--peer`.
+    PeerId(PeerIdArgs),
 }
 
 const FSCK_EXAMPLE: &str = "Example (with the node stopped):
@@ -126,11 +132,22 @@ pub(crate) struct FsckArgs {
     pub(crate) storage: Option<testigo_node::StorageEngine>,
 }
 
-const INIT_EXAMPLE: &str = "Example:
+#[derive(Debug, clap::Args)]
+pub(crate) struct PeerIdArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+const INIT_EXAMPLE: &str = "Examples:
+  testigo-node init --role witness --data-dir /var/lib/testigo-w1   # prints the witness key
   testigo-node init --data-dir /var/lib/testigo --origin telco.example/log/1 \\
       --fee-bps 300 --currency EUR \\
-      --witness w1=BASE64KEY --quorum 1 --regulator BASE64KEY
-  testigo-node run --data-dir /var/lib/testigo";
+      --witness w1.example=BASE64KEY --quorum 1 --regulator BASE64KEY
+  testigo-node run --data-dir /var/lib/testigo --p2p /ip4/127.0.0.1/tcp/7701 --peer W1PEERID
+  cp /var/lib/testigo/genesis.leaf /var/lib/testigo-w1/
+  testigo-node run --data-dir /var/lib/testigo-w1 --http 127.0.0.1:7710 \\
+      --witness w1.example --p2p /ip4/127.0.0.1/tcp/7711 \\
+      --peer PRIMARYPEERID@/ip4/127.0.0.1/tcp/7701";
 
 /// Flags shared by `run`, `init` and `operator`.
 #[derive(Debug, Default, clap::Args)]
@@ -154,9 +171,21 @@ pub(crate) struct RunArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
-    /// libp2p listen address, reserved for replication (not used yet).
+    /// libp2p listen address (multiaddr) [default: /ip4/127.0.0.1/tcp/7701]; libp2p runs only
+    /// when peers are listed.
     #[arg(long)]
     pub(crate) p2p: Option<String>,
+    /// A libp2p peer allowed to connect, as PEERID, or PEERID@MULTIADDR to dial it too; repeat
+    /// for each. Every other peer is refused.
+    #[arg(long = "peer", value_name = "PEERID[@ADDR]", value_parser = parse_peer)]
+    pub(crate) peers: Vec<testigo_node::PeerConfig>,
+    /// Run as the witness named NAME in the log's Genesis (the data directory from
+    /// `init --role witness`, with the log's genesis.leaf copied in).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) witness: Option<String>,
+    /// An idle log checkpoints this often, in milliseconds [default: 60000, at most 240000].
+    #[arg(long)]
+    pub(crate) idle_checkpoint_ms: Option<u64>,
     /// Storage engine: redb (default) or sled (not power-loss safe).
     #[arg(long, value_enum)]
     pub(crate) storage: Option<StorageEngine>,
@@ -168,10 +197,23 @@ pub(crate) struct RunArgs {
     pub(crate) batch_max_delay_ms: Option<u64>,
 }
 
+/// What `init` creates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum InitRole {
+    /// A log: the log key, the signed genesis and a libp2p key.
+    #[default]
+    Operator,
+    /// A witness: its cosigning key and a libp2p key (the log's genesis is copied in later).
+    Witness,
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct InitArgs {
     #[command(flatten)]
     pub(crate) node: NodeArgs,
+    /// Create a log (operator) or a witness's data directory.
+    #[arg(long, value_enum, default_value_t = InitRole::Operator)]
+    pub(crate) role: InitRole,
     /// The log's name, covered by every signature and checkpoint.
     #[arg(long, default_value = "testigo.localhost/log")]
     pub(crate) origin: String,
@@ -197,6 +239,17 @@ pub(crate) struct InitArgs {
 
 fn parse_key(text: &str) -> Result<PublicKey, String> {
     PublicKey::from_base64(text).ok_or_else(|| "expected 32 bytes of standard base64".to_owned())
+}
+
+fn parse_peer(text: &str) -> Result<testigo_node::PeerConfig, String> {
+    let (id, addr) = match text.split_once('@') {
+        Some((id, addr)) => (id, Some(addr.to_owned())),
+        None => (text, None),
+    };
+    Ok(testigo_node::PeerConfig {
+        id: id.to_owned(),
+        addr,
+    })
 }
 
 fn parse_witness(text: &str) -> Result<WitnessKey, String> {
@@ -246,6 +299,14 @@ impl RunArgs {
         }
         if let Some(p2p) = &self.p2p {
             config.p2p_listen.clone_from(p2p);
+        }
+        config.peers.extend(self.peers.iter().cloned());
+        if let Some(name) = &self.witness {
+            config.role = testigo_node::Role::Witness;
+            config.witness_name = Some(name.clone());
+        }
+        if let Some(ms) = self.idle_checkpoint_ms {
+            config.idle_checkpoint_ms = ms;
         }
         if let Some(storage) = self.storage {
             config.storage = storage;
@@ -364,9 +425,40 @@ mod tests {
         let cli = parse(&["operator", "settle", "3", "--reference", "r"]);
         assert_eq!(cli.global.data_dir(), PathBuf::from("./testigo-data"));
         assert_eq!(cli.global.wait(), Wait::Sequenced);
-        let error =
-            Cli::try_parse_from(["testigo-node", "--wait", "witnessed", "run"]).unwrap_err();
+        let error = Cli::try_parse_from(["testigo-node", "--wait", "forever", "run"]).unwrap_err();
         assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+        let run = parse(&[
+            "run",
+            "--witness",
+            "w1.example",
+            "--peer",
+            "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN@/ip4/127.0.0.1/tcp/7701",
+        ]);
+        let Some(Command::Run(args)) = &run.command else {
+            panic!("not run")
+        };
+        let config = args.config(&run.global).unwrap();
+        assert_eq!(config.role, testigo_node::Role::Witness);
+        assert_eq!(config.witness_name.as_deref(), Some("w1.example"));
+        assert_eq!(
+            config.peers[0].addr.as_deref(),
+            Some("/ip4/127.0.0.1/tcp/7701")
+        );
+        assert!(
+            Cli::try_parse_from([
+                "testigo-node",
+                "run",
+                "--witness",
+                "w",
+                "--peer",
+                "not-an-id"
+            ])
+            .is_ok_and(|cli| match &cli.command {
+                Some(Command::Run(args)) => args.config(&cli.global).is_err(),
+                _ => false,
+            }),
+            "a bad peer id is refused when the config is validated"
+        );
         let cli = parse(&["run", "--wait", "checkpointed"]);
         assert!(cli.global.refuse_client_options("run").is_err());
         assert!(parse(&["run"]).global.refuse_client_options("run").is_ok());

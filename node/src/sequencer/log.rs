@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 use testigo_ledger::api::{ClaimView, ConsentView, ErrorCode};
-use testigo_ledger::checkpoint::{Checkpoint, sign_checkpoint};
+use testigo_ledger::checkpoint::{Checkpoint, CheckpointError, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _};
 use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, State, is_same_entry};
@@ -106,7 +106,8 @@ pub(crate) struct LogBackend {
     engine: Engine<SparseMap>,
     tail: Tail,
     store: Arc<Store>,
-    key: SigningKey,
+    /// The log key, on the operator; a witness has none and only [`LogBackend::follow`]s.
+    key: Option<SigningKey>,
     origin: String,
     metrics: Arc<Metrics>,
 }
@@ -140,7 +141,7 @@ impl LogBackend {
         engine: Engine<SparseMap>,
         tail: Tail,
         store: Arc<Store>,
-        key: SigningKey,
+        key: Option<SigningKey>,
         origin: String,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -213,6 +214,184 @@ impl LogBackend {
     }
 }
 
+/// Why a witness did not take a checkpoint's leaves.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The note is not a checkpoint signed by the log key. Nothing changed.
+    #[error("checkpoint note: {0}")]
+    Note(#[from] CheckpointError),
+    /// The checkpoint does not end where the stored tree plus the given leaves end.
+    #[error("checkpoint of size {size} does not follow the stored {have} leaves plus {given}")]
+    Gap {
+        /// The checkpoint's size.
+        size: u64,
+        /// Leaves stored.
+        have: u64,
+        /// Leaves given.
+        given: u64,
+    },
+    /// A leaf is malformed, or a `StateRoot` is missing or misplaced. Nothing changed.
+    #[error("leaf {index}: {reason}")]
+    Leaf {
+        /// Its index.
+        index: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The leaves do not make the root the log signed. Nothing changed.
+    #[error("the leaves up to {size} make root {found}, the signed checkpoint says {expected}")]
+    Root {
+        /// The checkpoint's size.
+        size: u64,
+        /// The signed root.
+        expected: testigo_ledger::Hash,
+        /// The recomputed root.
+        found: testigo_ledger::Hash,
+    },
+    /// A leaf breaks a rule (or a `StateRoot` commits another state): the log is invalid from
+    /// here on. The in-memory state is ahead of the disk; the follower stops.
+    #[error("leaf {index} breaks the rules: {reason}")]
+    Rule {
+        /// Its index.
+        index: u64,
+        /// The rejection.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl FollowError {
+    /// Whether the backend must stop (its state may be ahead of the disk).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, FollowError::Rule { .. } | FollowError::Backend(_))
+    }
+}
+
+impl LogBackend {
+    /// A witness's write path: takes the leaves of one checkpoint of the log (everything from
+    /// the stored tree's end up to the checkpoint, whose last leaf is its `StateRoot`),
+    /// signatures already verified by the caller, and stores them with the signed `note` the
+    /// way [`Backend::checkpoint`] stores the operator's own: leaves, tree hashes, index entries,
+    /// the state snapshot and the note in one atomic commit.
+    ///
+    /// First, with nothing changed yet: the note must verify under `log_key`, end where these
+    /// leaves end and carry the root they make. Then every leaf is applied with the ledger's
+    /// `Engine` (every rule, and the `StateRoot`'s map root against the replayed state).
+    ///
+    /// # Errors
+    /// [`FollowError`]; only [`FollowError::is_fatal`] ones leave the backend unusable.
+    pub(crate) fn follow(
+        &mut self,
+        leaves: Vec<(Leaf, Vec<u8>)>,
+        note: &str,
+        log_key: &PublicKey,
+    ) -> Result<CheckpointInfo, FollowError> {
+        let checkpoint =
+            testigo_ledger::checkpoint::verify_checkpoint(note.as_bytes(), &self.origin, log_key)?;
+        let have = self.store.tree_size();
+        let given = leaves.len() as u64;
+        if given == 0 || have + given != checkpoint.size() {
+            return Err(FollowError::Gap {
+                size: checkpoint.size(),
+                have,
+                given,
+            });
+        }
+        for (i, (leaf, _)) in leaves.iter().enumerate() {
+            let index = have + i as u64;
+            let is_root = matches!(
+                leaf.decode_body(),
+                Ok(testigo_ledger::entry::Body::StateRoot(_))
+            );
+            if is_root != (i + 1 == leaves.len()) {
+                return Err(FollowError::Leaf {
+                    index,
+                    reason: if is_root {
+                        "a StateRoot that ends no checkpoint".into()
+                    } else {
+                        "the checkpoint's last leaf is not a StateRoot".into()
+                    },
+                });
+            }
+        }
+        let mut batch = self.store.batch();
+        let raw: Vec<Vec<u8>> = leaves.iter().map(|(_, bytes)| bytes.clone()).collect();
+        let integration = self
+            .store
+            .append_leaves(&mut batch, &Blake3, raw)
+            .map_err(fatal)?;
+        if integration.root != *checkpoint.root() {
+            return Err(FollowError::Root {
+                size: checkpoint.size(),
+                expected: *checkpoint.root(),
+                found: integration.root,
+            });
+        }
+        let applying = Instant::now();
+        let count = leaves.len();
+        for (i, (leaf, _)) in leaves.into_iter().enumerate() {
+            let index = have + i as u64;
+            if i + 1 == count {
+                // The snapshot is as of the StateRoot, as the operator saves it.
+                self.save_changes(&mut batch);
+            }
+            let effects = self
+                .engine
+                .apply_preverified(&leaf, leaf.sequenced_at)
+                .map_err(|e| FollowError::Rule {
+                    index,
+                    reason: e.to_string(),
+                })?;
+            self.tail.add(leaf.signer, &effects);
+        }
+        self.metrics
+            .observe_phase("follow_apply", applying.elapsed());
+        let map = self
+            .engine
+            .map()
+            .latest_snapshot()
+            .ok_or_else(|| BackendError::invariant("no map version after a StateRoot"))?;
+        self.tail.write_into(self.engine.state(), &mut batch);
+        Ok(self.commit_checkpoint(
+            batch,
+            checkpoint.size(),
+            integration.root,
+            note.to_owned(),
+            map,
+        )?)
+    }
+
+    /// Stores the checkpoint `note` with `batch` in one durable commit, then lets go of old map
+    /// versions: the end of both write paths, the operator's and a witness's.
+    fn commit_checkpoint(
+        &mut self,
+        mut batch: WriteBatch,
+        size: u64,
+        root: testigo_ledger::Hash,
+        note: String,
+        map: testigo_ledger::map::MapSnapshot,
+    ) -> Result<CheckpointInfo, BackendError> {
+        batch.set_checkpoint(size, note.clone());
+        let committing = Instant::now();
+        self.store.commit(batch).map_err(fatal)?;
+        self.metrics
+            .observe_phase("checkpoint_commit", committing.elapsed());
+        if let Some(oldest) = map.version().checked_sub(KEEP_MAP_VERSIONS) {
+            // Dropping old roots frees what only they used (unless a reader still holds it).
+            self.engine.map_mut().prune(oldest).map_err(fatal)?;
+        }
+        Ok(CheckpointInfo {
+            size,
+            root,
+            note,
+            map,
+            state_root: OnceLock::new(),
+        })
+    }
+}
+
 impl Backend for LogBackend {
     fn append(
         &mut self,
@@ -277,10 +456,11 @@ impl Backend for LogBackend {
         let rooting = Instant::now();
         let mut batch = self.store.batch();
         self.save_changes(&mut batch);
-        let (leaf, effects) = self
-            .engine
-            .append_state_root(&self.key, at)
-            .map_err(fatal)?;
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| BackendError::invariant("a witness does not sign checkpoints"))?;
+        let (leaf, effects) = self.engine.append_state_root(key, at).map_err(fatal)?;
         let map = self
             .engine
             .map()
@@ -299,24 +479,9 @@ impl Backend for LogBackend {
                 .map_err(fatal)?;
         self.metrics.observe_phase("index", indexing.elapsed());
         let signing = Instant::now();
-        let note = sign_checkpoint(&checkpoint, &self.key).to_text();
+        let note = sign_checkpoint(&checkpoint, key).to_text();
         self.metrics.observe_phase("sign", signing.elapsed());
-        batch.set_checkpoint(integration.new_size, note.clone());
-        let committing = Instant::now();
-        self.store.commit(batch).map_err(fatal)?;
-        self.metrics
-            .observe_phase("checkpoint_commit", committing.elapsed());
-        if let Some(oldest) = map.version().checked_sub(KEEP_MAP_VERSIONS) {
-            // Dropping old roots frees what only they used (unless a reader still holds it).
-            self.engine.map_mut().prune(oldest).map_err(fatal)?;
-        }
-        Ok(CheckpointInfo {
-            size: integration.new_size,
-            root: integration.root,
-            note,
-            map,
-            state_root: OnceLock::new(),
-        })
+        self.commit_checkpoint(batch, integration.new_size, integration.root, note, map)
     }
 
     fn last_sequenced_at(&self) -> u64 {
@@ -384,7 +549,7 @@ mod tests {
             engine,
             Tail::default(),
             store.clone(),
-            key.clone(),
+            Some(key.clone()),
             ORIGIN.into(),
             metrics,
         );

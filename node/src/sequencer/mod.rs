@@ -14,6 +14,7 @@
 //! answered before it is on disk.
 
 mod backend;
+mod follower;
 mod log;
 mod recent;
 mod refusal;
@@ -31,6 +32,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub(crate) use backend::Backend;
 pub use backend::{BackendError, CheckpointInfo, Receipt};
+pub(crate) use follower::{FollowerHandle, spawn_follower};
+pub use log::FollowError;
 pub(crate) use log::{LogBackend, Tail};
 pub use recent::{KEPT_MAP_VERSIONS, RecentCheckpoints};
 pub use refusal::Refusal;

@@ -27,6 +27,9 @@ pub(crate) struct Settings {
     pub(crate) queue_capacity: usize,
     /// Entries queued, over all commands, before `QueueFull`.
     pub(crate) max_queued_entries: usize,
+    /// An idle log appends a `StateRoot` and signs a checkpoint this long after the last one,
+    /// so witnesses always have a fresh checkpoint to cosign (DESIGN §4's clock rule).
+    pub(crate) idle_checkpoint: Duration,
 }
 
 type Reply = oneshot::Sender<Result<Outcome, SequencerError>>;
@@ -49,6 +52,8 @@ struct Task {
     /// New entries since the last checkpoint, and when the first of them was committed.
     batch_len: usize,
     batch_started: Option<Instant>,
+    /// When the last checkpoint was signed (or the task started).
+    last_checkpoint: Instant,
     metrics: Arc<Metrics>,
 }
 
@@ -78,6 +83,7 @@ pub(crate) fn spawn(
         parked: Vec::new(),
         batch_len: 0,
         batch_started: None,
+        last_checkpoint: Instant::now(),
         metrics,
     };
     let handle = SequencerHandle {
@@ -113,6 +119,17 @@ impl Task {
             let first = match self.batch_started {
                 Some(started) => {
                     let deadline = started + self.settings.max_delay;
+                    tokio::select! {
+                        command = self.rx.recv() => command,
+                        () = tokio::time::sleep_until(deadline) => {
+                            self.close_batch().await?;
+                            continue;
+                        }
+                    }
+                }
+                // Idle: checkpoint anyway when it is due, once the log has a first one.
+                None if self.published.borrow().is_some() => {
+                    let deadline = self.last_checkpoint + self.settings.idle_checkpoint;
                     tokio::select! {
                         command = self.rx.recv() => command,
                         () = tokio::time::sleep_until(deadline) => {
@@ -250,6 +267,7 @@ impl Task {
         let checkpoint = Arc::new(checkpoint);
         self.batch_len = 0;
         self.batch_started = None;
+        self.last_checkpoint = Instant::now();
         self.metrics.checkpoint_entries.observe(closed as f64);
         self.count_entry(BodyKind::StateRoot);
         tracing::debug!(size = checkpoint.size, entries = closed, "checkpoint");

@@ -63,6 +63,12 @@ pub(in crate::state) fn genesis(
         }
     }
     let witnesses = g.witnesses.len();
+    if witnesses > super::super::MAX_WITNESSES {
+        return Err(Rejection::TooManyWitnesses {
+            witnesses,
+            max: super::super::MAX_WITNESSES,
+        });
+    }
     let quorum_ok = if witnesses == 0 {
         g.quorum == 0
     } else {
