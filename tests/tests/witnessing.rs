@@ -15,13 +15,18 @@ use testigo_tests::probe::{AnswerExt as _, Probe as _};
 /// Waits until `node` has verified and stored the checkpoint of `size` (its `/healthz`).
 async fn caught_up(node: &TestNode, size: u64) {
     let wait = async {
-        loop {
-            let health: Health = node.client.get("/healthz").await.ok().json();
-            if health.checkpoint_size >= size {
+        // Subscribe first, then look: a checkpoint stored in between is announced, not missed.
+        let mut events = node.client.events().await.expect("subscribe to /v1/events");
+        let health: Health = node.client.get("/healthz").await.ok().json();
+        if health.checkpoint_size >= size {
+            return;
+        }
+        while let Some(event) = events.next_checkpoint().await.expect("event stream") {
+            if event.size >= size {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        panic!("the event stream ended before checkpoint {size}");
     };
     tokio::time::timeout(std::time::Duration::from_secs(60), wait)
         .await
