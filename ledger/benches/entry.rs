@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::{Signer as _, SigningKey};
-use testigo_ledger::entry::signature::{SignedMessage, sign_body, signing_message, verify_batch};
+use testigo_ledger::entry::signature::{
+    BATCH, SignedMessage, sign_body, signing_message, verify_leaves,
+};
 use testigo_ledger::entry::{Access, Body, DataCategory, Leaf, LegalBasis, Purpose, verify_leaf};
 use testigo_ledger::{Blake3, PublicKey, TreeHasher};
 
@@ -87,75 +89,89 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    c.bench_function("entry/verify_strict", |b| {
+    c.bench_function("entry/verify_leaf", |b| {
         b.iter(|| verify_leaf(ORIGIN, black_box(&sample[0])).unwrap())
     });
 
-    let mut group = c.benchmark_group("entry/verify_batch_exact");
-    for n in [64usize, 256, 1024] {
-        let refs: Vec<&Leaf> = sample[..n].iter().collect();
-        group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(n), &refs, |b, refs| {
+    // The production path: ZIP 215 batches of `BATCH` inside `verify_leaves`.
+    let distinct: Vec<Leaf> = (0..1024u64)
+        .map(|i| sign_body(ORIGIN, &key(i + 5_000), &access(i)))
+        .collect();
+    let mut group = c.benchmark_group("entry/verify_leaves");
+    for (name, set) in [("64_signers", &sample), ("all_distinct", &distinct)] {
+        let refs: Vec<&Leaf> = set.iter().collect();
+        group.throughput(Throughput::Elements(refs.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &refs, |b, refs| {
             b.iter(|| {
-                let results = verify_batch_of(black_box(refs));
+                let results = verify_leaves(ORIGIN, black_box(refs));
                 assert!(results.iter().all(Result::is_ok));
             })
         });
     }
     group.finish();
 
-    // Ratios printed from a direct measurement, so they sit next to the baselines of this run.
-    let refs: Vec<&Leaf> = sample.iter().collect();
-    let batch = time_per_op(Duration::from_millis(1500), || {
-        black_box(verify_batch_of(&refs));
-    }) / 1024;
-    let raw_batch = raw_batch_per_signature();
+    // Ratios printed from direct measurements, so they sit next to the baselines of this run.
     let single = time_per_op(Duration::from_millis(500), || {
         verify_leaf(ORIGIN, &sample[0]).unwrap();
     });
     eprintln!(
-        "entry verify: strict {:.1} µs = {:.2}× raw verify_strict; exact batch-of-1024 (prime-order filter) {:.1} µs per entry = {:.2}× raw; \
-         one core's ceiling {:.0} entries/s strict, {:.0} exact-batched; raw dalek batch {:.1} µs = {:.2}× raw strict (two-core ceiling {:.0}/s)",
+        "entry verify: single ZIP 215 check {:.1} µs = {:.2}× raw verify_strict",
         single.as_secs_f64() * 1e6,
         single.as_secs_f64() / strict.as_secs_f64(),
-        batch.as_secs_f64() * 1e6,
-        batch.as_secs_f64() / strict.as_secs_f64(),
-        1.0 / single.as_secs_f64(),
-        1.0 / batch.as_secs_f64(),
-        raw_batch.as_secs_f64() * 1e6,
-        raw_batch.as_secs_f64() / strict.as_secs_f64(),
-        2.0 / raw_batch.as_secs_f64(),
     );
-}
-
-fn verify_batch_of(leaves: &[&Leaf]) -> Vec<Result<(), testigo_ledger::entry::SignatureError>> {
-    let messages: Vec<Vec<u8>> = leaves
+    for (name, set) in [("64 signers", &sample), ("distinct signers", &distinct)] {
+        let refs: Vec<&Leaf> = set.iter().collect();
+        let per = time_per_op(Duration::from_millis(1500), || {
+            black_box(verify_leaves(ORIGIN, &refs));
+        }) / 1024;
+        eprintln!(
+            "verify_leaves, 1024 leaves, {name}: {:.1} µs per leaf = {:.2}× raw verify_strict              (one core: {:.0} leaves/s)",
+            per.as_secs_f64() * 1e6,
+            per.as_secs_f64() / strict.as_secs_f64(),
+            1.0 / per.as_secs_f64(),
+        );
+    }
+    // Why `BATCH` is what it is: the batch equation's cost per signature by batch size.
+    let refs: Vec<&Leaf> = distinct.iter().collect();
+    let messages: Vec<Vec<u8>> = refs
         .iter()
         .map(|l| signing_message(ORIGIN, &l.body))
         .collect();
-    let items: Vec<SignedMessage<'_>> = leaves
-        .iter()
-        .zip(&messages)
-        .map(|(l, m)| SignedMessage {
-            key: &l.signer,
-            message: m,
-            signature: &l.signature,
-        })
-        .collect();
-    verify_batch(&items)
+    for n in [4usize, 8, 16, 32, 64, 128, 256, 1024] {
+        let items: Vec<SignedMessage<'_>> = refs[..n]
+            .iter()
+            .zip(&messages)
+            .map(|(l, m)| SignedMessage {
+                key: &l.signer,
+                message: m,
+                signature: &l.signature,
+            })
+            .collect();
+        let per = time_per_op(Duration::from_millis(400), || {
+            black_box(zip215_batch(&items));
+        }) / n as u32;
+        eprintln!(
+            "one ZIP 215 batch equation of {n:>4} distinct signers: {:.2}× raw verify_strict per signature",
+            per.as_secs_f64() / strict.as_secs_f64()
+        );
+    }
+    eprintln!("(verify_leaves uses batches of {BATCH})");
 }
 
-/// ed25519-dalek's raw batch equation over 1024 signatures, per signature: the machine's
-/// batch-verification ceiling that load figures are compared with.
-fn raw_batch_per_signature() -> Duration {
-    let sk = key(3);
-    let messages: Vec<Vec<u8>> = (0..1024u32).map(|i| i.to_be_bytes().to_vec()).collect();
-    let sigs: Vec<ed25519_dalek::Signature> = messages.iter().map(|m| sk.sign(m)).collect();
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let keys = vec![sk.verifying_key(); 1024];
-    time_per_op(Duration::from_millis(1500), || {
-        ed25519_dalek::verify_batch(&refs, &sigs, &keys).unwrap();
-    }) / 1024
+/// One batch equation over all of `items`, without chunking, to measure its cost by size.
+fn zip215_batch(items: &[SignedMessage<'_>]) -> bool {
+    let mut verifier = ed25519_zebra::batch::Verifier::new();
+    for item in items {
+        verifier.queue((
+            ed25519_zebra::VerificationKeyBytes::from(*item.key.as_bytes()),
+            ed25519_zebra::Signature::from_bytes(item.signature),
+            item.message,
+        ));
+    }
+    let seed = [7u8; 32];
+    verifier
+        .verify(<rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::from_seed(seed))
+        .is_ok()
 }
 
 criterion_group! {

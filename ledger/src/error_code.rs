@@ -57,7 +57,7 @@ error_codes! {
     MalformedLeaf => "malformed_leaf", 400;
     /// An index or range outside the log, or a range whose start is not below its end.
     InvalidRange => "invalid_range", 400;
-    /// A submitted entry's signature fails strict verification (checked before the sequencer).
+    /// A submitted entry's signature fails the entry rule, ZIP 215 (checked before the sequencer).
     InvalidSignature => "invalid_signature", 422;
     /// A submitted `StateRoot`: only the sequencer writes them, right before it signs a checkpoint.
     StateRootReserved => "state_root_reserved", 422;
@@ -134,7 +134,7 @@ error_codes! {
     TooManyWitnesses => "too_many_witnesses", 422;
     /// A key that may not name an account, witness or regulator.
     WeakKey => "weak_key", 422;
-    /// The signature does not verify strictly (as the state machine checks it on replay).
+    /// The signature fails the entry rule, ZIP 215 (as the state machine checks it on replay).
     BadSignature => "bad_signature", 422;
     /// `sequenced_at` went down from the previous leaf.
     TimeWentBackwards => "time_went_backwards", 422;

@@ -20,7 +20,8 @@ pub use body::{
 pub use canonical::MAX_BODY_LEN;
 pub use leaf::{LEAF_HEADER_LEN, LEAF_VERSION, Leaf, LeafError, MAX_LEAF_LEN};
 pub use signature::{
-    KeyError, SignatureError, check_account_key, sign_body, verify_leaf, verify_strict,
+    KeyError, SignatureError, SignedMessage, check_account_key, sign_body, verify_batch,
+    verify_leaf, verify_leaves, verify_signature, verify_strict,
 };
 pub use vocab::{DataCategory, LegalBasis, Purpose};
 

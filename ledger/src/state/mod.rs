@@ -23,10 +23,10 @@
 //!
 //! # Signature checks
 //!
-//! [`Engine::apply`] verifies the leaf's signature strictly. The node verifies submissions before
-//! they reach the sequencer, in parallel batches with
-//! [`crate::entry::signature::verify_leaves`] (which accepts exactly what the strict check
-//! accepts), and then calls [`Engine::apply_preverified`] so nothing is verified twice. Replay and
+//! [`Engine::apply`] verifies the leaf's signature (the entry rule, ZIP 215). The node verifies
+//! submissions before they reach the sequencer, in parallel batches with
+//! [`crate::entry::signature::verify_leaves`] (whose answers are the single check's), and then
+//! calls [`Engine::apply_preverified`] so nothing is verified twice. Replay and
 //! audit always verify.
 
 mod account;

@@ -76,7 +76,7 @@ pub enum Rejection {
     /// A key that may not name an account, witness or regulator.
     #[error("key {key} is weak: {problem:?}")]
     WeakKey { key: PublicKey, problem: KeyProblem },
-    /// The signature does not verify strictly.
+    /// The signature does not satisfy the entry rule (ZIP 215).
     #[error("signature by {signer} does not verify")]
     BadSignature { signer: PublicKey },
     /// `sequenced_at` went down from the previous leaf.

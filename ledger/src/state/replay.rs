@@ -77,7 +77,7 @@ impl<M: StateMap> Engine<M> {
         (self.state, self.map)
     }
 
-    /// Applies a leaf, verifying its signature strictly; a `StateRoot`'s map root is checked
+    /// Applies a leaf, verifying its signature (ZIP 215); a `StateRoot`'s map root is checked
     /// against the map.
     ///
     /// The leaf must already carry `sequenced_at` (the sequencer stamps it first): the history
@@ -90,7 +90,7 @@ impl<M: StateMap> Engine<M> {
         self.apply_checked(leaf, sequenced_at, true)
     }
 
-    /// As [`Engine::apply`] for a leaf whose signature the caller has already verified (strictly
+    /// As [`Engine::apply`] for a leaf whose signature the caller has already verified (singly
     /// or with [`crate::entry::signature::verify_leaves`]) under this log's origin.
     ///
     /// # Errors
@@ -232,8 +232,8 @@ impl ReplayError {
 /// How many leaves share one batch signature verification during replay.
 const VERIFY_BATCH: usize = 256;
 
-/// Replays a whole log from its genesis, in memory: every signature (batched, accepting exactly
-/// what the strict check accepts), every rule, every `StateRoot` recomputed. The map is a
+/// Replays a whole log from its genesis, in memory: every signature (batched, each answer the
+/// single check's), every rule, every `StateRoot` recomputed. The map is a
 /// [`SparseMap`]; [`replay_into`] takes any other (`JmtStateMap` over a disk store, say).
 ///
 /// # Errors

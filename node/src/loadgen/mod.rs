@@ -9,7 +9,7 @@
 //! ```text
 //! loadgen: 200000 Access entries, concurrency 8, batch 256, wait=sequenced
 //! throughput        24310 entries/s (200000 in 8.23 s), 0 refused, 0 retries after 503
-//! ceiling           ed25519 verify_batch(1024) on 2 cores at once: 172024 sig/s (1 s before and after the run; one core's best batch 90012/s); ratio 0.141
+//! ceiling           ZIP 215 verify_batch(1024 keys) on 2 cores at once: 172024 sig/s (1 s before and after the run; one core's best batch 90012/s); ratio 0.141
 //! to sequenced      p50 80.1 ms, p95 120.3 ms, p99 150.0 ms, max 170.2 ms (782 requests)
 //! ```
 //!

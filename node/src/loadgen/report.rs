@@ -160,7 +160,7 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "ceiling           ed25519 verify_batch(1024) on {} cores at once: {:.0} sig/s (1 s before and after the run; one core's best batch {:.0}/s); ratio {:.3}",
+            "ceiling           ZIP 215 verify_batch(1024 keys) on {} cores at once: {:.0} sig/s (1 s before and after the run; one core's best batch {:.0}/s); ratio {:.3}",
             self.ceiling.cores,
             self.ceiling.total(),
             self.ceiling.one_core_best,

@@ -1,9 +1,10 @@
 //! Signature checks before the sequencer: in parallel, in chunks, through one pool shared by
 //! every request.
 //!
-//! Each item gets the strict answer ([`verify_leaves`]), so the node accepts exactly the set every
-//! other party accepts (the module docs of `testigo_ledger::entry::signature` say why the batch
-//! equation is never used for acceptance).
+//! Each item gets the single check's answer ([`verify_leaves`], which decides by ZIP 215 batches of
+//! 64 and re-checks every item of a failed batch singly), so the node accepts exactly the set every
+//! other party accepts (the module docs of `testigo_ledger::entry::signature` say why batches may
+//! decide).
 //!
 //! Concurrent requests do not each spread over every core: all chunks, whichever request they
 //! come from, queue (first come, first served) for one of [`pool_width`] slots, so at most one
@@ -25,7 +26,7 @@ use tokio::sync::Semaphore;
 
 use crate::metrics::Metrics;
 
-/// Leaves per blocking task: about 2.5 ms of strict checks, short enough that chunks of
+/// Leaves per blocking task (one batch of the ledger's): about 1 ms of checks, short enough that chunks of
 /// concurrent requests interleave and a small request is not stuck behind a big one.
 const CHUNK: usize = 64;
 
@@ -99,7 +100,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_item_gets_its_own_strict_answer() {
+    async fn every_item_gets_its_own_answer() {
         let mut leaves = claims(&SigningKey::from_bytes(&[9; 32]), 1200);
         leaves[700].signature[3] ^= 1;
         let results = verify_parallel("o".into(), Arc::new(leaves), Arc::new(Metrics::new()))
