@@ -7,6 +7,7 @@
 mod auth;
 mod checkpoints;
 mod corruption;
+mod equivocation;
 mod flow;
 mod hostile;
 mod limits;
@@ -20,4 +21,5 @@ mod restart;
 mod simulate;
 mod submission;
 mod trust;
+mod witness_ops;
 mod witnessing;
