@@ -27,7 +27,8 @@ use crate::recovery::recover;
 use crate::replication::witness::{Witness, WitnessSettings};
 use crate::replication::{Cosignatures, EvidenceStore, Halted, serve_range};
 use crate::sequencer::{
-    BackendError, CheckpointInfo, SequencerError, SequencerHandle, Settings, spawn, spawn_follower,
+    BackendError, CheckpointInfo, SequencerError, SequencerHandle, Settings, spawn_follower,
+    spawn_gated,
 };
 use crate::storage::{EngineKind, StorageError, Store, StoreConfig};
 
@@ -155,10 +156,12 @@ async fn open_log(
     })
 }
 
-/// The cosignature collector of the log `genesis` names.
+/// The cosignature collector of the log `genesis` names; `hold` witnesses must hold a
+/// checkpoint before it is published.
 fn cosignatures(
     store: &Arc<Store>,
     genesis: &Genesis,
+    hold: usize,
     metrics: &Arc<Metrics>,
 ) -> Result<Arc<Cosignatures>, NodeError> {
     Ok(Arc::new(Cosignatures::new(
@@ -167,8 +170,23 @@ fn cosignatures(
         genesis.log_key,
         genesis.witnesses.clone(),
         usize::from(genesis.quorum),
+        hold,
         metrics.clone(),
     )?))
+}
+
+/// How many witnesses must hold a checkpoint before the operator publishes it.
+fn publish_after(config: &Config, genesis: &Genesis) -> Result<usize, NodeError> {
+    let named = genesis.witnesses.len();
+    let hold = config
+        .publish_after_witnesses
+        .unwrap_or(usize::from(named > 0));
+    if hold > named {
+        return Err(NodeError::Config(crate::config::ConfigError::Invalid(
+            format!("publish_after_witnesses is {hold}, but the Genesis names {named} witness(es)"),
+        )));
+    }
+    Ok(hold)
 }
 
 /// Starts libp2p, serving leaf ranges from `store` up to the latest published checkpoint.
@@ -185,7 +203,7 @@ fn start_p2p(
     ),
     NodeError,
 > {
-    let source = range_source(store.clone(), sequencer.checkpoints());
+    let source = range_source(store.clone(), sequencer.signed_checkpoints());
     Ok(crate::p2p::spawn(settings, source, metrics.clone())?)
 }
 
@@ -363,7 +381,16 @@ async fn run_operator(
         max_queued_entries: config.max_queued_entries,
         idle_checkpoint: config.idle_checkpoint(),
     };
-    let (sequencer, task) = spawn(Box::new(backend), latest, settings, metrics.clone());
+    let hold = publish_after(&config, &genesis)?;
+    let cosignatures = cosignatures(&store, &genesis, hold, &metrics)?;
+    let held = (hold > 0).then(|| cosignatures.held());
+    if hold > 0 {
+        tracing::info!(
+            witnesses = hold,
+            "a checkpoint is published once witnesses hold it"
+        );
+    }
+    let (sequencer, task) = spawn_gated(Box::new(backend), latest, settings, metrics.clone(), held);
     if store.tree_size() == 0 {
         let outcome = sequencer
             .submit(vec![genesis_leaf], Wait::Checkpointed)
@@ -377,7 +404,6 @@ async fn run_operator(
         }
     }
     let log = log_info(&store)?;
-    let cosignatures = cosignatures(&store, &genesis, &metrics)?;
     let (stop, stopping) = watch::channel(false);
     let replication = match p2p_settings(&config, &genesis.origin)? {
         Some(settings) => {
@@ -386,7 +412,7 @@ async fn run_operator(
             let primary = tokio::spawn(primary_loop(
                 p2p.clone(),
                 events,
-                sequencer.checkpoints(),
+                sequencer.signed_checkpoints(),
                 cosignatures.clone(),
                 stopping,
             ));
@@ -505,7 +531,7 @@ async fn run_witness(
     } = open_log(&config, &genesis, None).await?;
     let (sequencer, follower, task) =
         spawn_follower(backend, latest, genesis.log_key, config.queue_capacity);
-    let cosignatures = cosignatures(&store, &genesis, &metrics)?;
+    let cosignatures = cosignatures(&store, &genesis, 0, &metrics)?;
     let evidence = Arc::new(
         EvidenceStore::open(
             &config.evidence_path(),

@@ -415,6 +415,8 @@ pub struct ClusterOptions {
     /// [`testigo_node::p2p::GossipPeer`] of the test's, to watch or inject gossip and serve
     /// leaves of its own making.
     pub observer: bool,
+    /// The primary's `publish_after_witnesses` (`None`: 1 on a log with witnesses).
+    pub publish_after_witnesses: Option<usize>,
 }
 
 /// Seed of the observer's libp2p key (see [`ClusterOptions::observer`]).
@@ -441,6 +443,7 @@ impl Default for ClusterOptions {
             idle_checkpoint_ms: 60_000,
             witnessed_timeout_ms: 20_000,
             observer: false,
+            publish_after_witnesses: None,
         }
     }
 }
@@ -529,6 +532,7 @@ impl Cluster {
                 .collect(),
             idle_checkpoint_ms: options.idle_checkpoint_ms,
             witnessed_timeout_ms: options.witnessed_timeout_ms,
+            publish_after_witnesses: options.publish_after_witnesses,
             ..Config::default()
         };
         let params = GenesisParams {

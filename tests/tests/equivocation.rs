@@ -267,15 +267,16 @@ async fn a_witness_stops_on_a_signed_leaf_that_breaks_the_rules_and_says_why() {
         .last()
         .expect("the genesis checkpoint")
         .clone();
-    let mut log = primary.leaves(0, first.size).await;
+    let log = primary.leaves(0, first.size).await;
     let now = sequenced_at(&log[log.len() - 1]);
+    let mut bad_log = log.clone();
     let mut intruder = Party::fresh(40);
     let body = Use::consented(Party::fresh(41).public(), 999, 5).body()(intruder.nonce);
     intruder.nonce += 1;
-    log.push(stamped(&intruder, &body, now));
-    log.push(state_root(&Party::operator(), first.size + 1, now));
-    let bad_size = log.len() as u64;
-    let bad = Checkpoint::new(ORIGIN, bad_size, root_of(&log)).expect("a checkpoint");
+    bad_log.push(stamped(&intruder, &body, now));
+    bad_log.push(state_root(&Party::operator(), first.size + 1, now));
+    let bad_size = bad_log.len() as u64;
+    let bad = Checkpoint::new(ORIGIN, bad_size, root_of(&bad_log)).expect("a checkpoint");
     let bad = sign_checkpoint(&bad, &primary.operator).to_text();
     let mut dir = cluster.waiting.remove(0);
     let allowed = [testigo_node::PeerConfig {
@@ -288,7 +289,7 @@ async fn a_witness_stops_on_a_signed_leaf_that_breaks_the_rules_and_says_why() {
         ANY_PORT,
         &allowed,
         log,
-        vec![(first.size, first.note.clone()), (bad_size, bad)],
+        vec![(first.size, first.note.clone())],
         Arc::new(Metrics::new()),
     )
     .expect("start the observer");
@@ -298,7 +299,12 @@ async fn a_witness_stops_on_a_signed_leaf_that_breaks_the_rules_and_says_why() {
         id: peer.peer_id(),
         addr: Some(listen),
     }];
+    // It serves once it holds the true first checkpoint; then the bad one is offered.
     let witness = dir.start().await;
+    peer.extend(
+        bad_log.split_off(first.size as usize),
+        vec![(bad_size, bad)],
+    );
     let halted = async {
         loop {
             let p2p: serde_json::Value = witness.client.get("/v1/p2p").await.ok().json();

@@ -175,6 +175,8 @@ async fn a_late_witness_catches_up_and_resumes_after_a_stop_without_fetching_twi
         witnesses: 1,
         started: 0,
         quorum: 1,
+        // The log is written before its witness runs: publish without it.
+        publish_after_witnesses: Some(0),
         ..ClusterOptions::default()
     })
     .await;
@@ -301,4 +303,58 @@ async fn a_partitioned_witness_catches_up_and_witnessed_callers_wait_for_the_quo
     assert!(checkpoint.size() > answer.index);
     assert_eq!(cosigners.len(), 2);
     cut_off.caught_up(head).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_is_published_only_once_a_witness_holds_its_leaves() {
+    let mut cluster = Cluster::start(ClusterOptions {
+        witnesses: 1,
+        started: 0,
+        quorum: 1,
+        ..ClusterOptions::default()
+    })
+    .await;
+    let primary = &cluster.primary;
+    let genesis = primary.stored_size().await;
+    let mut operator = Party::operator();
+    primary
+        .enroll_fresh(&mut operator, 10, Wait::Sequenced)
+        .await;
+    // Signed and stored, not published: a caller waiting for it waits, reads see the genesis.
+    let waiting = {
+        let client = primary.client.clone();
+        let leaf = operator.entry(testigo_tests::fixtures::enroll(Party::fresh(11).public()));
+        tokio::spawn(async move { client.sequence(&leaf, Wait::Checkpointed).await })
+    };
+    let signed = async {
+        while primary.metric("testigo_entries_total").await < (genesis + 3) as f64 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(DEADLINE, signed)
+        .await
+        .expect("both entries and a StateRoot sequenced");
+    assert_eq!(
+        primary.stored_size().await,
+        genesis,
+        "published before a witness held it"
+    );
+    assert!(!waiting.is_finished());
+
+    // The witness fetches what is signed, stores it, cosigns: now it is published.
+    let witness = cluster.waiting.remove(0).start().await;
+    let answer = tokio::time::timeout(DEADLINE, waiting)
+        .await
+        .expect("published once the witness held it")
+        .expect("the caller's task");
+    let size = answer
+        .inclusion
+        .as_ref()
+        .expect("a checkpointed answer has its proof")
+        .size;
+    assert!(
+        witness.stored_size().await >= size,
+        "published past what the witness holds"
+    );
+    assert!(primary.stored_size().await >= size);
 }

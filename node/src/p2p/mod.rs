@@ -591,7 +591,11 @@ pub struct GossipPeer {
     events: mpsc::Receiver<P2pEvent>,
     task: JoinHandle<()>,
     subscribed: HashSet<PeerId>,
+    log: ServedLog,
 }
+
+/// The leaves and checkpoint notes a [`GossipPeer`] serves.
+type ServedLog = Arc<std::sync::RwLock<(Vec<Vec<u8>>, Vec<(u64, String)>)>>;
 
 impl GossipPeer {
     /// Starts a peer listening on `listen` (`/ip4/127.0.0.1/tcp/0` for any port) with the
@@ -632,9 +636,13 @@ impl GossipPeer {
             peers: parse_peers(peers).map_err(P2pError::Transport)?,
             origin: origin.to_owned(),
         };
-        let log = Arc::new((leaves, checkpoints));
+        let log = Arc::new(std::sync::RwLock::new((leaves, checkpoints)));
+        let served = log.clone();
         let source: RangeSource = Arc::new(move |request: LeafRangeRequest| {
-            let (leaves, checkpoints) = log.as_ref();
+            let held = served
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (leaves, checkpoints) = &*held;
             let published = leaves.len() as u64;
             let end = request.end.min(published);
             let range = usize::try_from(request.start).unwrap_or(usize::MAX)
@@ -655,7 +663,19 @@ impl GossipPeer {
             events,
             task,
             subscribed: HashSet::new(),
+            log,
         })
+    }
+
+    /// Serves `leaves` after the ones it serves already, and the checkpoint notes
+    /// `checkpoints` (size, note) with them.
+    pub fn extend(&self, leaves: Vec<Vec<u8>>, checkpoints: Vec<(u64, String)>) {
+        let mut held = self
+            .log
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.0.extend(leaves);
+        held.1.extend(checkpoints);
     }
 
     /// Its peer id.

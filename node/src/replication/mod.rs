@@ -230,21 +230,28 @@ pub(crate) struct Cosignatures {
     witnesses: Vec<WitnessKey>,
     quorum: usize,
     witnessed: watch::Sender<Option<Arc<Witnessed>>>,
+    /// Witnesses that must hold a checkpoint before it is published, and the newest size held.
+    hold: usize,
+    held: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
 impl Cosignatures {
     /// A collector for the log `origin` with the `Genesis`'s witnesses and quorum; the newest
-    /// witnessed checkpoint is looked up among the last stored ones.
+    /// witnessed checkpoint is looked up among the last stored ones. `hold` witnesses must hold
+    /// a checkpoint before it is published ([`Cosignatures::held`]); the latest stored one
+    /// counts as held (the disk it is on survived).
     pub(crate) fn new(
         store: Arc<Store>,
         origin: String,
         log_key: PublicKey,
         witnesses: Vec<WitnessKey>,
         quorum: usize,
+        hold: usize,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StorageError> {
         let (witnessed, _) = watch::channel(None);
+        let (held, _) = watch::channel(store.latest_checkpoint()?.map_or(0, |c| c.size));
         let this = Self {
             store,
             origin,
@@ -252,6 +259,8 @@ impl Cosignatures {
             witnesses,
             quorum,
             witnessed,
+            hold,
+            held,
             metrics,
         };
         if let Some(latest) = this.store.latest_checkpoint()? {
@@ -271,6 +280,12 @@ impl Cosignatures {
     /// The newest witnessed checkpoint, as it changes.
     pub(crate) fn watch(&self) -> watch::Receiver<Option<Arc<Witnessed>>> {
         self.witnessed.subscribe()
+    }
+
+    /// The newest checkpoint size that [`Cosignatures::new`]'s `hold` witnesses hold (have
+    /// cosigned), as it grows.
+    pub(crate) fn held(&self) -> watch::Receiver<u64> {
+        self.held.subscribe()
     }
 
     /// Whether the log names witnesses at all.
@@ -367,6 +382,13 @@ impl Cosignatures {
         if added > 0 {
             self.store.commit(batch)?;
             self.metrics.p2p.cosignatures_collected.inc_by(added as u64);
+            if have.len() + added >= self.hold {
+                self.held.send_if_modified(|held| {
+                    let newer = *held < size;
+                    *held = (*held).max(size);
+                    newer
+                });
+            }
             let newer = self
                 .witnessed
                 .borrow()
