@@ -18,6 +18,7 @@ mod readers_under_flood;
 mod refusals;
 mod rejections;
 mod restart;
+mod restore;
 mod simulate;
 mod submission;
 mod trust;
