@@ -124,7 +124,7 @@ pub(crate) enum Command {
 }
 
 const RESTORE_EXAMPLE: &str = "Example (the primary stopped, its data directory lost):
-  testigo-node restore --from http://127.0.0.1:7710 --log-key /backup/log.key \
+  testigo-node restore --from http://127.0.0.1:7710 --log-key /backup/log.key \\
       --p2p-key /backup/p2p.key --data-dir /var/lib/testigo
   testigo-node run --data-dir /var/lib/testigo --p2p /ip4/127.0.0.1/tcp/7701 --peer W1PEERID
 Exit codes: 0 restored; 1 the directory is not empty, the witness cannot be read, or its copy
