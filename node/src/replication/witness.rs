@@ -663,6 +663,7 @@ impl Rate {
             fetched_to = at,
             head,
             behind,
+            lag_seconds = metrics.p2p.lag_ms.get() / 1000,
             rate_per_second = rate as u64,
             eta_seconds = (behind as f64 / rate.max(1.0)) as u64,
             "catching up"
