@@ -7,6 +7,7 @@
 //! http_listen = "127.0.0.1:7700"
 //! p2p_listen = "/ip4/127.0.0.1/tcp/7701" # libp2p, started when `peers` lists any
 //! idle_checkpoint_ms = 60000             # an idle log still checkpoints this often
+//! publish_after_witnesses = 1            # witnesses holding a checkpoint before it is published
 //!
 //! [[peers]]                              # the allowlist: no one else may connect
 //! id = "12D3KooW…"                       # the peer's id (`testigo-node peer-id`)
@@ -97,6 +98,10 @@ pub struct Config {
     pub idle_checkpoint_ms: u64,
     /// Operator: how long `wait=witnessed` waits for the quorum before `witness_timeout`.
     pub witnessed_timeout_ms: u64,
+    /// Operator: how many witnesses must hold a checkpoint's leaves (shown by their
+    /// cosignature, committed after the leaves) before it is published; `None` is 1 on a log
+    /// with witnesses, 0 on one without. 0 publishes at once.
+    pub publish_after_witnesses: Option<usize>,
     /// Witness: the name of its key in the `Genesis`.
     pub witness_name: Option<String>,
     /// Witness: how often it asks its peers for new leaves unprompted.
@@ -157,6 +162,7 @@ impl Default for Config {
             peers: Vec::new(),
             idle_checkpoint_ms: 60_000,
             witnessed_timeout_ms: 30_000,
+            publish_after_witnesses: None,
             witness_name: None,
             witness_poll_ms: 1000,
             witness_clock_offset_ms: 0,

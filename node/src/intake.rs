@@ -181,8 +181,10 @@ impl Intake {
             }
         }
         if !valid.is_empty() {
+            // With wait=witnessed the timeout runs from the sequencing on: a checkpoint that is
+            // never published (no witness holds it) is a witness timeout too.
             let sequencer_wait = match wait {
-                Wait::Witnessed => Wait::Checkpointed,
+                Wait::Witnessed => Wait::Sequenced,
                 other => other,
             };
             let Outcome {
@@ -191,7 +193,7 @@ impl Intake {
             } = self.sequencer.submit(valid, sequencer_wait).await?;
             // With wait=witnessed: the first witnessed checkpoint covering every entry.
             let covering = match (&self.witnessed, wait, &checkpoint) {
-                (Some(w), Wait::Witnessed, Some(_)) => {
+                (Some(w), Wait::Witnessed, _) => {
                     let last = sequenced
                         .iter()
                         .filter_map(|r| r.as_ref().ok().map(|r| r.index))

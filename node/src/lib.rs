@@ -23,6 +23,7 @@ mod node;
 pub mod operator;
 pub mod p2p;
 pub mod reader;
+pub mod restore;
 
 mod recovery;
 pub mod replication;

@@ -68,6 +68,33 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("{}", testigo_node::p2p::peer_id(&key)?);
             Ok(())
         }
+        Command::Restore(args) => {
+            global.refuse_client_options("restore")?;
+            let config = args.node.config(global)?;
+            let key = testigo_node::KeyFile::load(&args.log_key)
+                .with_context(|| format!("log key {}", args.log_key.display()))?;
+            let p2p = args
+                .p2p_key
+                .as_deref()
+                .map(testigo_node::KeyFile::load)
+                .transpose()
+                .context("p2p key")?;
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            let restored = runtime.block_on(testigo_node::restore::restore(
+                &config,
+                &args.from,
+                key,
+                p2p,
+                |done, total| eprintln!("restore: {done} of {total} leaves"),
+            ))?;
+            println!(
+                "{}: {} leaves, {} checkpoints restored",
+                config.data_dir.display(),
+                restored.leaves,
+                restored.checkpoints
+            );
+            Ok(())
+        }
         Command::Loadgen(args) => args.run(global),
         Command::Simulate(args) => args.run(global),
         Command::Operator(args) => cli::operator::run(args, global),

@@ -192,6 +192,14 @@ pub(crate) struct ReplicationMetrics {
     pub(crate) invalid_received: Counter,
     /// Pieces of evidence of a split view held (0 or more).
     pub(crate) evidence: Gauge,
+    /// Witness: 1 once it has stopped following the log (a rule broken, the store failed).
+    pub(crate) halted: Gauge,
+    /// Witness: leaves fetched again that an earlier fetch had already brought.
+    pub(crate) leaves_refetched: Counter,
+    /// Witness: leaves fetched and verified per second over the last few seconds of catch-up.
+    pub(crate) catch_up_rate: Gauge,
+    /// Witness: the size of its store when it started (where its catch-up resumed).
+    pub(crate) resumed_from: Gauge,
 }
 
 impl ReplicationMetrics {
@@ -273,6 +281,26 @@ impl ReplicationMetrics {
             "evidence",
             "Pieces of split-view evidence held",
             self.evidence.clone(),
+        );
+        w.register(
+            "halted",
+            "1 once the witness has stopped following the log (see GET /v1/p2p)",
+            self.halted.clone(),
+        );
+        w.register(
+            "catch_up_rate",
+            "Leaves fetched and verified per second during the last catch-up interval",
+            self.catch_up_rate.clone(),
+        );
+        w.register(
+            "resumed_from",
+            "Leaves in the store when the witness started",
+            self.resumed_from.clone(),
+        );
+        w.register(
+            "leaves_refetched",
+            "Leaves fetched again after an earlier fetch had brought them",
+            self.leaves_refetched.clone(),
         );
     }
 }

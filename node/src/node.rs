@@ -22,12 +22,13 @@ use crate::config::{Config, Role};
 use crate::datadir::{self, DataDirError};
 use crate::intake::{Intake, WitnessWait};
 use crate::metrics::Metrics;
-use crate::p2p::{P2pEvent, P2pHandle, P2pSettings, Peer};
+use crate::p2p::{P2pEvent, P2pHandle, P2pSettings};
 use crate::recovery::recover;
 use crate::replication::witness::{Witness, WitnessSettings};
-use crate::replication::{Cosignatures, EvidenceStore, serve_range};
+use crate::replication::{Cosignatures, EvidenceStore, Halted, serve_range};
 use crate::sequencer::{
-    BackendError, CheckpointInfo, SequencerError, SequencerHandle, Settings, spawn, spawn_follower,
+    BackendError, CheckpointInfo, SequencerError, SequencerHandle, Settings, spawn_follower,
+    spawn_gated,
 };
 use crate::storage::{EngineKind, StorageError, Store, StoreConfig};
 
@@ -122,6 +123,90 @@ async fn open_store(config: &Config) -> Result<Arc<Store>, NodeError> {
     Ok(Arc::new(store))
 }
 
+/// What both roles open first: the store, the metrics and the recovered write path.
+struct Opened {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    backend: crate::sequencer::LogBackend,
+    latest: Option<CheckpointInfo>,
+}
+
+/// Opens the store and recovers the state on a blocking thread; `key` is the log key on an
+/// operator, `None` on a witness.
+async fn open_log(
+    config: &Config,
+    genesis: &Genesis,
+    key: Option<ed25519_dalek::SigningKey>,
+) -> Result<Opened, NodeError> {
+    let store = open_store(config).await?;
+    let metrics = Arc::new(Metrics::new());
+    let (backend, latest) = {
+        let (store, metrics) = (store.clone(), metrics.clone());
+        let origin = genesis.origin.clone();
+        let public = genesis.log_key;
+        tokio::task::spawn_blocking(move || recover(store, key, public, origin, metrics))
+            .await
+            .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??
+    };
+    Ok(Opened {
+        store,
+        metrics,
+        backend,
+        latest,
+    })
+}
+
+/// The cosignature collector of the log `genesis` names; `hold` witnesses must hold a
+/// checkpoint before it is published.
+fn cosignatures(
+    store: &Arc<Store>,
+    genesis: &Genesis,
+    hold: usize,
+    metrics: &Arc<Metrics>,
+) -> Result<Arc<Cosignatures>, NodeError> {
+    Ok(Arc::new(Cosignatures::new(
+        store.clone(),
+        genesis.origin.clone(),
+        genesis.log_key,
+        genesis.witnesses.clone(),
+        usize::from(genesis.quorum),
+        hold,
+        metrics.clone(),
+    )?))
+}
+
+/// How many witnesses must hold a checkpoint before the operator publishes it.
+fn publish_after(config: &Config, genesis: &Genesis) -> Result<usize, NodeError> {
+    let named = genesis.witnesses.len();
+    let hold = config
+        .publish_after_witnesses
+        .unwrap_or(usize::from(named > 0));
+    if hold > named {
+        return Err(NodeError::Config(crate::config::ConfigError::Invalid(
+            format!("publish_after_witnesses is {hold}, but the Genesis names {named} witness(es)"),
+        )));
+    }
+    Ok(hold)
+}
+
+/// Starts libp2p, serving leaf ranges from `store` up to the latest published checkpoint.
+fn start_p2p(
+    settings: P2pSettings,
+    store: &Arc<Store>,
+    sequencer: &SequencerHandle,
+    metrics: &Arc<Metrics>,
+) -> Result<
+    (
+        P2pHandle,
+        mpsc::Receiver<P2pEvent>,
+        tokio::task::JoinHandle<()>,
+    ),
+    NodeError,
+> {
+    let source = range_source(store.clone(), sequencer.signed_checkpoints());
+    Ok(crate::p2p::spawn(settings, source, metrics.clone())?)
+}
+
 /// libp2p's settings from the config, or `None` when no peer is listed.
 fn p2p_settings(config: &Config, origin: &str) -> Result<Option<P2pSettings>, NodeError> {
     if config.peers.is_empty() {
@@ -134,21 +219,7 @@ fn p2p_settings(config: &Config, origin: &str) -> Result<Option<P2pSettings>, No
         .p2p_listen
         .parse()
         .map_err(|e| invalid(format!("p2p_listen: {e}")))?;
-    let mut peers = Vec::new();
-    for peer in &config.peers {
-        peers.push(Peer {
-            id: peer
-                .id
-                .parse()
-                .map_err(|e| invalid(format!("peer id {}: {e}", peer.id)))?,
-            addr: peer
-                .addr
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e| invalid(format!("peer address: {e}")))?,
-        });
-    }
+    let peers = crate::p2p::parse_peers(&config.peers).map_err(invalid)?;
     Ok(Some(P2pSettings {
         keypair,
         listen,
@@ -186,6 +257,7 @@ struct Serving {
     evidence: Option<Arc<EvidenceStore>>,
     witness: bool,
     p2p: Option<P2pHandle>,
+    halted: Option<Arc<Halted>>,
 }
 
 /// Builds the API over `serving` and serves it until `shutdown`; then flips `stop`.
@@ -208,6 +280,7 @@ async fn serve(
         evidence,
         witness,
         p2p,
+        halted,
     } = serving;
     let stopping = stop.subscribe();
     let readers = std::iter::once(genesis.log_key)
@@ -253,6 +326,7 @@ async fn serve(
         evidence,
         witness,
         p2p,
+        halted,
     });
     match crate::serve::raise_fd_limit() {
         Ok(Some(fds)) if fds < config.max_connections as u64 + 256 => tracing::warn!(
@@ -294,17 +368,12 @@ async fn run_operator(
     ready: impl FnOnce(&str) + Send,
 ) -> Result<(), NodeError> {
     let (key, genesis_leaf, genesis) = datadir::open(&config)?;
-    let store = open_store(&config).await?;
-    let metrics = Arc::new(Metrics::new());
-    let (backend, latest) = {
-        let (store, metrics) = (store.clone(), metrics.clone());
-        let key = key.signing_key().clone();
-        let origin = genesis.origin.clone();
-        let public = genesis.log_key;
-        tokio::task::spawn_blocking(move || recover(store, Some(key), public, origin, metrics))
-            .await
-            .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??
-    };
+    let Opened {
+        store,
+        metrics,
+        backend,
+        latest,
+    } = open_log(&config, &genesis, Some(key.signing_key().clone())).await?;
     let settings = Settings {
         max_entries: config.batch_max_entries,
         max_delay: config.batch_delay(),
@@ -312,7 +381,16 @@ async fn run_operator(
         max_queued_entries: config.max_queued_entries,
         idle_checkpoint: config.idle_checkpoint(),
     };
-    let (sequencer, task) = spawn(Box::new(backend), latest, settings, metrics.clone());
+    let hold = publish_after(&config, &genesis)?;
+    let cosignatures = cosignatures(&store, &genesis, hold, &metrics)?;
+    let held = (hold > 0).then(|| cosignatures.held());
+    if hold > 0 {
+        tracing::info!(
+            witnesses = hold,
+            "a checkpoint is published once witnesses hold it"
+        );
+    }
+    let (sequencer, task) = spawn_gated(Box::new(backend), latest, settings, metrics.clone(), held);
     if store.tree_size() == 0 {
         let outcome = sequencer
             .submit(vec![genesis_leaf], Wait::Checkpointed)
@@ -326,24 +404,15 @@ async fn run_operator(
         }
     }
     let log = log_info(&store)?;
-    let cosignatures = Arc::new(Cosignatures::new(
-        store.clone(),
-        genesis.origin.clone(),
-        genesis.log_key,
-        genesis.witnesses.clone(),
-        usize::from(genesis.quorum),
-        metrics.clone(),
-    )?);
     let (stop, stopping) = watch::channel(false);
     let replication = match p2p_settings(&config, &genesis.origin)? {
         Some(settings) => {
-            let source = range_source(store.clone(), sequencer.checkpoints());
-            let (p2p, events, swarm) = crate::p2p::spawn(settings, source, metrics.clone())?;
+            let (p2p, events, swarm) = start_p2p(settings, &store, &sequencer, &metrics)?;
             tracing::info!(peer_id = %p2p.local_peer_id(), "replicating to witnesses");
             let primary = tokio::spawn(primary_loop(
                 p2p.clone(),
                 events,
-                sequencer.checkpoints(),
+                sequencer.signed_checkpoints(),
                 cosignatures.clone(),
                 stopping,
             ));
@@ -362,6 +431,7 @@ async fn run_operator(
         evidence: None,
         witness: false,
         p2p,
+        halted: None,
     };
     let served = serve(&config, serving, tls, listener, shutdown, ready, stop).await;
     if let Some((primary, swarm, p2p)) = replication {
@@ -453,26 +523,15 @@ async fn run_witness(
 ) -> Result<(), NodeError> {
     let name = config.witness_name.clone().unwrap_or_default();
     let (key, genesis_file_leaf, genesis) = datadir::open_witness(&config, &name)?;
-    let store = open_store(&config).await?;
-    let metrics = Arc::new(Metrics::new());
-    let (backend, latest) = {
-        let (store, metrics) = (store.clone(), metrics.clone());
-        let origin = genesis.origin.clone();
-        let public = genesis.log_key;
-        tokio::task::spawn_blocking(move || recover(store, None, public, origin, metrics))
-            .await
-            .map_err(|e| NodeError::Backend(BackendError::caused_by(e)))??
-    };
+    let Opened {
+        store,
+        metrics,
+        backend,
+        latest,
+    } = open_log(&config, &genesis, None).await?;
     let (sequencer, follower, task) =
         spawn_follower(backend, latest, genesis.log_key, config.queue_capacity);
-    let cosignatures = Arc::new(Cosignatures::new(
-        store.clone(),
-        genesis.origin.clone(),
-        genesis.log_key,
-        genesis.witnesses.clone(),
-        usize::from(genesis.quorum),
-        metrics.clone(),
-    )?);
+    let cosignatures = cosignatures(&store, &genesis, 0, &metrics)?;
     let evidence = Arc::new(
         EvidenceStore::open(
             &config.evidence_path(),
@@ -484,10 +543,10 @@ async fn run_witness(
     );
     let settings = p2p_settings(&config, &genesis.origin)?
         .ok_or_else(|| NodeError::Inconsistent("a witness needs peers".into()))?;
-    let source = range_source(store.clone(), sequencer.checkpoints());
-    let (p2p, events, swarm) = crate::p2p::spawn(settings, source, metrics.clone())?;
+    let (p2p, events, swarm) = start_p2p(settings, &store, &sequencer, &metrics)?;
     tracing::info!(peer_id = %p2p.local_peer_id(), witness = %name, "witnessing");
     let (stop, stopping) = watch::channel(false);
+    let halted = Arc::new(Halted::default());
     let witness = Witness::new(
         WitnessSettings {
             name,
@@ -505,6 +564,7 @@ async fn run_witness(
         cosignatures.clone(),
         evidence.clone(),
         metrics.clone(),
+        halted.clone(),
     );
     let handle = witness.p2p.clone();
     let witnessing = tokio::spawn(witness.run(stopping));
@@ -544,6 +604,7 @@ async fn run_witness(
         evidence: Some(evidence),
         witness: true,
         p2p: Some(handle),
+        halted: Some(halted),
     };
     let served = serve(&config, serving, tls, listener, shutdown, ready, stop).await;
     let _ = witnessing.await;

@@ -206,6 +206,79 @@ impl TestNode {
             .expect("read the leaves as the operator")
     }
 
+    /// Its libp2p address and peer id, from `GET /v1/p2p`, as an allowlist entry that dials it.
+    pub async fn p2p_peer(&self) -> testigo_node::PeerConfig {
+        let p2p: serde_json::Value = self.client.get("/v1/p2p").await.ok().json();
+        testigo_node::PeerConfig {
+            id: p2p["peer_id"].as_str().expect("peer id").to_owned(),
+            addr: Some(
+                p2p["listen"][0]
+                    .as_str()
+                    .expect("a listen address")
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// The value of the metric `name` in its `/metrics` (summed over labels).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.client.metrics().await.expect("GET /metrics");
+        crate::probe::metric(&text, name)
+    }
+
+    /// Enrols the fresh subject of key seed `seed` as `operator`, answered at `wait`.
+    pub async fn enroll_fresh(
+        &self,
+        operator: &mut crate::fixtures::Party,
+        seed: u8,
+        wait: testigo_ledger::api::Wait,
+    ) -> testigo_ledger::api::Sequenced {
+        let subject = crate::fixtures::Party::fresh(seed).public();
+        self.client
+            .sequence(&operator.entry(crate::fixtures::enroll(subject)), wait)
+            .await
+    }
+
+    /// Waits (bounded) until its metric `name` is at least `value`.
+    pub async fn metric_reaches(&self, name: &str, value: f64) {
+        let wait = async {
+            while self.metric(name).await < value {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(DEADLINE, wait)
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not reach {value} within the deadline"));
+    }
+
+    /// Waits (bounded) until it has verified and stored the checkpoint of `size` (its
+    /// `/healthz`, then its checkpoint events).
+    pub async fn caught_up(&self, size: u64) {
+        let wait = async {
+            // Subscribe first, then look: a checkpoint stored in between is announced.
+            let mut events = self.client.events().await.expect("subscribe to /v1/events");
+            let health: testigo_ledger::api::Health = self.client.get("/healthz").await.ok().json();
+            if health.checkpoint_size >= size {
+                return;
+            }
+            while let Some(event) = events.next_checkpoint().await.expect("event stream") {
+                if event.size >= size {
+                    return;
+                }
+            }
+            panic!("the event stream ended before checkpoint {size}");
+        };
+        tokio::time::timeout(DEADLINE, wait)
+            .await
+            .expect("caught up within the deadline");
+    }
+
+    /// The size of the latest checkpoint it stored (`/healthz`).
+    pub async fn stored_size(&self) -> u64 {
+        let health: testigo_ledger::api::Health = self.client.get("/healthz").await.ok().json();
+        health.checkpoint_size
+    }
+
     /// The number of leaves stored, checkpointed or not: the checkpoint's size plus whatever
     /// `GET /v1/entries` still finds after it.
     pub async fn tree_size(&self) -> u64 {
@@ -338,6 +411,27 @@ pub struct ClusterOptions {
     pub idle_checkpoint_ms: u64,
     /// How long `wait=witnessed` waits, ms.
     pub witnessed_timeout_ms: u64,
+    /// Whether every node also allows the observer's peer id ([`observer_key`]): a
+    /// [`testigo_node::p2p::GossipPeer`] of the test's, to watch or inject gossip and serve
+    /// leaves of its own making.
+    pub observer: bool,
+    /// The primary's `publish_after_witnesses` (`None`: 1 on a log with witnesses).
+    pub publish_after_witnesses: Option<usize>,
+}
+
+/// Seed of the observer's libp2p key (see [`ClusterOptions::observer`]).
+pub const OBSERVER_SEED: u8 = 90;
+
+/// The observer's libp2p key file.
+pub fn observer_key() -> KeyFile {
+    KeyFile::from_key(key(OBSERVER_SEED))
+}
+
+/// The observer's peer id.
+pub fn observer_id() -> String {
+    testigo_node::p2p::peer_id(&observer_key())
+        .expect("peer id")
+        .to_string()
 }
 
 impl Default for ClusterOptions {
@@ -348,6 +442,8 @@ impl Default for ClusterOptions {
             quorum: 2,
             idle_checkpoint_ms: 60_000,
             witnessed_timeout_ms: 20_000,
+            observer: false,
+            publish_after_witnesses: None,
         }
     }
 }
@@ -430,13 +526,13 @@ impl Cluster {
             p2p_listen: "/ip4/127.0.0.1/tcp/0".to_owned(),
             peers: dirs
                 .iter()
-                .map(|w| testigo_node::PeerConfig {
-                    id: w.peer_id.clone(),
-                    addr: None,
-                })
+                .map(|w| w.peer_id.clone())
+                .chain(options.observer.then(observer_id))
+                .map(|id| testigo_node::PeerConfig { id, addr: None })
                 .collect(),
             idle_checkpoint_ms: options.idle_checkpoint_ms,
             witnessed_timeout_ms: options.witnessed_timeout_ms,
+            publish_after_witnesses: options.publish_after_witnesses,
             ..Config::default()
         };
         let params = GenesisParams {
@@ -474,6 +570,12 @@ impl Cluster {
                 id: primary_id.clone(),
                 addr: Some(listen.clone()),
             }];
+            if options.observer {
+                w.config.peers.push(testigo_node::PeerConfig {
+                    id: observer_id(),
+                    addr: None,
+                });
+            }
         }
         let waiting = dirs.split_off(options.started.min(dirs.len()));
         let mut witnesses = Vec::new();

@@ -9,3 +9,4 @@
 pub mod cluster;
 pub mod fixtures;
 pub mod probe;
+pub mod proxy;

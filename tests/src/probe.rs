@@ -173,3 +173,16 @@ impl Probe for Client {
             .unwrap_or_else(|e| panic!("next nonce of {key}: {e}"))
     }
 }
+
+/// A metric's value in a `/metrics` text (summed over its labels when `name` names a family
+/// without them); 0 when absent.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -7,6 +7,7 @@
 mod auth;
 mod checkpoints;
 mod corruption;
+mod equivocation;
 mod flow;
 mod hostile;
 mod limits;
@@ -17,7 +18,9 @@ mod readers_under_flood;
 mod refusals;
 mod rejections;
 mod restart;
+mod restore;
 mod simulate;
 mod submission;
 mod trust;
+mod witness_ops;
 mod witnessing;

@@ -14,7 +14,7 @@ use testigo_client::Answer;
 use testigo_ledger::api::ErrorCode;
 use testigo_node::Config;
 use testigo_tests::cluster::{Options, TestNode};
-use testigo_tests::probe::{AnswerExt as _, Probe as _};
+use testigo_tests::probe::{AnswerExt as _, Probe as _, metric};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -65,18 +65,6 @@ fn status_and_body(answer: &[u8]) -> (u16, String) {
         .map_or("", |(_, b)| b)
         .to_owned();
     (status, body)
-}
-
-/// A metric's value (summed over its labels when `name` names a family without them).
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 async fn metrics(node: &TestNode) -> String {

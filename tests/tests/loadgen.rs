@@ -55,3 +55,31 @@ async fn the_load_generator_sequences_everything_and_reports_where_the_time_went
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_generator_measures_submit_to_witnessed_on_a_log_with_witnesses() {
+    let cluster =
+        testigo_tests::cluster::Cluster::start(testigo_tests::cluster::ClusterOptions::default())
+            .await;
+    let config = LoadgenConfig {
+        node: format!("http://{}", cluster.primary.addr),
+        data_dir: cluster.primary.config.data_dir.clone(),
+        entries: 600,
+        concurrency: 2,
+        batch: 50,
+        wait: Wait::Witnessed,
+        subjects: 10,
+        seed: 9,
+        node_pid: None,
+        cores: 1,
+        rate: None,
+    };
+    config.validate().unwrap();
+    let report = run(&config).await.unwrap();
+    assert_eq!(report.entries, 600);
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    let to_witnessed = report.to_witnessed.expect("waited for witnessed");
+    let to_checkpointed = report.to_checkpointed.expect("checkpoints followed");
+    assert!(to_checkpointed.p50 <= to_witnessed.max + Duration::from_millis(1));
+    assert!(report.to_string().contains("to witnessed"));
+}

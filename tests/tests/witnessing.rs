@@ -4,34 +4,13 @@
 //! proofs, accounts and histories byte for byte as the primary does.
 
 use testigo_ledger::PublicKey;
-use testigo_ledger::api::{CheckpointPage, Health, Wait, key_segment};
+use testigo_ledger::api::{CheckpointPage, Wait, key_segment};
 use testigo_ledger::checkpoint::{WitnessKey, verify_witnessed};
 use testigo_ledger::verify::verify_inclusion;
 use testigo_ledger::{Blake3, TreeHasher as _};
-use testigo_tests::cluster::{Cluster, ClusterOptions, TestNode};
+use testigo_tests::cluster::{Cluster, ClusterOptions};
 use testigo_tests::fixtures::{Grant, ORIGIN, Party, Use, deposit, enroll, public, register};
 use testigo_tests::probe::{AnswerExt as _, Probe as _};
-
-/// Waits until `node` has verified and stored the checkpoint of `size` (its `/healthz`).
-async fn caught_up(node: &TestNode, size: u64) {
-    let wait = async {
-        // Subscribe first, then look: a checkpoint stored in between is announced, not missed.
-        let mut events = node.client.events().await.expect("subscribe to /v1/events");
-        let health: Health = node.client.get("/healthz").await.ok().json();
-        if health.checkpoint_size >= size {
-            return;
-        }
-        while let Some(event) = events.next_checkpoint().await.expect("event stream") {
-            if event.size >= size {
-                return;
-            }
-        }
-        panic!("the event stream ended before checkpoint {size}");
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(60), wait)
-        .await
-        .expect("witness caught up within the deadline");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_witnesses_verify_cosign_and_serve_the_primarys_answers() {
@@ -143,7 +122,7 @@ async fn three_witnesses_verify_cosign_and_serve_the_primarys_answers() {
     }
     signed.push(format!("/v1/entries?start=0&end={size}"));
     for witness in &cluster.witnesses {
-        caught_up(witness, size).await;
+        witness.caught_up(size).await;
         for path in &paths {
             let ours = client.get(path).await.ok();
             let theirs = witness.client.get(path).await.ok();

@@ -90,6 +90,8 @@ pub(crate) struct AppState {
     pub(crate) witness: bool,
     /// The libp2p task, when the node replicates.
     pub(crate) p2p: Option<crate::p2p::P2pHandle>,
+    /// A witness: why it stopped following the log, once it has.
+    pub(crate) halted: Option<Arc<crate::replication::Halted>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -156,6 +158,7 @@ async fn p2p_info(State(state): State<Arc<AppState>>) -> Result<Json<serde_json:
         "peer_id": p2p.local_peer_id().to_string(),
         "listen": listen,
         "connected": connected,
+        "halted": state.halted.as_ref().and_then(|h| h.reason()),
     })))
 }
 

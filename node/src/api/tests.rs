@@ -89,6 +89,7 @@ fn app(dir: &tempfile::TempDir) -> Router {
         evidence: None,
         witness: false,
         p2p: None,
+        halted: None,
     }))
 }
 

@@ -117,6 +117,32 @@ pub(crate) enum Command {
     /// Print the data directory's libp2p peer id (creating its p2p.key if missing): what the
     /// other nodes list under `peers` / `--peer`.
     PeerId(PeerIdArgs),
+    /// Rebuild a primary whose data directory is lost from a witness's copy of its log, with
+    /// the log key from the operator's own backup; every leaf, rule and checkpoint is checked.
+    #[command(after_help = RESTORE_EXAMPLE)]
+    Restore(RestoreArgs),
+}
+
+const RESTORE_EXAMPLE: &str = "Example (the primary stopped, its data directory lost):
+  testigo-node restore --from http://127.0.0.1:7710 --log-key /backup/log.key \\
+      --p2p-key /backup/p2p.key --data-dir /var/lib/testigo
+  testigo-node run --data-dir /var/lib/testigo --p2p /ip4/127.0.0.1/tcp/7701 --peer W1PEERID
+Exit codes: 0 restored; 1 the directory is not empty, the witness cannot be read, or its copy
+does not verify (the reason on stderr; delete the directory before trying again).";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RestoreArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+    /// The HTTP URL of a witness of the log (its read API).
+    #[arg(long)]
+    pub(crate) from: String,
+    /// The log key file (the operator's backup of `log.key`, 0600).
+    #[arg(long)]
+    pub(crate) log_key: PathBuf,
+    /// The primary's libp2p key file (backup of `p2p.key`), to keep its peer id; else a new one.
+    #[arg(long)]
+    pub(crate) p2p_key: Option<PathBuf>,
 }
 
 const FSCK_EXAMPLE: &str = "Example (with the node stopped):

@@ -77,10 +77,6 @@ impl LoadgenConfig {
         ensure!(self.subjects > 0, "--subjects must be at least 1");
         ensure!(self.cores > 0, "--cores must be at least 1");
         ensure!(self.rate != Some(0), "--rate must be at least 1 entry/s");
-        ensure!(
-            self.wait != Wait::Witnessed,
-            "--wait witnessed needs witnesses; use sequenced or checkpointed"
-        );
         Ok(())
     }
 }

@@ -108,6 +108,9 @@ pub struct Report {
     pub to_sequenced: Option<Percentiles>,
     /// Latency to the first checkpoint covering the request.
     pub to_checkpointed: Option<Percentiles>,
+    /// Latency from sending to the answer, with `--wait witnessed` (the node answers once the
+    /// `Genesis` quorum has cosigned a checkpoint covering the batch).
+    pub to_witnessed: Option<Percentiles>,
     /// Node memory before the timed run.
     pub rss_before: Option<Rss>,
     /// Node memory after it.
@@ -171,6 +174,9 @@ impl std::fmt::Display for Report {
         };
         writeln!(f, "to sequenced      {}", line(&self.to_sequenced))?;
         writeln!(f, "to checkpointed   {}", line(&self.to_checkpointed))?;
+        if self.to_witnessed.is_some() {
+            writeln!(f, "to witnessed      {}", line(&self.to_witnessed))?;
+        }
         if let (Some(before), Some(after)) = (self.rss_before, self.rss_after) {
             writeln!(
                 f,

@@ -134,6 +134,10 @@ pub async fn run(config: &LoadgenConfig) -> anyhow::Result<Report> {
             Wait::Sequenced => Percentiles::of(response.clone()),
             _ => None,
         },
+        to_witnessed: match config.wait {
+            Wait::Witnessed => Percentiles::of(response.clone()),
+            _ => None,
+        },
         to_checkpointed: match config.wait {
             Wait::Checkpointed => Percentiles::of(response),
             _ => Percentiles::of(to_checkpoint),

@@ -35,6 +35,12 @@ async fn read_limited<T: AsyncRead + Unpin + Send>(
     Ok(bytes)
 }
 
+/// Writes the whole message and closes the stream (the reader reads to its end).
+async fn write_closed<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+    io.write_all(bytes).await?;
+    io.close().await
+}
+
 fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
@@ -73,8 +79,7 @@ impl request_response::Codec for LeafRangeCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        io.write_all(&request.encode()).await?;
-        io.close().await
+        write_closed(io, &request.encode()).await
     }
 
     async fn write_response<T>(
@@ -86,8 +91,7 @@ impl request_response::Codec for LeafRangeCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        io.write_all(&response.encode()).await?;
-        io.close().await
+        write_closed(io, &response.encode()).await
     }
 }
 

@@ -37,6 +37,7 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, connection_limits, identify, noise, tcp, yamux};
 use testigo_ledger::replication::{
     GossipKind, GossipMessage, LeafRangeRequest, LeafRangeResponse, MAX_GOSSIP_BYTES,
+    RangeCheckpoint,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -121,6 +122,13 @@ pub(crate) enum P2pEvent {
     },
     /// A connection to an allowed peer was established.
     Connected(PeerId),
+    /// An allowed peer joined one of the log's topics.
+    Subscribed {
+        /// Who.
+        peer: PeerId,
+        /// Which topic.
+        kind: GossipKind,
+    },
 }
 
 enum Command {
@@ -469,6 +477,17 @@ impl SwarmTask {
                     }
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                peer_id,
+                topic,
+            })) => {
+                if let Some(kind) = self.topics.get(&topic).copied() {
+                    self.emit(P2pEvent::Subscribed {
+                        peer: peer_id,
+                        kind,
+                    });
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Leaves(event)) => self.leaves_event(event),
             _ => {}
         }
@@ -538,19 +557,49 @@ pub fn peer_id(key: &crate::keyfile::KeyFile) -> Result<PeerId, P2pError> {
     Ok(keypair(key)?.public().to_peer_id())
 }
 
+/// The allowlist entries of a configuration as libp2p peers.
+///
+/// # Errors
+/// The first peer id or address that does not parse, as text.
+pub(crate) fn parse_peers(peers: &[crate::config::PeerConfig]) -> Result<Vec<Peer>, String> {
+    peers
+        .iter()
+        .map(|peer| {
+            Ok(Peer {
+                id: peer
+                    .id
+                    .parse()
+                    .map_err(|e| format!("peer id {}: {e}", peer.id))?,
+                addr: peer
+                    .addr
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e| format!("peer address: {e}"))?,
+            })
+        })
+        .collect()
+}
+
 /// A bare peer of a log's gossip, for tools and tests that watch or inject messages (a monitor,
 /// a test holding the operator key that injects a conflicting checkpoint): it joins the log's
-/// topics under its own key, dials the given peers, serves no leaves, and can ask for ranges.
+/// topics under its own key, dials the given peers, serves the leaves it is given (none, or a
+/// log of the test's making), and can ask for ranges.
 #[derive(Debug)]
 pub struct GossipPeer {
     handle: P2pHandle,
     events: mpsc::Receiver<P2pEvent>,
     task: JoinHandle<()>,
+    subscribed: HashSet<PeerId>,
+    log: ServedLog,
 }
+
+/// The leaves and checkpoint notes a [`GossipPeer`] serves.
+type ServedLog = Arc<std::sync::RwLock<(Vec<Vec<u8>>, Vec<(u64, String)>)>>;
 
 impl GossipPeer {
     /// Starts a peer listening on `listen` (`/ip4/127.0.0.1/tcp/0` for any port) with the
-    /// libp2p identity of `key`, allowing and dialling `peers`.
+    /// libp2p identity of `key`, allowing and dialling `peers`; it serves no leaves.
     ///
     /// # Errors
     /// [`P2pError::Transport`] for a bad address or id, or if libp2p cannot start.
@@ -561,35 +610,87 @@ impl GossipPeer {
         peers: &[crate::config::PeerConfig],
         metrics: Arc<Metrics>,
     ) -> Result<Self, P2pError> {
-        let bad = |e: &dyn std::fmt::Display| P2pError::Transport(e.to_string());
-        let mut listed = Vec::new();
-        for peer in peers {
-            listed.push(Peer {
-                id: peer.id.parse().map_err(|e| bad(&e))?,
-                addr: peer
-                    .addr
-                    .as_deref()
-                    .map(str::parse)
-                    .transpose()
-                    .map_err(|e| bad(&e))?,
-            });
-        }
+        Self::serving(key, origin, listen, peers, Vec::new(), Vec::new(), metrics)
+    }
+
+    /// As [`GossipPeer::start`], serving `leaves` (stored leaf bytes, from index 0) and the
+    /// checkpoint notes `checkpoints` (size, note) over the leaf-range protocol, as a node
+    /// serves its store: a log of the caller's making, true or forked.
+    ///
+    /// # Errors
+    /// As [`GossipPeer::start`].
+    pub fn serving(
+        key: &crate::keyfile::KeyFile,
+        origin: &str,
+        listen: &str,
+        peers: &[crate::config::PeerConfig],
+        leaves: Vec<Vec<u8>>,
+        checkpoints: Vec<(u64, String)>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, P2pError> {
         let settings = P2pSettings {
             keypair: keypair(key)?,
-            listen: listen.parse().map_err(|e| bad(&e))?,
-            peers: listed,
+            listen: listen
+                .parse()
+                .map_err(|e: libp2p::multiaddr::Error| P2pError::Transport(e.to_string()))?,
+            peers: parse_peers(peers).map_err(P2pError::Transport)?,
             origin: origin.to_owned(),
         };
-        let source: RangeSource = Arc::new(|request: LeafRangeRequest| LeafRangeResponse {
-            start: request.start,
-            ..LeafRangeResponse::default()
+        let log = Arc::new(std::sync::RwLock::new((leaves, checkpoints)));
+        let served = log.clone();
+        let source: RangeSource = Arc::new(move |request: LeafRangeRequest| {
+            let held = served
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (leaves, checkpoints) = &*held;
+            let published = leaves.len() as u64;
+            let end = request.end.min(published);
+            let range = usize::try_from(request.start).unwrap_or(usize::MAX)
+                ..usize::try_from(end).unwrap_or(usize::MAX);
+            let notes = checkpoints
+                .iter()
+                .filter(|(size, _)| *size > request.start && *size <= end)
+                .map(|(size, note)| RangeCheckpoint {
+                    size: *size,
+                    note: note.clone(),
+                });
+            let leaves = leaves.get(range).unwrap_or_default().to_vec();
+            crate::replication::cut_range(request.start, published, leaves, notes)
         });
         let (handle, events, task) = spawn(settings, source, metrics)?;
         Ok(Self {
             handle,
             events,
             task,
+            subscribed: HashSet::new(),
+            log,
         })
+    }
+
+    /// Serves `leaves` after the ones it serves already, and the checkpoint notes
+    /// `checkpoints` (size, note) with them.
+    pub fn extend(&self, leaves: Vec<Vec<u8>>, checkpoints: Vec<(u64, String)>) {
+        let mut held = self
+            .log
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.0.extend(leaves);
+        held.1.extend(checkpoints);
+    }
+
+    /// Its peer id.
+    pub fn peer_id(&self) -> String {
+        self.handle.local_peer_id().to_string()
+    }
+
+    /// The addresses it listens on, once it does.
+    pub async fn listen_addrs(&self) -> Vec<String> {
+        self.handle
+            .listen_addrs()
+            .await
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// Publishes `message` on its topic.
@@ -628,12 +729,34 @@ impl GossipPeer {
             .collect()
     }
 
+    /// Waits until `count` peers have joined the log's checkpoint topic, so that what is
+    /// published next reaches them (gossipsub sends only to peers known to be subscribed).
+    /// Gossip received meanwhile is dropped.
+    pub async fn wait_subscribed(&mut self, count: usize) {
+        while self.subscribed.len() < count {
+            if self.next_event().await.is_none() {
+                return;
+            }
+        }
+    }
+
+    async fn next_event(&mut self) -> Option<P2pEvent> {
+        let event = self.events.recv().await?;
+        if let P2pEvent::Subscribed {
+            peer,
+            kind: GossipKind::Checkpoint,
+        } = &event
+        {
+            self.subscribed.insert(*peer);
+        }
+        Some(event)
+    }
+
     /// The next gossip message received, with its topic kind.
     pub async fn next_gossip(&mut self) -> Option<GossipMessage> {
         loop {
-            match self.events.recv().await? {
-                P2pEvent::Gossip { message, .. } => return Some(message),
-                P2pEvent::Connected(_) => {}
+            if let P2pEvent::Gossip { message, .. } = self.next_event().await? {
+                return Some(message);
             }
         }
     }

@@ -13,14 +13,15 @@ pub(crate) mod witness;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use testigo_ledger::PublicKey;
 use testigo_ledger::checkpoint::{
-    Checkpoint, Cosignature, Evidence, SignedNote, WitnessKey, cosignature_key_hash,
+    Checkpoint, Cosignature, Evidence, LeafProof, SignedNote, WitnessKey, cosignature_key_hash,
     verify_checkpoint, verify_quorum,
 };
+use testigo_ledger::merkle::{HashReader as _, MemoryStore, NodeId};
 use testigo_ledger::replication::{
     LeafRangeRequest, LeafRangeResponse, MAX_RANGE_RESPONSE_BYTES, RangeCheckpoint,
 };
+use testigo_ledger::{Blake3, Hash, PublicKey};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -29,6 +30,99 @@ use crate::storage::{StorageError, Store};
 /// Resolves once `stop` turns true (or its sender is gone).
 pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Why a witness stopped following its log, once it has: set once, shown by `GET /v1/p2p`
+/// (`halted`) and counted in `testigo_witness_halted`.
+#[derive(Debug, Default)]
+pub(crate) struct Halted(std::sync::Mutex<Option<String>>);
+
+impl Halted {
+    /// Records why (the first reason stays).
+    pub(crate) fn set(&self, why: String, metrics: &Metrics) {
+        let mut held = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.is_none() {
+            tracing::error!(reason = %why, "witness stopped following the log");
+            metrics.p2p.halted.set(1);
+            *held = Some(why);
+        }
+    }
+
+    /// Why it stopped, if it has.
+    pub(crate) fn reason(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Leaves hashed at once when comparing two trees.
+const COMPARE_CHUNK: u64 = 4096;
+
+/// Fork evidence between this store's tree and another checkpoint of the log: `mine` is the
+/// stored checkpoint note of size `my_size`, `theirs` a note the log key signed (verified by the
+/// caller) and `their_hashes` the leaf hashes a peer sent for it, from index 0. `None` if those
+/// hashes do not make the signed root (the peer sent other leaves: no evidence against the log)
+/// or if both trees agree on every leaf they share (one extends the other). Runs on a blocking
+/// thread.
+///
+/// # Errors
+/// Store errors, or a note that does not parse.
+pub(crate) fn fork_evidence(
+    store: &Store,
+    mine: (u64, &str),
+    theirs: &str,
+    their_hashes: &[Hash],
+) -> Result<Option<Evidence>, String> {
+    let (my_size, my_note) = mine;
+    let their_note = SignedNote::parse(theirs.as_bytes()).map_err(|e| e.to_string())?;
+    let their_checkpoint = Checkpoint::parse_body(their_note.body()).map_err(|e| e.to_string())?;
+    let their_size = their_checkpoint.size();
+    if their_hashes.len() as u64 != their_size {
+        return Ok(None);
+    }
+    let mut tree = MemoryStore::new();
+    tree.append(&Blake3, their_hashes)
+        .map_err(|e| e.to_string())?;
+    let root =
+        testigo_ledger::merkle::root(&Blake3, &tree, their_size).map_err(|e| e.to_string())?;
+    if root != *their_checkpoint.root() {
+        return Ok(None);
+    }
+    let shared = my_size.min(their_size);
+    let mut start = 0;
+    while start < shared {
+        let end = (start + COMPARE_CHUNK).min(shared);
+        let ids: Vec<NodeId> = (start..end).map(NodeId::leaf).collect();
+        let ours = store.read_hashes(&ids).map_err(|e| e.to_string())?;
+        let differs = (start..end)
+            .zip(ours)
+            .find(|(index, hash)| their_hashes[*index as usize] != *hash);
+        if let Some((index, _)) = differs {
+            let (leaf_hash, proof) =
+                testigo_ledger::merkle::inclusion_proof_with_leaf(&Blake3, store, index, my_size)
+                    .map_err(|e| e.to_string())?;
+            let their_proof =
+                testigo_ledger::merkle::inclusion_proof(&Blake3, &tree, index, their_size)
+                    .map_err(|e| e.to_string())?;
+            return Ok(Some(Evidence::Fork {
+                first: my_note.to_owned(),
+                second: theirs.to_owned(),
+                index,
+                first_leaf: LeafProof { leaf_hash, proof },
+                second_leaf: LeafProof {
+                    leaf_hash: their_hashes[index as usize],
+                    proof: their_proof,
+                },
+            }));
+        }
+        start = end;
+    }
+    Ok(None)
 }
 
 /// A checkpoint with cosignatures from the quorum, as `GET /v1/checkpoint` serves it.
@@ -53,18 +147,37 @@ pub(crate) fn serve_range(
 ) -> Result<LeafRangeResponse, StorageError> {
     let start = request.start;
     let end = request.end.min(published);
+    if start >= end {
+        return Ok(cut_range(start, published, Vec::new(), Vec::new()));
+    }
+    let leaves = store.leaves(start, end)?;
+    let notes = store.checkpoints_from(start + 1, leaves.len())?;
+    let notes = notes
+        .into_iter()
+        .filter(|c| c.size <= end)
+        .map(|c| RangeCheckpoint {
+            size: c.size,
+            note: c.note,
+        });
+    Ok(cut_range(start, published, leaves, notes))
+}
+
+/// The answer to a leaf-range request from the leaves read from `start` on and the
+/// checkpoints ending among them (ascending), cut to [`MAX_RANGE_RESPONSE_BYTES`];
+/// `published` is the responder's tree size.
+pub(crate) fn cut_range(
+    start: u64,
+    published: u64,
+    leaves: Vec<Vec<u8>>,
+    notes: impl IntoIterator<Item = RangeCheckpoint>,
+) -> LeafRangeResponse {
     let mut response = LeafRangeResponse {
         start,
         leaves: Vec::new(),
         checkpoints: Vec::new(),
         tree_size: published,
     };
-    if start >= end {
-        return Ok(response);
-    }
-    let leaves = store.leaves(start, end)?;
-    let notes = store.checkpoints_from(start + 1, leaves.len())?;
-    let mut notes = notes.into_iter().filter(|c| c.size <= end).peekable();
+    let mut notes = notes.into_iter().peekable();
     let mut bytes = response.encoded_len();
     for (index, leaf) in (start..).zip(leaves) {
         let note = notes.next_if(|c| c.size == index + 1);
@@ -74,14 +187,9 @@ pub(crate) fn serve_range(
         }
         bytes += add;
         response.leaves.push(leaf);
-        if let Some(c) = note {
-            response.checkpoints.push(RangeCheckpoint {
-                size: c.size,
-                note: c.note,
-            });
-        }
+        response.checkpoints.extend(note);
     }
-    Ok(response)
+    response
 }
 
 /// Why a received cosigned note was not taken.
@@ -122,21 +230,28 @@ pub(crate) struct Cosignatures {
     witnesses: Vec<WitnessKey>,
     quorum: usize,
     witnessed: watch::Sender<Option<Arc<Witnessed>>>,
+    /// Witnesses that must hold a checkpoint before it is published, and the newest size held.
+    hold: usize,
+    held: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
 impl Cosignatures {
     /// A collector for the log `origin` with the `Genesis`'s witnesses and quorum; the newest
-    /// witnessed checkpoint is looked up among the last stored ones.
+    /// witnessed checkpoint is looked up among the last stored ones. `hold` witnesses must hold
+    /// a checkpoint before it is published ([`Cosignatures::held`]); the latest stored one
+    /// counts as held (the disk it is on survived).
     pub(crate) fn new(
         store: Arc<Store>,
         origin: String,
         log_key: PublicKey,
         witnesses: Vec<WitnessKey>,
         quorum: usize,
+        hold: usize,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StorageError> {
         let (witnessed, _) = watch::channel(None);
+        let (held, _) = watch::channel(store.latest_checkpoint()?.map_or(0, |c| c.size));
         let this = Self {
             store,
             origin,
@@ -144,6 +259,8 @@ impl Cosignatures {
             witnesses,
             quorum,
             witnessed,
+            hold,
+            held,
             metrics,
         };
         if let Some(latest) = this.store.latest_checkpoint()? {
@@ -163,6 +280,12 @@ impl Cosignatures {
     /// The newest witnessed checkpoint, as it changes.
     pub(crate) fn watch(&self) -> watch::Receiver<Option<Arc<Witnessed>>> {
         self.witnessed.subscribe()
+    }
+
+    /// The newest checkpoint size that [`Cosignatures::new`]'s `hold` witnesses hold (have
+    /// cosigned), as it grows.
+    pub(crate) fn held(&self) -> watch::Receiver<u64> {
+        self.held.subscribe()
     }
 
     /// Whether the log names witnesses at all.
@@ -259,6 +382,13 @@ impl Cosignatures {
         if added > 0 {
             self.store.commit(batch)?;
             self.metrics.p2p.cosignatures_collected.inc_by(added as u64);
+            if have.len() + added >= self.hold {
+                self.held.send_if_modified(|held| {
+                    let newer = *held < size;
+                    *held = (*held).max(size);
+                    newer
+                });
+            }
             let newer = self
                 .witnessed
                 .borrow()

@@ -27,23 +27,31 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
 use testigo_ledger::PublicKey;
-use testigo_ledger::checkpoint::{Checkpoint, SignedNote, cosign, verify_checkpoint};
+use testigo_ledger::checkpoint::{Checkpoint, Evidence, SignedNote, cosign, verify_checkpoint};
 use testigo_ledger::entry::Leaf;
 use testigo_ledger::replication::{
     GossipMessage, LeafRangeRequest, MAX_RANGE_LEAVES, within_clock_rule,
 };
+use testigo_ledger::{Blake3, TreeHasher as _};
 use tokio::sync::{mpsc, watch};
 
-use super::{CosignError, Cosignatures, EvidenceStore};
+use super::{CosignError, Cosignatures, EvidenceStore, Halted, fork_evidence};
 use crate::metrics::Metrics;
 use crate::p2p::{P2pEvent, P2pHandle};
 use crate::sequencer::verify::verify_parallel;
-use crate::sequencer::{CheckpointInfo, FollowerHandle};
+use crate::sequencer::{CheckpointInfo, FollowError, FollowerHandle};
 use crate::storage::Store;
 
 /// Fetched leaves held while their checkpoint has not arrived: more means the peer is not
 /// sending checkpoints, and the buffer is dropped.
 const MAX_PENDING: usize = 1 << 17;
+
+/// The largest checkpoint whose whole tree a witness fetches to look for a fork (32 bytes of
+/// memory per leaf); past it, the mismatch is logged without evidence.
+const MAX_FORK_SEARCH: u64 = 1 << 22;
+
+/// Forked checkpoints remembered so that each is searched once.
+const MAX_SEARCHED: usize = 64;
 
 /// What a witness is.
 #[derive(Clone)]
@@ -82,11 +90,14 @@ pub(crate) struct Witness {
     pub(crate) cosignatures: Arc<Cosignatures>,
     pub(crate) evidence: Arc<EvidenceStore>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) halted: Arc<Halted>,
     pending: Vec<(Leaf, Vec<u8>)>,
     heard: u64,
+    /// The end of the furthest range fetched in this process (to count leaves fetched twice).
+    fetched_to: u64,
     last_cosigned: u64,
     last_clock_refusal: u64,
-    broken: bool,
+    searched: Vec<String>,
 }
 
 impl std::fmt::Debug for Witness {
@@ -125,6 +136,7 @@ impl Witness {
         cosignatures: Arc<Cosignatures>,
         evidence: Arc<EvidenceStore>,
         metrics: Arc<Metrics>,
+        halted: Arc<Halted>,
     ) -> Self {
         let last_cosigned = checkpoints.borrow().as_ref().map_or(0, |latest| {
             let own = store
@@ -134,6 +146,10 @@ impl Witness {
                 .any(|(name, _)| *name == settings.name);
             if own { latest.size } else { 0 }
         });
+        metrics
+            .p2p
+            .resumed_from
+            .set(i64::try_from(store.tree_size()).unwrap_or(i64::MAX));
         Self {
             settings,
             store,
@@ -144,11 +160,13 @@ impl Witness {
             cosignatures,
             evidence,
             metrics,
+            halted,
             pending: Vec::new(),
             heard: 0,
+            fetched_to: 0,
             last_cosigned,
             last_clock_refusal: 0,
-            broken: false,
+            searched: Vec::new(),
         }
     }
 
@@ -175,6 +193,7 @@ impl Witness {
                 tracing::info!(%peer, "connected");
                 self.sync().await;
             }
+            P2pEvent::Subscribed { .. } => {}
             P2pEvent::Gossip { from, message } => match message {
                 GossipMessage::Checkpoint(note) => {
                     let checkpoint = match verify_checkpoint(
@@ -235,96 +254,157 @@ impl Witness {
         })
         .await;
         match found {
-            Ok(Ok(Some(evidence))) => {
-                tracing::error!("the log signed two checkpoints of one size: cosigning stopped");
-                let _ = self.p2p.publish(GossipMessage::Evidence(evidence)).await;
-            }
+            Ok(Ok(Some(evidence))) => self.report(evidence).await,
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "checking a gossiped checkpoint"),
             Err(e) => tracing::error!(error = %e, "evidence task"),
         }
     }
 
-    /// Fetches and stores what is new from the first connected peer that has it, then cosigns.
+    /// Gossips evidence this witness found and keeps (cosigning has stopped with it).
+    async fn report(&self, evidence: Evidence) {
+        tracing::error!(
+            kind = match &evidence {
+                Evidence::SplitView { .. } => "split_view",
+                Evidence::Fork { .. } => "fork",
+            },
+            "the log signed conflicting checkpoints: cosigning stopped, evidence gossiped"
+        );
+        let _ = self.p2p.publish(GossipMessage::Evidence(evidence)).await;
+    }
+
+    /// After `peer`'s leaves for the signed checkpoint `note` did not make its root on top of
+    /// this store: fetches that checkpoint's whole tree from `peer` and, if it is the signed one
+    /// and holds another leaf than this store at some index, keeps and gossips the fork. Each
+    /// checkpoint is searched once.
+    async fn search_fork(&mut self, peer: libp2p::PeerId, note: String) -> Result<(), SyncError> {
+        if self.searched.contains(&note) {
+            return Ok(());
+        }
+        if self.searched.len() >= MAX_SEARCHED {
+            self.searched.remove(0);
+        }
+        self.searched.push(note.clone());
+        let theirs = verify_checkpoint(
+            note.as_bytes(),
+            &self.settings.origin,
+            &self.settings.log_key,
+        )
+        .map_err(|e| SyncError::Refused(e.to_string()))?;
+        let Some(mine) = self.checkpoints.borrow().clone() else {
+            return Ok(());
+        };
+        if theirs.size() > MAX_FORK_SEARCH {
+            tracing::warn!(
+                size = theirs.size(),
+                "checkpoint too large to search for a fork"
+            );
+            return Ok(());
+        }
+        let mut hashes = Vec::new();
+        while (hashes.len() as u64) < theirs.size() {
+            let start = hashes.len() as u64;
+            let end = (start + MAX_RANGE_LEAVES).min(theirs.size());
+            let response = self
+                .p2p
+                .fetch(peer, LeafRangeRequest { start, end })
+                .await?;
+            if response.start != start || response.leaves.is_empty() {
+                return Ok(());
+            }
+            self.metrics
+                .p2p
+                .leaves_fetched
+                .inc_by(response.leaves.len() as u64);
+            hashes.extend(response.leaves.iter().map(|l| Blake3.hash_leaf(l)));
+        }
+        let (store, evidence) = (self.store.clone(), self.evidence.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            let found = fork_evidence(&store, (mine.size, &mine.note), &note, &hashes)?;
+            match found {
+                Some(found) => evidence.add(found.clone()).map(|new| new.then_some(found)),
+                None => Ok(None),
+            }
+        })
+        .await
+        .map_err(|e| SyncError::Refused(format!("fork search task: {e}")))?
+        .map_err(SyncError::Refused)?;
+        if let Some(found) = found {
+            self.report(found).await;
+        }
+        Ok(())
+    }
+
+    /// Fetches and stores what is new from the connected peers, one after the other until this
+    /// store reaches the newest checkpoint heard of, then cosigns.
     async fn sync(&mut self) {
-        if self.broken {
+        if self.halted.reason().is_some() {
             return;
         }
         for peer in self.p2p.connected().await {
             match self.sync_from(peer).await {
-                Ok(true) => break,
-                Ok(false) => {}
+                Ok(_) if self.store.tree_size() >= self.heard => break,
+                Ok(_) => {}
                 Err(e) => {
                     self.pending.clear();
                     tracing::warn!(%peer, error = %e, "sync");
                 }
             }
+            if self.halted.reason().is_some() {
+                return;
+            }
         }
         self.maybe_cosign().await;
     }
 
-    /// Fetches from `peer` until it has nothing more; whether anything was stored.
+    /// Fetches from `peer` until it has nothing more; whether anything was stored. A task
+    /// fetches and verifies ahead ([`fetch_ahead`]) while this one replays and commits, so the
+    /// network, the signature checks and the replay overlap.
     async fn sync_from(&mut self, peer: libp2p::PeerId) -> Result<bool, SyncError> {
+        let start = self.store.tree_size() + self.pending.len() as u64;
+        let (tx, mut rx) = mpsc::channel(AHEAD);
+        let ahead = tokio::spawn(fetch_ahead(
+            self.p2p.clone(),
+            peer,
+            start,
+            Arc::from(self.settings.origin.as_str()),
+            self.metrics.clone(),
+            tx,
+        ));
+        let result = self.replay(peer, &mut rx).await;
+        // On an error the fetcher may still be waiting on the network: it has nothing to say.
+        ahead.abort();
+        result
+    }
+
+    /// Takes verified ranges from `rx` in order and commits them checkpoint by checkpoint.
+    async fn replay(
+        &mut self,
+        peer: libp2p::PeerId,
+        rx: &mut mpsc::Receiver<Result<Fetched, SyncError>>,
+    ) -> Result<bool, SyncError> {
         let mut progress = false;
-        loop {
-            let stored = self.store.tree_size();
-            let start = stored + self.pending.len() as u64;
-            let started = Instant::now();
-            let response = self
-                .p2p
-                .fetch(
-                    peer,
-                    LeafRangeRequest {
-                        start,
-                        end: start + MAX_RANGE_LEAVES,
-                    },
-                )
-                .await?;
-            if response.start != start {
-                return Err(SyncError::Refused(format!(
-                    "asked for leaves from {start}, got them from {}",
-                    response.start
-                )));
-            }
-            let fetched = response.leaves.len() as u64;
-            self.metrics.p2p.leaves_fetched.inc_by(fetched);
-            self.heard = self.heard.max(response.tree_size);
-            self.metrics
-                .p2p
-                .lag_entries
-                .set(i64::try_from(self.heard.saturating_sub(stored)).unwrap_or(i64::MAX));
-            if fetched == 0 {
-                return Ok(progress);
-            }
-            let mut leaves = Vec::with_capacity(response.leaves.len());
-            for (index, bytes) in (start..).zip(&response.leaves) {
-                let leaf = Leaf::from_bytes(bytes)
-                    .map_err(|e| SyncError::Refused(format!("leaf {index}: {e}")))?;
-                leaves.push(leaf);
-            }
-            let leaves = Arc::new(leaves);
-            let verdicts = verify_parallel(
-                Arc::from(self.settings.origin.as_str()),
-                leaves.clone(),
-                self.metrics.clone(),
-            )
-            .await
-            .map_err(|e| SyncError::Refused(format!("verification task: {e}")))?;
-            if let Some((i, Err(e))) = verdicts.iter().enumerate().find(|(_, v)| v.is_err()) {
-                return Err(SyncError::Refused(format!(
-                    "leaf {}: signature {e}",
-                    start + i as u64
-                )));
-            }
-            let leaves = Arc::try_unwrap(leaves).unwrap_or_else(|shared| shared.as_ref().clone());
-            self.pending.extend(leaves.into_iter().zip(response.leaves));
+        while let Some(fetched) = rx.recv().await {
+            let Fetched {
+                start,
+                leaves,
+                checkpoints,
+                tree_size,
+            } = fetched?;
+            let count = leaves.len() as u64;
+            self.metrics.p2p.leaves_fetched.inc_by(count);
+            let again = self.fetched_to.min(start + count).saturating_sub(start);
+            self.metrics.p2p.leaves_refetched.inc_by(again);
+            self.fetched_to = self.fetched_to.max(start + count);
+            self.heard = self.heard.max(tree_size);
+            self.pending.extend(leaves);
             if self.pending.len() > MAX_PENDING {
                 return Err(SyncError::Refused(format!(
                     "{} leaves fetched without a checkpoint",
                     self.pending.len()
                 )));
             }
-            for checkpoint in response.checkpoints {
+            for checkpoint in checkpoints {
                 let have = self.store.tree_size();
                 let take =
                     usize::try_from(checkpoint.size.saturating_sub(have)).unwrap_or(usize::MAX);
@@ -335,7 +415,7 @@ impl Witness {
                     )));
                 }
                 let segment: Vec<_> = self.pending.drain(..take).collect();
-                match self.follower.follow(segment, checkpoint.note).await {
+                match self.follower.follow(segment, checkpoint.note.clone()).await {
                     Ok(info) => {
                         progress = true;
                         self.metrics.p2p.leaves_verified.inc_by(take as u64);
@@ -343,19 +423,16 @@ impl Witness {
                     }
                     Err(e) => {
                         if e.is_fatal() {
-                            self.broken = true;
-                            tracing::error!(error = %e, "the log does not verify: witness stopped");
+                            self.halted.set(e.to_string(), &self.metrics);
+                        } else if matches!(e, FollowError::Root { .. }) {
+                            self.search_fork(peer, checkpoint.note).await?;
                         }
                         return Err(SyncError::Refused(e.to_string()));
                     }
                 }
             }
-            let rate = fetched as f64 / started.elapsed().as_secs_f64().max(1e-6);
-            tracing::debug!(start, fetched, rate, heard = self.heard, "fetched");
-            if start + fetched >= response.tree_size {
-                return Ok(progress);
-            }
         }
+        Ok(progress)
     }
 
     fn note_lag(&self, info: &CheckpointInfo) {
@@ -378,7 +455,7 @@ impl Witness {
     /// Cosigns the latest stored checkpoint if it is new, fresh under the clock rule and no
     /// evidence is held; the cosignature is committed before it is gossiped.
     async fn maybe_cosign(&mut self) {
-        if self.broken || self.evidence.any() {
+        if self.halted.reason().is_some() || self.evidence.any() {
             return;
         }
         let Some(latest) = self.checkpoints.borrow().clone() else {
@@ -452,5 +529,145 @@ impl Witness {
         self.metrics.p2p.cosigned.inc();
         tracing::info!(size = latest.size, "cosigned");
         let _ = self.p2p.publish(GossipMessage::Cosignature(text)).await;
+    }
+}
+
+/// Ranges fetched and verified ahead of the replay.
+const AHEAD: usize = 2;
+
+/// One range from a peer, every leaf parsed and its signature verified.
+struct Fetched {
+    start: u64,
+    leaves: Vec<(Leaf, Vec<u8>)>,
+    checkpoints: Vec<testigo_ledger::replication::RangeCheckpoint>,
+    tree_size: u64,
+}
+
+/// Fetches ranges from `peer` from `start` on until it has no more, one request ahead of the
+/// signature checks, and sends each range verified (through the node's one verification pool:
+/// [`verify_parallel`], batches of [`testigo_ledger::entry::verify_leaves`] on every core) to
+/// the replay. Stops at the first error, which it sends, or when the replay stops listening.
+async fn fetch_ahead(
+    p2p: P2pHandle,
+    peer: libp2p::PeerId,
+    mut start: u64,
+    origin: Arc<str>,
+    metrics: Arc<Metrics>,
+    tx: mpsc::Sender<Result<Fetched, SyncError>>,
+) {
+    let request = |start: u64| {
+        let p2p = p2p.clone();
+        tokio::spawn(async move {
+            p2p.fetch(
+                peer,
+                LeafRangeRequest {
+                    start,
+                    end: start + MAX_RANGE_LEAVES,
+                },
+            )
+            .await
+        })
+    };
+    let mut next = request(start);
+    let mut rate = Rate::new(start);
+    loop {
+        let fetched = match next.await {
+            Ok(Ok(response)) => verified(start, response, &origin, &metrics).await,
+            Ok(Err(e)) => Err(SyncError::P2p(e)),
+            Err(e) => Err(SyncError::Refused(format!("fetch task: {e}"))),
+        };
+        let Ok(fetched) = fetched else {
+            let _ = tx.send(fetched).await;
+            return;
+        };
+        let end = start + fetched.leaves.len() as u64;
+        let done = end == start || end >= fetched.tree_size;
+        // Asked before this range is handed on: the peer reads while the replay works.
+        let following = (!done).then(|| request(end));
+        rate.record(end, fetched.tree_size, &metrics);
+        if tx.send(Ok(fetched)).await.is_err() {
+            return;
+        }
+        match following {
+            Some(following) => next = following,
+            None => return,
+        }
+        start = end;
+    }
+}
+
+/// Checks a response starts where it was asked, parses its leaves and verifies their signatures.
+async fn verified(
+    start: u64,
+    response: testigo_ledger::replication::LeafRangeResponse,
+    origin: &Arc<str>,
+    metrics: &Arc<Metrics>,
+) -> Result<Fetched, SyncError> {
+    if response.start != start {
+        return Err(SyncError::Refused(format!(
+            "asked for leaves from {start}, got them from {}",
+            response.start
+        )));
+    }
+    let mut leaves = Vec::with_capacity(response.leaves.len());
+    for (index, bytes) in (start..).zip(&response.leaves) {
+        let leaf = Leaf::from_bytes(bytes)
+            .map_err(|e| SyncError::Refused(format!("leaf {index}: {e}")))?;
+        leaves.push(leaf);
+    }
+    let leaves = Arc::new(leaves);
+    let verdicts = verify_parallel(origin.clone(), leaves.clone(), metrics.clone())
+        .await
+        .map_err(|e| SyncError::Refused(format!("verification task: {e}")))?;
+    if let Some((i, Err(e))) = verdicts.iter().enumerate().find(|(_, v)| v.is_err()) {
+        return Err(SyncError::Refused(format!(
+            "leaf {}: signature {e}",
+            start + i as u64
+        )));
+    }
+    let leaves = Arc::try_unwrap(leaves).unwrap_or_else(|shared| shared.as_ref().clone());
+    Ok(Fetched {
+        start,
+        leaves: leaves.into_iter().zip(response.leaves).collect(),
+        checkpoints: response.checkpoints,
+        tree_size: response.tree_size,
+    })
+}
+
+/// The catch-up rate, logged and exported every few seconds while a witness is behind.
+struct Rate {
+    since: Instant,
+    from: u64,
+}
+
+/// How often the catch-up rate is logged.
+const RATE_EVERY: Duration = Duration::from_secs(5);
+
+impl Rate {
+    fn new(from: u64) -> Self {
+        Self {
+            since: Instant::now(),
+            from,
+        }
+    }
+
+    fn record(&mut self, at: u64, head: u64, metrics: &Metrics) {
+        let elapsed = self.since.elapsed();
+        if at == self.from || (elapsed < RATE_EVERY && at < head) {
+            return;
+        }
+        let rate = (at - self.from) as f64 / elapsed.as_secs_f64().max(1e-3);
+        metrics.p2p.catch_up_rate.set(rate as i64);
+        let behind = head.saturating_sub(at);
+        tracing::info!(
+            fetched_to = at,
+            head,
+            behind,
+            lag_seconds = metrics.p2p.lag_ms.get() / 1000,
+            rate_per_second = rate as u64,
+            eta_seconds = (behind as f64 / rate.max(1.0)) as u64,
+            "catching up"
+        );
+        *self = Self::new(at);
     }
 }

@@ -88,6 +88,7 @@ pub(crate) fn spawn_follower(
         tx,
         queued: Arc::new(AtomicUsize::new(0)),
         max_queued_entries: 0,
+        signed: checkpoints.clone(),
         checkpoints,
         recent: recent.clone(),
     };

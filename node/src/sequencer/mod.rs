@@ -37,7 +37,9 @@ pub use log::FollowError;
 pub(crate) use log::{LogBackend, Tail};
 pub use recent::{KEPT_MAP_VERSIONS, RecentCheckpoints};
 pub use refusal::Refusal;
-pub(crate) use task::{Settings, spawn};
+#[cfg(test)]
+pub(crate) use task::spawn;
+pub(crate) use task::{Settings, spawn_gated};
 
 /// Why a submission got no per-entry answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +100,8 @@ pub struct SequencerHandle {
     /// submission into an empty queue is always taken, so one maximal batch always fits.
     max_queued_entries: usize,
     checkpoints: watch::Receiver<Option<Arc<CheckpointInfo>>>,
+    /// The newest checkpoint signed, published or not (see [`task::spawn_gated`]).
+    signed: watch::Receiver<Option<Arc<CheckpointInfo>>>,
     recent: Arc<RecentCheckpoints>,
 }
 
@@ -160,6 +164,12 @@ impl SequencerHandle {
     /// The latest checkpoint, updated as each one is stored.
     pub fn checkpoints(&self) -> watch::Receiver<Option<Arc<CheckpointInfo>>> {
         self.checkpoints.clone()
+    }
+
+    /// The newest checkpoint signed, as it changes: ahead of [`SequencerHandle::checkpoints`]
+    /// while witnesses have yet to hold it (what is served to witnesses and gossiped to them).
+    pub(crate) fn signed_checkpoints(&self) -> watch::Receiver<Option<Arc<CheckpointInfo>>> {
+        self.signed.clone()
     }
 
     /// The checkpoint of `size` with its map version, if it is among the last

@@ -47,6 +47,11 @@ struct Task {
     queued: Arc<AtomicUsize>,
     settings: Settings,
     published: watch::Sender<Option<Arc<CheckpointInfo>>>,
+    signed: watch::Sender<Option<Arc<CheckpointInfo>>>,
+    /// The newest size that enough witnesses hold, when publishing waits for them.
+    held: Option<watch::Receiver<u64>>,
+    /// Signed checkpoints not published yet, oldest first.
+    unpublished: Vec<Arc<CheckpointInfo>>,
     recent: Arc<RecentCheckpoints>,
     parked: Vec<Parked>,
     /// New entries since the last checkpoint, and when the first of them was committed.
@@ -59,11 +64,29 @@ struct Task {
 
 /// Starts the task. It runs until every handle is dropped (closing the open batch first) or the
 /// backend fails.
+#[cfg(test)]
 pub(crate) fn spawn(
     backend: Box<dyn Backend>,
     latest: Option<CheckpointInfo>,
     settings: Settings,
     metrics: Arc<Metrics>,
+) -> (SequencerHandle, JoinHandle<Result<(), BackendError>>) {
+    spawn_gated(backend, latest, settings, metrics, None)
+}
+
+/// [`spawn`], publishing each checkpoint after the log's first only once `held` (the newest size
+/// that enough witnesses hold) reaches it, as Sigsum's primary signs a tree head only once its
+/// secondary has the entries: a checkpoint anyone was shown is then always on a witness's disk,
+/// and a primary whose disk is lost is rebuilt from there (`testigo-node restore`). Until then
+/// it is signed, stored, served to witnesses and gossiped ([`SequencerHandle::signed_checkpoints`]),
+/// but `wait=checkpointed` callers, the read API and `/v1/events` do not see it; sequencing goes
+/// on meanwhile.
+pub(crate) fn spawn_gated(
+    backend: Box<dyn Backend>,
+    latest: Option<CheckpointInfo>,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    held: Option<watch::Receiver<u64>>,
 ) -> (SequencerHandle, JoinHandle<Result<(), BackendError>>) {
     let (tx, rx) = mpsc::channel(settings.queue_capacity);
     let queued = Arc::new(AtomicUsize::new(0));
@@ -72,6 +95,7 @@ pub(crate) fn spawn(
     if let Some(latest) = &latest {
         recent.push(latest.clone());
     }
+    let (signed_tx, signed) = watch::channel(latest.clone());
     let (published, checkpoints) = watch::channel(latest);
     let task = Task {
         backend: Some(backend),
@@ -79,6 +103,9 @@ pub(crate) fn spawn(
         queued: queued.clone(),
         settings,
         published,
+        signed: signed_tx,
+        held,
+        unpublished: Vec::new(),
         recent: recent.clone(),
         parked: Vec::new(),
         batch_len: 0,
@@ -91,9 +118,20 @@ pub(crate) fn spawn(
         queued,
         max_queued_entries: settings.max_queued_entries,
         checkpoints,
+        signed,
         recent,
     };
     (handle, tokio::spawn(task.run()))
+}
+
+/// The next value of `held`; never resolves without a gate.
+async fn held_changed(held: &mut Option<watch::Receiver<u64>>) -> u64 {
+    if let Some(held) = held
+        && held.changed().await.is_ok()
+    {
+        return *held.borrow_and_update();
+    }
+    std::future::pending().await
 }
 
 fn now_ms() -> u64 {
@@ -125,6 +163,10 @@ impl Task {
                             self.close_batch().await?;
                             continue;
                         }
+                        size = held_changed(&mut self.held) => {
+                            self.release(size);
+                            continue;
+                        }
                     }
                 }
                 // Idle: checkpoint anyway when it is due, once the log has a first one.
@@ -134,6 +176,10 @@ impl Task {
                         command = self.rx.recv() => command,
                         () = tokio::time::sleep_until(deadline) => {
                             self.close_batch().await?;
+                            continue;
+                        }
+                        size = held_changed(&mut self.held) => {
+                            self.release(size);
                             continue;
                         }
                     }
@@ -271,9 +317,33 @@ impl Task {
         self.metrics.checkpoint_entries.observe(closed as f64);
         self.count_entry(BodyKind::StateRoot);
         tracing::debug!(size = checkpoint.size, entries = closed, "checkpoint");
+        self.recent.push(checkpoint.clone());
+        self.signed.send_replace(Some(checkpoint.clone()));
+        let first = self.published.borrow().is_none();
+        match &self.held {
+            Some(held) if !first && *held.borrow() < checkpoint.size => {
+                self.unpublished.push(checkpoint);
+            }
+            _ => self.publish(checkpoint),
+        }
+        Ok(())
+    }
+
+    /// Publishes the newest signed checkpoint that witnesses now hold up to `held`.
+    fn release(&mut self, held: u64) {
+        let Some(at) = self.unpublished.iter().rposition(|c| c.size <= held) else {
+            return;
+        };
+        let ready: Vec<_> = self.unpublished.drain(..=at).collect();
+        if let Some(newest) = ready.last() {
+            self.publish(newest.clone());
+        }
+    }
+
+    /// Makes `checkpoint` the published one and answers the callers it covers.
+    fn publish(&mut self, checkpoint: Arc<CheckpointInfo>) {
         // Publish before answering: a caller told "checkpointed" must find this checkpoint (or a
         // later one) at `/v1/checkpoint` and `/healthz` the moment it gets its answer.
-        self.recent.push(checkpoint.clone());
         self.published.send_replace(Some(checkpoint.clone()));
         let (ready, waiting): (Vec<_>, Vec<_>) = self
             .parked
@@ -286,7 +356,6 @@ impl Task {
                 checkpoint: Some(checkpoint.clone()),
             }));
         }
-        Ok(())
     }
 
     /// Counts one new leaf of `kind`, wherever it came from (API, genesis, the task's own
