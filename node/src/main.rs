@@ -68,6 +68,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("{}", testigo_node::p2p::peer_id(&key)?);
             Ok(())
         }
+        Command::TrustFile(args) => args.run(global),
         Command::Loadgen(args) => args.run(global),
         Command::Simulate(args) => args.run(global),
         Command::Operator(args) => cli::operator::run(args, global),

@@ -6,6 +6,7 @@ pub(crate) mod operator;
 
 mod loadgen;
 mod simulate;
+pub(crate) mod trust_file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,6 +118,10 @@ pub(crate) enum Command {
     /// Print the data directory's libp2p peer id (creating its p2p.key if missing): what the
     /// other nodes list under `peers` / `--peer`.
     PeerId(PeerIdArgs),
+    /// Write the trust file wallets pin this log with (log key, genesis leaf and its hash, node
+    /// URLs), from the running node, checked against this data directory's key.
+    #[command(after_help = trust_file::TRUST_FILE_EXAMPLE)]
+    TrustFile(trust_file::TrustFileArgs),
 }
 
 const FSCK_EXAMPLE: &str = "Example (with the node stopped):
