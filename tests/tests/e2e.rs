@@ -20,4 +20,5 @@ mod restart;
 mod simulate;
 mod submission;
 mod trust;
+mod wallet;
 mod witnessing;

@@ -118,13 +118,16 @@ pub(crate) async fn access(ctx: &mut Ctx<'_>, args: &AccessArgs) -> Result<()> {
         .map_err(|e| WalletError::Usage(format!("--purpose: {e}")))?;
     let (c, consents) = received(ctx).await?;
     let now = ctx.now_ms;
+    // A consent named on the command line is submitted as it is: the log's rules decide.
     let usable = |v: &&ConsentView| {
+        if let Some(id) = args.consent {
+            return v.index == id && v.consent.subject == subject;
+        }
         v.consent.subject == subject
             && v.consent.revoked_at.is_none()
             && v.consent.categories.contains(&category)
             && v.consent.purposes.contains(&purpose)
             && v.consent.valid_until.is_none_or(|u| u > now)
-            && args.consent.is_none_or(|id| id == v.index)
     };
     let chosen = consents.iter().filter(usable).min_by_key(|v| v.consent.price).cloned().ok_or_else(|| {
         WalletError::Usage(match args.consent {
