@@ -35,6 +35,7 @@ pub mod merkle;
 pub mod receipt;
 pub mod replication;
 pub mod state;
+pub mod trust_file;
 pub mod verify;
 
 pub use hash::{Blake3, Hash, Sha256, TreeHasher};

@@ -129,11 +129,7 @@ impl KeyFile {
 ///
 /// # Errors
 /// [`KeyFileError::Io`] naming the file that failed.
-pub(crate) fn write_atomically(
-    path: &Path,
-    bytes: &[u8],
-    secret: bool,
-) -> Result<(), KeyFileError> {
+pub fn write_atomically(path: &Path, bytes: &[u8], secret: bool) -> Result<(), KeyFileError> {
     let io = |source| KeyFileError::Io {
         path: path.to_owned(),
         source,

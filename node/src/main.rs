@@ -95,6 +95,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::TrustFile(args) => args.run(global),
         Command::Loadgen(args) => args.run(global),
         Command::Simulate(args) => args.run(global),
         Command::Operator(args) => cli::operator::run(args, global),

@@ -22,5 +22,6 @@ mod restore;
 mod simulate;
 mod submission;
 mod trust;
+mod wallet;
 mod witness_ops;
 mod witnessing;

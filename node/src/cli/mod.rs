@@ -6,6 +6,7 @@ pub(crate) mod operator;
 
 mod loadgen;
 mod simulate;
+pub(crate) mod trust_file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,6 +122,10 @@ pub(crate) enum Command {
     /// the log key from the operator's own backup; every leaf, rule and checkpoint is checked.
     #[command(after_help = RESTORE_EXAMPLE)]
     Restore(RestoreArgs),
+    /// Write the trust file wallets pin this log with (log key, genesis leaf and its hash, node
+    /// URLs), from the running node, checked against this data directory's key.
+    #[command(after_help = trust_file::TRUST_FILE_EXAMPLE)]
+    TrustFile(trust_file::TrustFileArgs),
 }
 
 const RESTORE_EXAMPLE: &str = "Example (the primary stopped, its data directory lost):

@@ -1,0 +1,166 @@
+//! Runs the real wallet (`testigo_wallet::run`, the whole program behind the binary) in-process
+//! on its own temporary wallet directory, capturing its output and exit code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tempfile::TempDir;
+
+/// The passphrase every test wallet uses.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// A wallet directory and how to run the wallet on it.
+#[derive(Debug)]
+pub struct Wallet {
+    root: TempDir,
+    /// The nodes given with `--node` to every command (none: the ones saved at init).
+    pub nodes: Vec<String>,
+}
+
+/// One run's result.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// The output parsed as JSON; panics with the run if it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    /// Panics unless the run exited 0.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "wallet failed: {self:?}");
+        self
+    }
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("buffer")).into_owned()
+    }
+}
+
+impl Default for Wallet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Wallet {
+    /// A wallet directory not created yet (`init` creates it), with the passphrase in a file.
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().expect("temporary directory");
+        std::fs::write(root.path().join("passphrase"), format!("{PASSPHRASE}\n"))
+            .expect("passphrase file");
+        Self {
+            root,
+            nodes: Vec::new(),
+        }
+    }
+
+    /// The wallet directory.
+    pub fn dir(&self) -> PathBuf {
+        self.root.path().join("wallet")
+    }
+
+    /// A path beside the wallet directory, for files a test writes or reads.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+
+    /// Runs `testigo-wallet ARGS` with this wallet's directory, passphrase file and nodes.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        self.run_with_passphrase(args, &self.root.path().join("passphrase"))
+            .await
+    }
+
+    /// As [`Wallet::run`], reading the passphrase from `file`.
+    pub async fn run_with_passphrase(&self, args: &[&str], file: &Path) -> Run {
+        let mut argv: Vec<String> = vec![
+            "testigo-wallet".into(),
+            "--wallet-dir".into(),
+            self.dir().display().to_string(),
+            "--passphrase-file".into(),
+            file.display().to_string(),
+        ];
+        for node in &self.nodes {
+            argv.push("--node".into());
+            argv.push(node.clone());
+        }
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        let (out, err) = (Buffer::default(), Buffer::default());
+        let mut io = testigo_wallet::Io {
+            out: Box::new(out.clone()),
+            err: Box::new(err.clone()),
+        };
+        let code = testigo_wallet::run(argv, &mut io).await;
+        Run {
+            code,
+            stdout: out.text(),
+            stderr: err.text(),
+        }
+    }
+
+    /// Runs with `--json`, requires exit 0, and returns the output.
+    pub async fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut with = args.to_vec();
+        with.push("--json");
+        self.run(&with).await.ok().json()
+    }
+
+    /// `init --tofu` against `node` with a fast key-file work factor; returns the address.
+    pub async fn init_tofu(&self, node: &str) -> testigo_ledger::PublicKey {
+        let init = self
+            .run(&[
+                "init",
+                "--node",
+                node,
+                "--tofu",
+                "--work-factor",
+                "10",
+                "--json",
+            ])
+            .await
+            .ok()
+            .json();
+        let address = init["address"].as_str().expect("address");
+        testigo_ledger::PublicKey::from_base64(address).expect("a key")
+    }
+
+    /// The bytes of `trust.json`.
+    pub fn trust_state(&self) -> Vec<u8> {
+        std::fs::read(self.dir().join("trust.json")).expect("trust.json")
+    }
+
+    /// The evidence files saved, in order.
+    pub fn evidence(&self) -> Vec<PathBuf> {
+        let Ok(dir) = std::fs::read_dir(self.dir().join("evidence")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        files
+    }
+}
