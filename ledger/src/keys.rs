@@ -67,6 +67,36 @@ impl<'de> serde::Deserialize<'de> for PublicKey {
 }
 
 /// Serialises a fixed-size byte array: base64 text when human-readable, else a tuple of bytes.
+/// First word of a key file (`testigo-node`'s log key, `testigo-audit`'s regulator key), so a
+/// wrong file is refused by name, not by a base64 error.
+pub const KEY_FILE_TAG: &str = "testigo-ed25519-seed-v1";
+
+/// A key file's text: one line, `testigo-ed25519-seed-v1 <base64 of the 32-byte seed>`. The
+/// file is the caller's to write owner-only; this text is the secret.
+pub fn key_file_text(key: &ed25519_dalek::SigningKey) -> String {
+    format!("{KEY_FILE_TAG} {}\n", BASE64.encode(key.to_bytes()))
+}
+
+/// Parses a key file's text.
+///
+/// # Errors
+/// A sentence saying what is wrong, for the caller to name the file with.
+pub fn parse_key_file(text: &str) -> Result<ed25519_dalek::SigningKey, &'static str> {
+    let (tag, seed) = text
+        .trim_end()
+        .split_once(' ')
+        .ok_or("expected `testigo-ed25519-seed-v1 <base64>`")?;
+    if tag != KEY_FILE_TAG {
+        return Err("unknown format tag");
+    }
+    let seed: [u8; 32] = BASE64
+        .decode(seed)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or("seed is not 32 bytes of base64")?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
 pub(crate) fn serialize_bytes<S: serde::Serializer, const N: usize>(
     bytes: &[u8; N],
     serializer: S,

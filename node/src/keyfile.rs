@@ -9,13 +9,8 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::SigningKey;
 use testigo_ledger::PublicKey;
-
-/// First word of a key file, so a wrong file is refused by name, not by a base64 error.
-const MAGIC: &str = "testigo-ed25519-seed-v1";
 
 /// Why a key file cannot be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -96,19 +91,9 @@ impl KeyFile {
             path: path.to_owned(),
             reason,
         };
-        let (magic, seed) = text
-            .trim_end()
-            .split_once(' ')
-            .ok_or_else(|| malformed("expected `testigo-ed25519-seed-v1 <base64>`"))?;
-        if magic != MAGIC {
-            return Err(malformed("unknown format tag"));
-        }
-        let seed: [u8; 32] = BASE64
-            .decode(seed)
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| malformed("seed is not 32 bytes of base64"))?;
-        Ok(Self::from_key(SigningKey::from_bytes(&seed)))
+        testigo_ledger::keys::parse_key_file(&text)
+            .map(Self::from_key)
+            .map_err(malformed)
     }
 
     /// Writes the key to a new file, owner-only, atomically. Refuses to replace an existing file.
@@ -119,7 +104,7 @@ impl KeyFile {
         if path.exists() {
             return Err(KeyFileError::Exists(path.to_owned()));
         }
-        let line = format!("{MAGIC} {}\n", BASE64.encode(self.key.to_bytes()));
+        let line = testigo_ledger::keys::key_file_text(&self.key);
         write_atomically(path, line.as_bytes(), true)
     }
 }
@@ -163,6 +148,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8], secret: bool) -> Result<(), K
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+
     use super::*;
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod config;
 pub mod datadir;
+pub mod export;
 pub mod fsck;
 mod intake;
 pub mod keyfile;

@@ -122,6 +122,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Export(args) => {
+            global.refuse_client_options("export")?;
+            let mut config = args.node.config(global)?;
+            if let Some(storage) = args.storage {
+                config.storage = storage;
+            }
+            let done = testigo_node::export::export_data_dir(&config, &args.out, |done, total| {
+                if done % 1_000_000 < 4_096 || done == total {
+                    eprintln!("export: {done} of {total} leaves");
+                }
+            })
+            .with_context(|| format!("export of {}", config.data_dir.display()))?;
+            println!(
+                "{}: {} leaves, {} checkpoints",
+                args.out.display(),
+                done.leaves,
+                done.checkpoints
+            );
+            Ok(())
+        }
         Command::Run(args) => {
             global.refuse_client_options("run")?;
             let config = args.config(global)?;

@@ -4,6 +4,7 @@
 //! The crash test lives in `node/tests/crash.rs`: it runs the `testigo-node` binary as a child
 //! process, which Cargo builds for a test only inside the node crate.
 
+mod audit;
 mod auth;
 mod checkpoints;
 mod corruption;

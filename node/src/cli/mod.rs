@@ -115,6 +115,10 @@ pub(crate) enum Command {
     /// replayed, every tree hash and checkpoint, the indexes and the saved state.
     #[command(after_help = FSCK_EXAMPLE)]
     Fsck(FsckArgs),
+    /// Write the data directory's log (every leaf to the latest checkpoint and every checkpoint
+    /// with its cosignatures) as an archive file for `testigo-audit replay --archive`.
+    #[command(after_help = EXPORT_EXAMPLE)]
+    Export(ExportArgs),
     /// Print the data directory's libp2p peer id (creating its p2p.key if missing): what the
     /// other nodes list under `peers` / `--peer`.
     PeerId(PeerIdArgs),
@@ -161,6 +165,23 @@ pub(crate) struct FsckArgs {
     /// The storage engine of the data directory (as `run --storage`).
     #[arg(long, value_enum)]
     pub(crate) storage: Option<testigo_node::StorageEngine>,
+}
+
+const EXPORT_EXAMPLE: &str = "Example (with the node stopped, or on a copy of its data directory):
+  testigo-node export --data-dir /var/lib/testigo --out log.archive
+  testigo-audit replay --archive log.archive
+Exit codes: 0 written; 1 the store could not be read or the file written (nothing is left behind).";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+    /// The storage engine of the data directory (as `run --storage`).
+    #[arg(long, value_enum)]
+    pub(crate) storage: Option<testigo_node::StorageEngine>,
+    /// The archive to write (replaced atomically if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,0 +1,360 @@
+//! `testigo-audit`: the regulator's command line. Parses arguments, runs one command, maps the
+//! outcome to an exit code (`testigo_audit::exit`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use testigo_audit::check::{self, Trusted};
+use testigo_audit::progress::Progress;
+use testigo_audit::replay::{self, Options, Report};
+use testigo_audit::source::Source;
+use testigo_audit::{exit, export, keyfile};
+use testigo_ledger::{Hash, PublicKey};
+
+const ABOUT: &str = "Replays a Testigo log and checks everything it claims, trusting nothing.";
+
+const EXIT_CODES: &str = "Exit codes: 0 verified; 1 does not verify (each failure on stdout, \
+with its leaf index, expected and found); 2 could not check (arguments, files, network).";
+
+#[derive(Debug, Parser)]
+#[command(name = "testigo-audit", version, about = ABOUT, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Re-derive the whole log: every signature, rule, StateRoot, checkpoint, cosignature and
+    /// the conservation of money; the final root again with rs_merkle.
+    #[command(after_help = REPLAY_HELP)]
+    Replay(ReplayArgs),
+    /// Write a node's log to an archive file, as a regulator; resumes an existing archive.
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
+    /// Verify split-view evidence (JSON from a witness or a wallet) offline.
+    #[command(after_help = EVIDENCE_HELP)]
+    Evidence(CheckArgs),
+    /// Verify a wallet's receipt (testigo.receipt/v1) of one or more entries offline.
+    #[command(name = "verify-proof", after_help = PROOF_HELP)]
+    VerifyProof(CheckArgs),
+    /// Create a regulator key file (0600) and print its public key for the log's genesis.
+    #[command(after_help = KEY_HELP)]
+    Key(KeyArgs),
+}
+
+const REPLAY_HELP: &str = "Examples:
+  testigo-audit replay --archive log.archive
+  testigo-audit replay --node https://node.example:7700 --key regulator.key --keep-going
+  testigo-audit replay --archive big.archive --no-cross-check --stats --json > audit.json
+Memory does not grow with the log, except for the rs_merkle cross-check (about 64 MB per
+million leaves): --no-cross-check skips it.
+Exit codes: 0 verified; 1 does not verify; 2 could not check.";
+
+const EXPORT_HELP: &str = "Examples:
+  testigo-audit key --out regulator.key          # its public key goes in the genesis
+  testigo-audit export --node https://node.example:7700 --key regulator.key --out log.archive
+  testigo-audit export --node https://node.example:7700 --key regulator.key --out log.archive
+      # run again later: appends only what is new
+Exit codes: 0 written; 2 failed (a resumed archive keeps what was written; run again).";
+
+const EVIDENCE_HELP: &str = "Examples:
+  testigo-audit evidence split.json --archive log.archive
+  testigo-audit evidence split.json --origin telco.example/log/1 --log-key BASE64KEY
+Exit codes: 0 the evidence proves the operator signed a split view; 1 it does not; 2 unreadable.";
+
+const PROOF_HELP: &str = "Examples:
+  testigo-audit verify-proof receipt.txt --archive log.archive
+  testigo-audit verify-proof receipt.txt --origin telco.example/log/1 --log-key BASE64KEY
+Exit codes: 0 the receipt proves its entries; 1 it does not; 2 unreadable.";
+
+const KEY_HELP: &str = "Example:
+  testigo-audit key --out regulator.key
+  testigo-node init ... --regulator $(testigo-audit key --out regulator.key)
+Exit codes: 0 created; 2 the file exists or cannot be written.";
+
+#[derive(Debug, Args)]
+struct SourceArgs {
+    /// Read the log from this archive file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["node", "key"], required_unless_present = "node")]
+    archive: Option<PathBuf>,
+    /// Read the log from this node's API.
+    #[arg(long, value_name = "URL", requires = "key")]
+    node: Option<String>,
+    /// The regulator's key file, to sign the node's bulk reads.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    fn source(&self) -> anyhow::Result<Source> {
+        match (&self.archive, &self.node, &self.key) {
+            (Some(path), _, _) => Ok(Source::Archive(path.clone())),
+            (None, Some(url), Some(key)) => Ok(Source::Node {
+                url: url.clone(),
+                key: Box::new(keyfile::load(key)?),
+            }),
+            _ => anyhow::bail!("give --archive FILE, or --node URL with --key FILE"),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// List every failure instead of stopping at the first.
+    #[arg(long)]
+    keep_going: bool,
+    /// Skip the rs_merkle cross-check of the final root (it holds the whole tree in memory).
+    #[arg(long)]
+    no_cross_check: bool,
+    /// Print where the time went, and the replay rate against the signature-verification
+    /// ceiling measured in the same run.
+    #[arg(long)]
+    stats: bool,
+    /// Threads verifying signatures [default: the machine's cores].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The node.
+    #[arg(long, value_name = "URL")]
+    node: String,
+    /// The regulator's key file (a regulator, witness or operator key may read the log).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The archive to write, or to resume if it exists.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The file to verify.
+    file: PathBuf,
+    /// Trust the log of this archive's genesis.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["origin", "log_key"], required_unless_present = "log_key")]
+    archive: Option<PathBuf>,
+    /// The log's name (with --log-key).
+    #[arg(long, requires = "log_key")]
+    origin: Option<String>,
+    /// The log key, standard base64.
+    #[arg(long, value_name = "BASE64", requires = "origin")]
+    log_key: Option<String>,
+    /// The genesis leaf hash to pin, standard base64 (with --log-key).
+    #[arg(long, value_name = "BASE64", requires = "log_key")]
+    genesis: Option<String>,
+    /// The answer as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl CheckArgs {
+    fn trusted(&self) -> anyhow::Result<Trusted> {
+        if let Some(archive) = &self.archive {
+            return Trusted::from_archive(archive);
+        }
+        let (Some(origin), Some(key)) = (&self.origin, &self.log_key) else {
+            anyhow::bail!("give --archive FILE, or --origin with --log-key");
+        };
+        let log_key = PublicKey::from_base64(key).context("--log-key is not base64 of 32 bytes")?;
+        let genesis_leaf = match &self.genesis {
+            Some(g) => Some(
+                PublicKey::from_base64(g)
+                    .map(|k| Hash(k.0))
+                    .context("--genesis is not base64 of 32 bytes")?,
+            ),
+            None => None,
+        };
+        Ok(Trusted {
+            origin: origin.clone(),
+            log_key,
+            genesis_leaf,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct KeyArgs {
+    /// The key file to create (refused if it exists).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("testigo-audit: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Replay(args) => replay_command(&args),
+        Command::Export(args) => {
+            let source = Source::Node {
+                url: args.node.clone(),
+                key: Box::new(keyfile::load(&args.key)?),
+            };
+            let mut progress = Progress::new("export", args.quiet);
+            let done = export::export(&source, &args.out, &mut progress)?;
+            println!(
+                "{}: {} leaves from index {} and {} checkpoints written",
+                args.out.display(),
+                done.leaves,
+                done.from,
+                done.checkpoints
+            );
+            Ok(exit::OK)
+        }
+        Command::Evidence(args) => {
+            let trusted = args.trusted()?;
+            match check::evidence(&args.file, &trusted) {
+                Ok(report) => {
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        println!(
+                            "{}: proven {} of log {}: the log key signed checkpoints of sizes {} and {} that no one history can hold",
+                            args.file.display(),
+                            report.kind,
+                            report.origin,
+                            report.sizes.0,
+                            report.sizes.1
+                        );
+                    }
+                    Ok(exit::OK)
+                }
+                Err(e) => refused(&e),
+            }
+        }
+        Command::VerifyProof(args) => {
+            let trusted = args.trusted()?;
+            match check::receipt(&args.file, &trusted) {
+                Ok(report) => {
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        for (index, kind) in &report.entries {
+                            println!(
+                                "leaf {index} ({kind}) is in checkpoint {} of {}, cosigned by {:?}",
+                                report.checkpoint_size, report.origin, report.cosigners
+                            );
+                        }
+                    }
+                    Ok(exit::OK)
+                }
+                Err(e) => refused(&e),
+            }
+        }
+        Command::Key(args) => {
+            let key = testigo_ledger::entry::signature::generate_signing_key()
+                .context("no randomness for a key")?;
+            keyfile::create(&args.out, &key)?;
+            println!("{}", PublicKey(key.verifying_key().to_bytes()));
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// A file that was read but does not verify: exit 1, not 2, unless it was never readable.
+fn refused(e: &anyhow::Error) -> anyhow::Result<u8> {
+    println!("does not verify: {e:#}");
+    Ok(exit::FAILED)
+}
+
+fn replay_command(args: &ReplayArgs) -> anyhow::Result<u8> {
+    let source = args.source.source()?;
+    let mut options = Options {
+        keep_going: args.keep_going,
+        cross_check: !args.no_cross_check,
+        stats: args.stats,
+        ..Options::default()
+    };
+    if let Some(threads) = args.threads {
+        options.threads = threads.max(1);
+    }
+    let running = source.start()?;
+    let mut progress = Progress::new("replay", args.quiet);
+    let mut report = replay::replay(running, options, &mut progress)?;
+    if let Some(ceiling) = report.stats.ceiling_per_s {
+        report.stats.ratio = Some(report.stats.leaves_per_s / ceiling);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, args.stats);
+    }
+    Ok(if report.ok() { exit::OK } else { exit::FAILED })
+}
+
+fn print_report(report: &Report, stats: bool) {
+    for failure in &report.failures {
+        println!("FAIL {failure}");
+    }
+    let origin = report.origin.as_deref().unwrap_or("(no genesis)");
+    let verdict = if report.ok() {
+        "verified"
+    } else {
+        "DOES NOT VERIFY"
+    };
+    println!(
+        "{origin}: {verdict}: {} leaves, {} checkpoints, {} state roots, {} accounts, deposits {}; root {}",
+        report.leaves,
+        report.checkpoints,
+        report.state_roots,
+        report.accounts,
+        report.total_deposits,
+        report.root
+    );
+    if let Some(theirs) = report.cross_check_root {
+        println!("rs_merkle cross-check root {theirs}");
+    }
+    if let Some(size) = report.last_checkpoint
+        && size < report.leaves
+    {
+        println!(
+            "note: {} leaves after the last checkpoint ({size}) are not yet signed by any",
+            report.leaves - size
+        );
+    }
+    if stats {
+        let s = &report.stats;
+        println!(
+            "stats: {:.2} s wall, {:.0} leaves/s; CPU s: decoding {:.2}, signatures {:.2}, rules {:.2}, state map {:.2}, tree {:.2}, money {:.2}, checkpoints {:.2}, cross-check {:.2}",
+            s.wall,
+            s.leaves_per_s,
+            s.decoding,
+            s.signatures,
+            s.rules,
+            s.state_map,
+            s.tree,
+            s.money,
+            s.checkpoints,
+            s.cross_check
+        );
+        if let (Some(c), Some(r)) = (s.ceiling_per_s, s.ratio) {
+            println!(
+                "stats: verify_leaves ceiling {c:.0}/s on this run's leaves; replay ÷ ceiling = {r:.2}"
+            );
+        }
+    }
+}
