@@ -4,7 +4,8 @@
 //! network here. Hashing and the Merkle log ([`hash`], [`merkle`]), signed entries ([`entry`]),
 //! checkpoints and witness cosignatures ([`checkpoint`]), the state machine that applies the rules
 //! and commits account records to the state map ([`state`], [`map`]), and the pure verification functions that
-//! wallets and auditors call ([`verify`]), with the offline receipts they exchange ([`receipt`]). The node, the wallet and the audit tool all build on
+//! wallets and auditors call ([`verify`]), with the offline receipts they exchange ([`receipt`]) and the archive files that carry a whole log
+//! ([`archive`]). The node, the wallet and the audit tool all build on
 //! this crate, so they cannot disagree about what is valid.
 //!
 //! A checkpoint, as a wallet receives it from `GET /v1/checkpoint` (DESIGN §5: a C2SP
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 mod batch;
 pub mod checkpoint;
@@ -35,6 +37,8 @@ pub mod merkle;
 pub mod receipt;
 pub mod replication;
 pub mod state;
+#[cfg(feature = "synth")]
+pub mod synth;
 pub mod verify;
 
 pub use hash::{Blake3, Hash, Sha256, TreeHasher};

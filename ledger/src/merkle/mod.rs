@@ -26,6 +26,7 @@
 //! A store proves it behaves by passing `conformance::run_hash_store_conformance` (cargo
 //! feature `testing`), as [`MemoryStore`] does.
 
+mod compact;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod counting;
@@ -37,6 +38,7 @@ mod plan;
 mod prove;
 mod store;
 
+pub use compact::CompactRange;
 pub use counting::CountingReader;
 pub use error::MerkleError;
 pub use integrate::{Integration, integrate};
