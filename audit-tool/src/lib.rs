@@ -5,7 +5,8 @@
 //! `testigo_ledger::verify` checks checkpoints, cosignatures and split-view evidence. On top of
 //! it, [`regulator`] answers what a regulator asks beyond the sequencer's rules
 //! (`docs/AUDIT.md`) and [`report`] writes them as JSON and as one self-contained HTML page with
-//! charts.
+//! charts; [`monitor`] follows live nodes and alerts on any violation.
 
+pub mod monitor;
 pub mod regulator;
 pub mod report;

@@ -91,6 +91,8 @@ pub struct Auditor {
     last_ms: u64,
     first_ms: Option<u64>,
     findings: Vec<Finding>,
+    /// Findings by kind, counting those past the listing cap.
+    finding_counts: BTreeMap<&'static str, u64>,
     consents: BTreeMap<u64, ConsentTrack>,
     claims: BTreeMap<u64, ClaimTrack>,
     names: BTreeMap<PublicKey, Party>,
@@ -114,6 +116,7 @@ impl Auditor {
             last_ms: 0,
             first_ms: None,
             findings: Vec::new(),
+            finding_counts: BTreeMap::new(),
             consents: BTreeMap::new(),
             claims: BTreeMap::new(),
             names: BTreeMap::new(),
@@ -123,6 +126,21 @@ impl Auditor {
             fees: Fees::default(),
             activity: Activity::default(),
             accesses: 0,
+        }
+    }
+
+    /// Takes the leaf bytes at `index` as a source gives them: bytes that are not one leaf
+    /// envelope end the replay there, like any other broken rule.
+    pub fn push_bytes(&mut self, index: u64, bytes: &[u8]) {
+        match Leaf::from_bytes(bytes) {
+            Ok(leaf) => self.push(index, leaf),
+            Err(e) => {
+                self.flush();
+                if self.stopped.is_none() {
+                    self.stop(index, format!("not a leaf: {e}"));
+                }
+                self.next = index.saturating_add(1);
+            }
         }
     }
 
@@ -142,12 +160,20 @@ impl Auditor {
         }
     }
 
+    /// The findings so far, in the order found (the payout deadline is checked by
+    /// [`Auditor::finish`] only).
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
     /// How many leaves were pushed.
     pub fn leaves(&self) -> u64 {
         self.next
     }
 
-    fn flush(&mut self) {
+    /// Applies the leaves waiting for a verification batch now (the monitor does this at each
+    /// checkpoint, so its findings are up to date).
+    pub fn flush(&mut self) {
         let batch = std::mem::take(&mut self.pending);
         let origin = self.engine.state().params().map(|p| p.origin.clone());
         let verdicts = match (&origin, self.stopped) {
@@ -220,7 +246,24 @@ impl Auditor {
 
     fn stop(&mut self, index: u64, reason: String) {
         self.stopped = Some(index);
-        self.findings.push(Finding::RuleViolation { index, reason });
+        self.record(Finding::RuleViolation { index, reason });
+    }
+
+    /// Keeps a finding that concerns the report's subject (all of them without one; a broken
+    /// log always), listing at most [`MAX_LISTED`] of each kind.
+    fn record(&mut self, finding: Finding) {
+        let concerns = match (&self.options.subject, &finding) {
+            (None, _) | (_, Finding::RuleViolation { .. }) => true,
+            (Some(s), f) => f.names(s),
+        };
+        if !concerns {
+            return;
+        }
+        let count = self.finding_counts.entry(finding.kind()).or_default();
+        *count += 1;
+        if *count <= MAX_LISTED as u64 {
+            self.findings.push(finding);
+        }
     }
 
     fn focused(&self, effects: &Effects) -> bool {
@@ -324,7 +367,7 @@ impl Auditor {
         let accessor = leaf.signer;
         self.check_revocation(index, leaf, a);
         if eprivacy::needs_consent_but_lacks_it(a.category, a.purpose, a.legal_basis) {
-            self.findings.push(Finding::EprivacyWithoutConsent {
+            self.record(Finding::EprivacyWithoutConsent {
                 index,
                 at_ms: at,
                 accessor,
@@ -339,7 +382,7 @@ impl Auditor {
                 u64::try_from(u128::from(payment.price) * u128::from(self.fees.fee_bps) / 10_000)
                     .unwrap_or(u64::MAX);
             if payment.fee != expected {
-                self.findings.push(Finding::FeeMismatch {
+                self.record(Finding::FeeMismatch {
                     index,
                     price: payment.price,
                     fee: payment.fee,
@@ -396,9 +439,10 @@ impl Auditor {
             Some((revoked_at, revoked_at_ms)) if revoked_at < index => {
                 track.accesses_after += 1;
                 track.last_access = Some((index, at));
-                self.findings.push(Finding::RevocationNotHonoured {
+                let subject = track.subject;
+                self.record(Finding::RevocationNotHonoured {
                     consent: a.consent.unwrap_or_default(),
-                    subject: track.subject,
+                    subject,
                     accessor: leaf.signer,
                     revoked_at,
                     revoked_at_ms,
@@ -416,6 +460,21 @@ impl Auditor {
         self.flush();
         summary::build(self)
     }
+}
+
+/// Audits a log given as archive records (leaves and checkpoints, in log order, from an archive
+/// or a node): the leaves are replayed, the checkpoints are the `replay` command's business.
+pub fn audit_records(
+    records: impl IntoIterator<Item = testigo_ledger::archive::Record>,
+    options: Options,
+) -> Audit {
+    let mut auditor = Auditor::new(options);
+    for record in records {
+        if let testigo_ledger::archive::Record::Leaf { index, bytes } = record {
+            auditor.push_bytes(index, &bytes);
+        }
+    }
+    auditor.finish()
 }
 
 fn position<T: PartialEq>(value: T, all: &[T]) -> usize {

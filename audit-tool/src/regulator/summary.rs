@@ -1,5 +1,7 @@
 //! The report's data ([`Audit`]): what the JSON holds and the HTML page draws.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use testigo_ledger::PublicKey;
 use testigo_ledger::entry::{DataCategory, LegalBasis, Purpose};
@@ -17,8 +19,10 @@ const CHART_ACCESSORS: usize = 8;
 pub struct Audit {
     /// The log and how far the replay went.
     pub log: LogSummary,
-    /// Everything found wrong; empty for a clean log.
+    /// Everything found wrong, at most [`MAX_LISTED`] of each kind; empty for a clean log.
     pub findings: Vec<Finding>,
+    /// How many findings of each kind, listed or not.
+    pub finding_counts: BTreeMap<String, u64>,
     /// Every revoked consent and its last access.
     pub revocations: Vec<Revocation>,
     /// Accesses on a basis other than consent, by basis and accessor.
@@ -248,7 +252,7 @@ fn charts(auditor: &Auditor) -> ChartData {
     }
 }
 
-fn claims(auditor: &Auditor, late: &mut Vec<Finding>) -> Claims {
+fn claims(auditor: &Auditor, late: &mut Vec<Finding>, late_count: &mut u64) -> Claims {
     let mut out = Claims::default();
     let mut delays = Vec::new();
     let subject = auditor.options.subject;
@@ -275,6 +279,9 @@ fn claims(auditor: &Auditor, late: &mut Vec<Finding>) -> Claims {
             }
         }
         if delay > auditor.options.payout_deadline_ms {
+            *late_count += 1;
+        }
+        if delay > auditor.options.payout_deadline_ms && late.len() < MAX_LISTED {
             late.push(Finding::PayoutLate {
                 claim: *index,
                 subject: claimant,
@@ -306,17 +313,18 @@ fn claims(auditor: &Auditor, late: &mut Vec<Finding>) -> Claims {
 pub(super) fn build(auditor: Auditor) -> Audit {
     let params = auditor.engine.state().params().cloned();
     let subject = auditor.options.subject;
-    let mut late = Vec::new();
-    let claims = claims(&auditor, &mut late);
-    let mut findings: Vec<Finding> = auditor
-        .findings
-        .iter()
-        .filter(|f| {
-            subject.is_none_or(|s| f.names(&s) || matches!(f, Finding::RuleViolation { .. }))
-        })
-        .cloned()
-        .collect();
+    let (mut late, mut late_count) = (Vec::new(), 0);
+    let claims = claims(&auditor, &mut late, &mut late_count);
+    let mut findings = auditor.findings.clone();
     findings.extend(late);
+    let mut finding_counts: BTreeMap<String, u64> = auditor
+        .finding_counts
+        .iter()
+        .map(|(k, n)| ((*k).to_owned(), *n))
+        .collect();
+    if late_count > 0 {
+        finding_counts.insert("payout_late".into(), late_count);
+    }
     let revocations = auditor
         .consents
         .iter()
@@ -389,6 +397,7 @@ pub(super) fn build(auditor: Auditor) -> Audit {
             subject,
         },
         findings,
+        finding_counts,
         revocations,
         non_consent,
         operator_uses,

@@ -504,3 +504,67 @@ fn the_report_has_every_chart_and_shows_the_findings() {
     let html = crate::report::render_html(&clean.audit(Options::default())).unwrap();
     assert!(html.contains("id=\"no-findings\""));
 }
+
+#[test]
+fn a_synthetic_log_replays_whole_and_its_money_matches_the_builders_engine() {
+    use testigo_ledger::synth::{Item, SynthConfig, build};
+    let (builder, items) = build(SynthConfig::default(), 3_000);
+    let mut auditor = Auditor::new(Options::default());
+    for item in items {
+        if let Item::Leaf { index, leaf } = item {
+            auditor.push(index, leaf);
+        }
+    }
+    let audit = auditor.finish();
+    assert_eq!(audit.log.replayed, builder.size());
+    assert!(
+        !audit.finding_counts.contains_key("rule_violation"),
+        "{:?}",
+        audit.finding_counts
+    );
+    let state = builder.engine().state();
+    let fees: u64 = state.accounts().map(|(_, a)| a.fees).sum();
+    assert_eq!(audit.fees.charged, fees);
+    // Every listed finding is counted, and no kind lists more than the cap.
+    for (kind, n) in &audit.finding_counts {
+        let listed = audit.findings.iter().filter(|f| f.kind() == kind).count() as u64;
+        assert_eq!(listed, (*n).min(super::MAX_LISTED as u64), "{kind}");
+    }
+}
+
+#[test]
+fn bytes_that_are_no_leaf_stop_the_replay_at_their_index() {
+    let (log, _, _, _) = world(0);
+    let mut auditor = Auditor::new(Options::default());
+    for (i, leaf) in log.leaves.iter().enumerate() {
+        auditor.push_bytes(i as u64, &leaf.to_bytes());
+    }
+    let bad = log.leaves.len() as u64;
+    auditor.push_bytes(bad, b"\x01 not a leaf");
+    let audit = auditor.finish();
+    assert_eq!(kinds(&audit), ["rule_violation"]);
+    assert!(matches!(audit.findings[0], Finding::RuleViolation { index, .. } if index == bad));
+    assert_eq!(audit.log.replayed, bad);
+}
+
+#[test]
+fn an_archived_log_audits_like_the_leaves_it_holds() {
+    use testigo_ledger::archive::{ArchiveReader, ArchiveWriter};
+    let (mut log, subject, accessor, _) = world(100);
+    log.sign(
+        &accessor,
+        access(&subject, None, LegalBasis::LegitimateInterest, 0),
+    );
+    let mut writer = ArchiveWriter::new(Vec::new()).unwrap();
+    for (i, leaf) in log.leaves.iter().enumerate() {
+        writer.write_leaf(i as u64, &leaf.to_bytes()).unwrap();
+    }
+    let bytes = writer.into_inner();
+    let mut reader = ArchiveReader::new(&bytes[..]).unwrap();
+    let records = std::iter::from_fn(|| reader.next_record().unwrap());
+    let from_archive = super::audit_records(records, Options::default());
+    let direct = log.audit(Options::default());
+    assert_eq!(from_archive.findings, direct.findings);
+    assert_eq!(kinds(&from_archive), ["eprivacy_without_consent"]);
+    assert_eq!(from_archive.log.replayed, log.leaves.len() as u64);
+}

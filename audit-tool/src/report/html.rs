@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::charts::{chart_svg, charts};
 use super::{ReportError, money, utc};
-use crate::regulator::{Audit, Finding, duration};
+use crate::regulator::{Audit, Finding, MAX_LISTED, duration};
 
 /// Escapes text for HTML element content and attribute values.
 fn esc(text: &str) -> String {
@@ -99,10 +99,15 @@ pub fn render_html(audit: &Audit) -> Result<String, ReportError> {
     if audit.findings.is_empty() {
         out.push_str("<p class=\"ok\" id=\"no-findings\">No findings: every revocation was honoured, no location or traffic data was used for marketing without consent, every fee is the Genesis fee and every payout was on time.</p>");
     } else {
+        let counts: Vec<String> = audit
+            .finding_counts
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
         let _ = write!(
             out,
-            "<p class=\"bad\" id=\"findings-count\">{} findings.</p>",
-            audit.findings.len()
+            "<p class=\"bad\" id=\"findings-count\">Findings: {} (at most {MAX_LISTED} of each kind listed below).</p>",
+            esc(&counts.join(", "))
         );
         table(
             &mut out,
