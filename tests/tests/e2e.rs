@@ -16,6 +16,7 @@ mod proofs;
 mod readers_under_flood;
 mod refusals;
 mod rejections;
+mod report;
 mod restart;
 mod simulate;
 mod submission;
