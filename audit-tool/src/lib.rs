@@ -6,14 +6,21 @@
 //! leaf that does not verify with what was expected and what was found ([`failure`]). [`export`]
 //! writes a node's log to an archive, resuming an existing one; [`check`] verifies split-view
 //! evidence and wallet receipts offline. The crate never links the node's code.
+//!
+//! On top of the replay, [`regulator`] answers what a regulator asks beyond the sequencer's rules
+//! (`docs/AUDIT.md`) and [`report`] writes them as JSON and as one self-contained HTML page with
+//! charts; [`monitor`] follows live nodes and alerts on any violation.
 
 pub mod check;
 pub mod export;
 pub mod failure;
 pub mod keyfile;
 pub mod money;
+pub mod monitor;
 pub mod progress;
+pub mod regulator;
 pub mod replay;
+pub mod report;
 pub mod source;
 
 /// Exit codes of `testigo-audit`.

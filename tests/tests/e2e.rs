@@ -18,6 +18,7 @@ mod proofs;
 mod readers_under_flood;
 mod refusals;
 mod rejections;
+mod report;
 mod restart;
 mod restore;
 mod simulate;
