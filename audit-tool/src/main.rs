@@ -8,9 +8,12 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use testigo_audit::check::{self, Trusted};
 use testigo_audit::progress::Progress;
+use testigo_audit::regulator::{Auditor, Options as AuditOptions};
 use testigo_audit::replay::{self, Options, Report};
+use testigo_audit::report::write_report;
 use testigo_audit::source::Source;
 use testigo_audit::{exit, export, keyfile};
+use testigo_ledger::archive::Record;
 use testigo_ledger::{Hash, PublicKey};
 
 const ABOUT: &str = "Replays a Testigo log and checks everything it claims, trusting nothing.";
@@ -43,7 +46,27 @@ enum Command {
     /// Create a regulator key file (0600) and print its public key for the log's genesis.
     #[command(after_help = KEY_HELP)]
     Key(KeyArgs),
+    /// Answer what a regulator asks beyond the sequencer's rules (docs/AUDIT.md): revocations
+    /// honoured, bases other than consent, ePrivacy uses of location and traffic data, the
+    /// operator's own uses, fees, payouts; written as JSON and one self-contained HTML page.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
+    /// The same report for one customer's data (GDPR Art. 15).
+    #[command(after_help = SUBJECT_HELP)]
+    Subject(SubjectArgs),
 }
+
+const REPORT_HELP: &str = "Examples:
+  testigo-audit report --archive log.archive --out reports/
+  testigo-audit report --node https://node.example:7700 --key regulator.key --out reports/
+Writes DIR/report.json and DIR/report.html (charts inline, nothing fetched when viewed).
+Exit codes: 0 no findings; 3 findings (listed on stdout and in the report); 1 a leaf breaks a
+rule, so the replay stopped there (run `replay` for the whole check); 2 could not read the log.";
+
+const SUBJECT_HELP: &str = "Examples:
+  testigo-audit subject 3q2+7w... --archive log.archive --out reports/
+Writes DIR/subject-<first 8 hex digits of the key>.{json,html}.
+Exit codes: as `report`.";
 
 const REPLAY_HELP: &str = "Examples:
   testigo-audit replay --archive log.archive
@@ -189,6 +212,30 @@ impl CheckArgs {
 }
 
 #[derive(Debug, Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The directory the report is written to (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// A claim paid later than this many days after it was made, or pending longer, is a finding.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    payout_deadline_days: u64,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct SubjectArgs {
+    /// The customer's wallet key, standard base64.
+    #[arg(value_name = "SUBJECT_KEY")]
+    subject: String,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
 struct KeyArgs {
     /// The key file to create (refused if it exists).
     #[arg(long, value_name = "FILE")]
@@ -265,6 +312,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 Err(e) => refused(&e),
             }
         }
+        Command::Report(args) => report_command(&args, None),
+        Command::Subject(args) => {
+            let subject = PublicKey::from_base64(&args.subject)
+                .context("the subject key is not base64 of 32 bytes")?;
+            report_command(&args.report, Some(subject))
+        }
         Command::Key(args) => {
             let key = testigo_ledger::entry::signature::generate_signing_key()
                 .context("no randomness for a key")?;
@@ -273,6 +326,58 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// Exit code of `report` and `subject` when the audit has findings.
+const FINDINGS: u8 = 3;
+
+fn report_command(args: &ReportArgs, subject: Option<PublicKey>) -> anyhow::Result<u8> {
+    let source = args.source.source()?;
+    let running = source.start()?;
+    let mut auditor = Auditor::new(AuditOptions {
+        subject,
+        payout_deadline_ms: args.payout_deadline_days.saturating_mul(86_400_000),
+    });
+    let mut progress = Progress::new("report", args.quiet);
+    let mut read = 0u64;
+    for chunk in &running.chunks {
+        for record in chunk? {
+            if let Record::Leaf { index, bytes } = record {
+                auditor.push_bytes(index, &bytes);
+                read += 1;
+            }
+        }
+        progress.update(read, running.position.fraction());
+    }
+    progress.done(read);
+    running.join();
+    let audit = auditor.finish();
+    let stem = match &subject {
+        Some(key) => format!("subject-{}", &hex_prefix(key)),
+        None => "report".to_owned(),
+    };
+    let (json, html) = write_report(&audit, &args.out, &stem)?;
+    for finding in &audit.findings {
+        println!("{}: {}", finding.kind(), finding.describe());
+    }
+    println!(
+        "{} leaves audited; {} findings; wrote {} and {}",
+        read,
+        audit.finding_counts.values().sum::<u64>(),
+        json.display(),
+        html.display()
+    );
+    Ok(if audit.finding_counts.contains_key("rule_violation") {
+        exit::FAILED
+    } else if audit.finding_counts.values().any(|&n| n > 0) {
+        FINDINGS
+    } else {
+        exit::OK
+    })
+}
+
+fn hex_prefix(key: &PublicKey) -> String {
+    key.0[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A file that was read but does not verify: exit 1, not 2, unless it was never readable.

@@ -10,9 +10,10 @@ fn audit(args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
     (
         out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+        format!("{}{stderr}", String::from_utf8_lossy(&out.stdout)),
     )
 }
 
@@ -75,4 +76,63 @@ fn key_creates_an_owner_only_file_and_refuses_to_overwrite_it() {
     );
     let (code, _) = audit(&["key", "--out", &path]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn report_writes_json_and_html_and_its_exit_code_says_whether_there_are_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = archive(dir.path(), false);
+    let out_dir = dir.path().join("reports");
+    let out_arg = out_dir.to_string_lossy().into_owned();
+    let (code, out) = audit(&["report", "--archive", &good, "--out", &out_arg, "--quiet"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    let findings: u64 = json["finding_counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(
+        json["finding_counts"].get("rule_violation").is_none(),
+        "{out}"
+    );
+    assert_eq!(code, if findings > 0 { 3 } else { 0 }, "{out}");
+    assert!(out.contains(&format!("{findings} findings")), "{out}");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg"), "the page has its charts");
+
+    // The first subject the log enrols gets its own report, named after its key.
+    let (_, items) = build(SynthConfig::default(), 200);
+    let subject = items
+        .iter()
+        .find_map(|item| match item {
+            Item::Leaf { leaf, .. } => match leaf.decode_body() {
+                Ok(testigo_ledger::entry::Body::EnrollSubject(e)) => Some(e.subject),
+                _ => None,
+            },
+            Item::Checkpoint { .. } => None,
+        })
+        .expect("the synthetic log enrols subjects");
+    let (code, out) = audit(&[
+        "subject",
+        &subject.to_string(),
+        "--archive",
+        &good,
+        "--out",
+        &out_arg,
+        "--quiet",
+    ]);
+    assert!(code == 0 || code == 3, "{code}: {out}");
+    let stem: String = subject.0[..4].iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        out_dir.join(format!("subject-{stem}.html")).exists(),
+        "{out}"
+    );
+
+    // A leaf that breaks the rules stops the analysis: exit 1.
+    let bad = archive(dir.path(), true);
+    let (code, out) = audit(&["report", "--archive", &bad, "--out", &out_arg, "--quiet"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("rule_violation: leaf 100"), "{out}");
 }
