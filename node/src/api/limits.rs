@@ -5,7 +5,11 @@
 //!   queueing without bound. Event streams (`GET /v1/events`) live for hours, so they are not
 //!   counted there but against `max_event_streams`.
 //! - **Bodies**: read here, before any handler, frame by frame. A body over `max_request_bytes`
-//!   is `413 payload_too_large` (at once when its `Content-Length` says so); a body that has not
+//!   is `413 payload_too_large`. The node still reads and drops a body of up to
+//!   [`DRAIN_FACTOR`] times the limit before it answers (bounded by the body timeout, holding
+//!   nothing), so a client that is still sending reads its 413 instead of a connection reset
+//!   (a broken pipe on its side); a larger one, by its `Content-Length` or as it arrives, is
+//!   answered at once and the connection closed. A body that has not
 //!   arrived within `body_timeout_ms` of its head is `408 request_timeout`, so a slow upload
 //!   cannot hold its memory for as long as it likes.
 //! - **Memory of all bodies together**: every body byte read is charged [`CHARGE_PER_BYTE`]
@@ -139,6 +143,10 @@ pub(crate) async fn limit(
     response
 }
 
+/// How many times `max_request_bytes` an oversized body may be before the node stops reading it
+/// to answer 413 (module docs).
+const DRAIN_FACTOR: usize = 2;
+
 /// Reads and discards at most `left` more bytes of `body` (the rest of a body under the size
 /// limit); the caller's timeout bounds the time.
 async fn drain(body: &mut Body, mut left: usize) {
@@ -170,7 +178,13 @@ async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    let drain_limit = max.saturating_mul(DRAIN_FACTOR);
+    if let Some(n) = declared.filter(|&n| n > max as u64) {
+        if n <= drain_limit as u64 {
+            let mut body = body;
+            let _ = tokio::time::timeout(limits.config.body_timeout, drain(&mut body, drain_limit))
+                .await;
+        }
         return Err(ApiError::PayloadTooLarge { limit: max });
     }
     if declared == Some(0) || axum::body::HttpBody::size_hint(&body).upper() == Some(0) {
@@ -192,6 +206,8 @@ async fn read_body(
                 continue;
             };
             if len + data.len() > max {
+                drop(frames);
+                drain(&mut body, drain_limit.saturating_sub(len + data.len())).await;
                 return Err(ApiError::PayloadTooLarge { limit: max });
             }
             let wanted = data.len() * CHARGE_PER_BYTE + FRAME_OVERHEAD;
