@@ -18,8 +18,8 @@
 //! cofactorless, small-order `A` and `R` refused) has no exact batch: admitting an item to a
 //! batch needed a torsion check of `R` that cost 0.55–0.65× a strict verification, so batching
 //! saved nothing. Measured on the project's 2-core machine (`cargo bench -p testigo-ledger
-//! --bench entry`), a ZIP 215 batch of 64 costs about a third of a strict verification per
-//! signature. The implementation is the well-kept `ed25519-zebra` (Zcash), which the
+//! --bench entry`, on a loaded host), a ZIP 215 batch of 64 costs about half a strict
+//! verification per signature (0.47–0.52× through `verify_leaves`). The implementation is the well-kept `ed25519-zebra` (Zcash), which the
 //! "Taming the many EdDSAs" test set pins (`ledger/tests/ed25519_speccheck.rs`).
 //!
 //! Under ZIP 215 a small-order key `A` with `R` of small order and `S = 0` satisfies the
