@@ -96,6 +96,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::TrustFile(args) => args.run(global),
+        Command::Ceiling(args) => {
+            global.refuse_client_options("ceiling")?;
+            if !(0.1..=60.0).contains(&args.seconds) {
+                anyhow::bail!("--seconds must be 0.1 to 60, not {}", args.seconds);
+            }
+            let cores = args.cores.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
+            let window = std::time::Duration::from_secs_f64(args.seconds);
+            let ceiling = testigo_node::loadgen::measure_ceiling(cores, window)?;
+            println!(
+                "ceiling: {:.0} sig/s on {} cores at once (one core's best batch {:.0}/s)",
+                ceiling.total(),
+                ceiling.cores,
+                ceiling.one_core_best
+            );
+            Ok(())
+        }
         Command::Loadgen(args) => args.run(global),
         Command::Simulate(args) => args.run(global),
         Command::Operator(args) => cli::operator::run(args, global),

@@ -130,6 +130,27 @@ pub(crate) enum Command {
     /// URLs), from the running node, checked against this data directory's key.
     #[command(after_help = trust_file::TRUST_FILE_EXAMPLE)]
     TrustFile(trust_file::TrustFileArgs),
+    /// Measure this machine's signature ceiling: the ledger's batch check of entry signatures
+    /// (ZIP 215, 1024 distinct keys) on every core at once, which throughput figures (loadgen,
+    /// a witness's catch-up, an audit replay) are divided by. Build with --release.
+    #[command(after_help = CEILING_EXAMPLE)]
+    Ceiling(CeilingArgs),
+}
+
+const CEILING_EXAMPLE: &str =
+    "Example (before and after a witness catches up, to divide its rate by):
+  testigo-node ceiling --seconds 2
+Prints: ceiling: 172024 sig/s on 2 cores at once (one core's best batch 90012/s)";
+
+/// What `ceiling` measures.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CeilingArgs {
+    /// Threads verifying at once [default: the cores this process may use].
+    #[arg(long)]
+    pub(crate) cores: Option<usize>,
+    /// How long to measure, in seconds (0.1 to 60).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) seconds: f64,
 }
 
 const RESTORE_EXAMPLE: &str = "Example (the primary stopped, its data directory lost):
