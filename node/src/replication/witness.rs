@@ -39,12 +39,16 @@ use super::{CosignError, Cosignatures, EvidenceStore, Halted, fork_evidence};
 use crate::metrics::Metrics;
 use crate::p2p::{P2pEvent, P2pHandle};
 use crate::sequencer::verify::verify_parallel;
-use crate::sequencer::{CheckpointInfo, FollowError, FollowerHandle};
+use crate::sequencer::{CheckpointInfo, FollowError, FollowerHandle, Segments};
 use crate::storage::Store;
 
 /// Fetched leaves held while their checkpoint has not arrived: more means the peer is not
 /// sending checkpoints, and the buffer is dropped.
 const MAX_PENDING: usize = 1 << 17;
+
+/// Leaves a catching-up witness commits at once, at most (a run of whole checkpoints; see
+/// `Witness::replay`): 8 leaf ranges, some 8 MiB of leaves held before they are stored.
+const RUN_LEAVES: usize = 8 * MAX_RANGE_LEAVES as usize;
 
 /// The largest checkpoint whose whole tree a witness fetches to look for a fork (32 bytes of
 /// memory per leaf); past it, the mismatch is logged without evidence.
@@ -377,13 +381,18 @@ impl Witness {
         result
     }
 
-    /// Takes verified ranges from `rx` in order and commits them checkpoint by checkpoint.
+    /// Takes verified ranges from `rx` in order, cuts them into checkpoints, and hands runs of
+    /// checkpoints to the follower, which commits each run at once. A run closes when it holds
+    /// [`RUN_LEAVES`] leaves or when no further range is waiting: a witness that keeps up
+    /// commits every checkpoint as it comes, one that is behind pays a commit per run.
     async fn replay(
         &mut self,
         peer: libp2p::PeerId,
         rx: &mut mpsc::Receiver<Result<Fetched, SyncError>>,
     ) -> Result<bool, SyncError> {
         let mut progress = false;
+        let mut run = Vec::new();
+        let mut run_leaves = 0;
         while let Some(fetched) = rx.recv().await {
             let Fetched {
                 start,
@@ -405,7 +414,7 @@ impl Witness {
                 )));
             }
             for checkpoint in checkpoints {
-                let have = self.store.tree_size();
+                let have = self.store.tree_size() + run_leaves as u64;
                 let take =
                     usize::try_from(checkpoint.size.saturating_sub(have)).unwrap_or(usize::MAX);
                 if take == 0 || take > self.pending.len() {
@@ -415,22 +424,50 @@ impl Witness {
                     )));
                 }
                 let segment: Vec<_> = self.pending.drain(..take).collect();
-                match self.follower.follow(segment, checkpoint.note.clone()).await {
-                    Ok(info) => {
-                        progress = true;
-                        self.metrics.p2p.leaves_verified.inc_by(take as u64);
-                        self.note_lag(&info);
-                    }
-                    Err(e) => {
-                        if e.is_fatal() {
-                            self.halted.set(e.to_string(), &self.metrics);
-                        } else if matches!(e, FollowError::Root { .. }) {
-                            self.search_fork(peer, checkpoint.note).await?;
-                        }
-                        return Err(SyncError::Refused(e.to_string()));
-                    }
-                }
+                run_leaves += take;
+                run.push((segment, checkpoint.note));
             }
+            if run_leaves >= RUN_LEAVES || (rx.is_empty() && !run.is_empty()) {
+                progress |= self.follow_run(peer, std::mem::take(&mut run)).await?;
+                run_leaves = 0;
+            }
+        }
+        if !run.is_empty() {
+            progress |= self.follow_run(peer, run).await?;
+        }
+        Ok(progress)
+    }
+
+    /// Hands one run of checkpoints to the follower; whether any was stored. A checkpoint it
+    /// refuses ends the sync (after the ones before it are stored): a broken rule halts the
+    /// witness, and leaves that do not make the signed root start the search for a fork.
+    async fn follow_run(&mut self, peer: libp2p::PeerId, run: Segments) -> Result<bool, SyncError> {
+        let notes: Vec<String> = run.iter().map(|(_, note)| note.clone()).collect();
+        let before = self.store.tree_size();
+        let followed = match self.follower.follow(run).await {
+            Ok(followed) => followed,
+            Err(e) => {
+                if e.is_fatal() {
+                    self.halted.set(e.to_string(), &self.metrics);
+                }
+                return Err(SyncError::Refused(e.to_string()));
+            }
+        };
+        if let Some(last) = followed.stored.last() {
+            self.metrics
+                .p2p
+                .leaves_verified
+                .inc_by(last.size.saturating_sub(before));
+            self.note_lag(last);
+        }
+        let progress = !followed.stored.is_empty();
+        if let Some(e) = followed.refused {
+            if matches!(e, FollowError::Root { .. })
+                && let Some(note) = notes.get(followed.stored.len())
+            {
+                self.search_fork(peer, note.clone()).await?;
+            }
+            return Err(SyncError::Refused(e.to_string()));
         }
         Ok(progress)
     }
@@ -533,7 +570,7 @@ impl Witness {
 }
 
 /// Ranges fetched and verified ahead of the replay.
-const AHEAD: usize = 2;
+const AHEAD: usize = 8;
 
 /// One range from a peer, every leaf parsed and its signature verified.
 struct Fetched {

@@ -10,21 +10,29 @@ use std::sync::atomic::AtomicUsize;
 
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::ErrorCode;
-use testigo_ledger::entry::Leaf;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::log::FollowError;
 use super::{
     BackendError, CheckpointInfo, Command, LogBackend, Outcome, RecentCheckpoints, Refusal,
-    SequencerHandle,
+    Segments, SequencerHandle,
 };
 
-/// One checkpoint's leaves (signatures verified) and its signed note.
+/// A run of consecutive checkpoints, each with its leaves (signatures verified) and its signed
+/// note.
 struct Segment {
-    leaves: Vec<(Leaf, Vec<u8>)>,
-    note: String,
-    reply: oneshot::Sender<Result<Arc<CheckpointInfo>, FollowError>>,
+    checkpoints: Segments,
+    reply: oneshot::Sender<Result<Followed, FollowError>>,
+}
+
+/// What the follower did with a run of checkpoints.
+#[derive(Debug)]
+pub(crate) struct Followed {
+    /// The checkpoints stored and published, in order.
+    pub(crate) stored: Vec<Arc<CheckpointInfo>>,
+    /// Why the checkpoint after them was not taken; the rest of the run was not looked at.
+    pub(crate) refused: Option<FollowError>,
 }
 
 /// Sends checkpoints to the follower task.
@@ -36,29 +44,22 @@ pub(crate) struct FollowerHandle {
 impl std::fmt::Debug for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Segment")
-            .field("leaves", &self.leaves.len())
+            .field("checkpoints", &self.checkpoints.len())
             .finish_non_exhaustive()
     }
 }
 
 impl FollowerHandle {
-    /// Stores one checkpoint of the log (see [`LogBackend::follow`]).
+    /// Stores a run of consecutive checkpoints of the log in one commit (see
+    /// [`LogBackend::follow_many`]).
     ///
     /// # Errors
-    /// The [`FollowError`]; [`FollowError::Backend`] if the task has stopped.
-    pub(crate) async fn follow(
-        &self,
-        leaves: Vec<(Leaf, Vec<u8>)>,
-        note: String,
-    ) -> Result<Arc<CheckpointInfo>, FollowError> {
+    /// A fatal [`FollowError`]; [`FollowError::Backend`] if the task has stopped.
+    pub(crate) async fn follow(&self, checkpoints: Segments) -> Result<Followed, FollowError> {
         let stopped = || FollowError::Backend(BackendError::invariant("the follower has stopped"));
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Segment {
-                leaves,
-                note,
-                reply,
-            })
+            .send(Segment { checkpoints, reply })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -127,20 +128,27 @@ async fn run(
                 None => break,
             },
             segment = segments.recv() => {
-                let Some(Segment { leaves, note, reply }) = segment else { break };
+                let Some(Segment { checkpoints, reply }) = segment else { break };
                 let Some(mut taken) = backend.take() else { break };
                 let joined = tokio::task::spawn_blocking(move || {
-                    let result = taken.follow(leaves, &note, &log_key);
+                    let result = taken.follow_many(checkpoints, &log_key);
                     (taken, result)
                 })
                 .await;
                 let (taken, result) = joined.map_err(BackendError::caused_by)?;
-                let fatal = result.as_ref().err().map(|e| e.is_fatal()).unwrap_or(false);
-                let result = result.map(|info| {
-                    let info = Arc::new(info);
-                    recent.push(info.clone());
-                    published.send_replace(Some(info.clone()));
-                    info
+                let fatal = result.as_ref().err().is_some_and(FollowError::is_fatal);
+                let result = result.map(|followed| {
+                    let stored: Vec<_> = followed.stored.into_iter().map(Arc::new).collect();
+                    for info in &stored {
+                        recent.push(info.clone());
+                    }
+                    if let Some(last) = stored.last() {
+                        published.send_replace(Some(last.clone()));
+                    }
+                    Followed {
+                        stored,
+                        refused: followed.refused,
+                    }
                 });
                 let message = result.as_ref().err().map(ToString::to_string);
                 let _ = reply.send(result);

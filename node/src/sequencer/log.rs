@@ -36,7 +36,7 @@ use testigo_ledger::map::{SparseMap, StateMap as _};
 use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, State, is_same_entry};
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
-use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal};
+use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal, Segments};
 use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store, WriteBatch};
 
@@ -270,15 +270,7 @@ impl FollowError {
 }
 
 impl LogBackend {
-    /// A witness's write path: takes the leaves of one checkpoint of the log (everything from
-    /// the stored tree's end up to the checkpoint, whose last leaf is its `StateRoot`),
-    /// signatures already verified by the caller, and stores them with the signed `note` the
-    /// way [`Backend::checkpoint`] stores the operator's own: leaves, tree hashes, index entries,
-    /// the state snapshot and the note in one atomic commit.
-    ///
-    /// First, with nothing changed yet: the note must verify under `log_key`, end where these
-    /// leaves end and carry the root they make. Then every leaf is applied with the ledger's
-    /// `Engine` (every rule, and the `StateRoot`'s map root against the replayed state).
+    /// A witness's write path for one checkpoint: [`LogBackend::follow_many`] of one.
     ///
     /// # Errors
     /// [`FollowError`]; only [`FollowError::is_fatal`] ones leave the backend unusable.
@@ -288,9 +280,103 @@ impl LogBackend {
         note: &str,
         log_key: &PublicKey,
     ) -> Result<CheckpointInfo, FollowError> {
+        let mut followed = self.follow_many(vec![(leaves, note.to_owned())], log_key)?;
+        match (followed.refused, followed.stored.pop()) {
+            (Some(refused), _) => Err(refused),
+            (None, Some(info)) => Ok(info),
+            (None, None) => {
+                Err(BackendError::invariant("a followed checkpoint was not stored").into())
+            }
+        }
+    }
+
+    /// A witness's write path: takes a run of consecutive checkpoints of the operator's log,
+    /// each with its leaves (everything from the end of the one before, the last leaf its
+    /// `StateRoot`, signatures already verified by the caller) and its signed note, and stores
+    /// them the way [`Backend::checkpoint`] stores the operator's own — leaves, tree hashes,
+    /// index entries, the state snapshot as of the last `StateRoot`, and every note — in one
+    /// atomic, durable commit. A witness catching up hands over many checkpoints at once, so
+    /// what a commit costs per account it touches is paid once per run, not once per checkpoint.
+    ///
+    /// Each checkpoint is checked before anything of it is applied: the note must verify under
+    /// `log_key`, end where its leaves end, close with its only `StateRoot` and carry the root
+    /// its leaves make. The first that fails ends the run: the ones before it are stored and it
+    /// is returned in [`Followed::refused`]. Then every leaf is applied with the ledger's
+    /// `Engine` (every rule, and each `StateRoot`'s map root against the replayed state).
+    ///
+    /// # Errors
+    /// Only the fatal [`FollowError`]s (a rule broken, the store failing): nothing of the run is
+    /// stored and the backend is unusable.
+    pub(crate) fn follow_many(
+        &mut self,
+        segments: Segments,
+        log_key: &PublicKey,
+    ) -> Result<Followed, FollowError> {
+        let mut batch = self.store.batch();
+        let mut closed = Vec::with_capacity(segments.len());
+        let mut refused = None;
+        let applying = Instant::now();
+        for (leaves, note) in segments {
+            let (checkpoint, integration) =
+                match self.check_segment(&batch, &leaves, &note, log_key) {
+                    Ok(checked) => checked,
+                    Err(e) => {
+                        refused = Some(e);
+                        break;
+                    }
+                };
+            let have = batch.new_size();
+            let raw = leaves.iter().map(|(_, bytes)| bytes.clone()).collect();
+            batch.push_integrated(raw, &integration);
+            let count = leaves.len();
+            for (i, (leaf, _)) in leaves.into_iter().enumerate() {
+                let index = have + i as u64;
+                if i + 1 == count {
+                    // The snapshot is as of the StateRoot, as the operator saves it.
+                    self.save_changes(&mut batch);
+                }
+                let effects = self
+                    .engine
+                    .apply_preverified(&leaf, leaf.sequenced_at)
+                    .map_err(|e| FollowError::Rule {
+                        index,
+                        reason: e.to_string(),
+                    })?;
+                self.tail.add(leaf.signer, &effects);
+            }
+            let map = self
+                .engine
+                .map()
+                .latest_snapshot()
+                .ok_or_else(|| BackendError::invariant("no map version after a StateRoot"))?;
+            closed.push((checkpoint.size(), integration.root, note, map));
+        }
+        self.metrics
+            .observe_phase("follow_apply", applying.elapsed());
+        if closed.is_empty() {
+            return Ok(Followed {
+                stored: Vec::new(),
+                refused,
+            });
+        }
+        self.tail.write_into(self.engine.state(), &mut batch);
+        let stored = self.commit_checkpoints(batch, closed)?;
+        Ok(Followed { stored, refused })
+    }
+
+    /// The checks [`LogBackend::follow_many`] makes on one checkpoint before applying any of it,
+    /// over the stored tree plus what `batch` holds: the note, where it ends, where its
+    /// `StateRoot` is, and the root its leaves make. Changes nothing.
+    fn check_segment(
+        &self,
+        batch: &WriteBatch,
+        leaves: &[(Leaf, Vec<u8>)],
+        note: &str,
+        log_key: &PublicKey,
+    ) -> Result<(Checkpoint, testigo_ledger::merkle::Integration), FollowError> {
         let checkpoint =
             testigo_ledger::checkpoint::verify_checkpoint(note.as_bytes(), &self.origin, log_key)?;
-        let have = self.store.tree_size();
+        let have = batch.new_size();
         let given = leaves.len() as u64;
         if given == 0 || have + given != checkpoint.size() {
             return Err(FollowError::Gap {
@@ -316,11 +402,13 @@ impl LogBackend {
                 });
             }
         }
-        let mut batch = self.store.batch();
-        let raw: Vec<Vec<u8>> = leaves.iter().map(|(_, bytes)| bytes.clone()).collect();
+        let hashes: Vec<_> = leaves
+            .iter()
+            .map(|(_, bytes)| Blake3.hash_leaf(bytes))
+            .collect();
         let integration = self
             .store
-            .append_leaves(&mut batch, &Blake3, raw)
+            .integrate_leaves(batch, &Blake3, &hashes)
             .map_err(fatal)?;
         if integration.root != *checkpoint.root() {
             return Err(FollowError::Root {
@@ -329,67 +417,69 @@ impl LogBackend {
                 found: integration.root,
             });
         }
-        let applying = Instant::now();
-        let count = leaves.len();
-        for (i, (leaf, _)) in leaves.into_iter().enumerate() {
-            let index = have + i as u64;
-            if i + 1 == count {
-                // The snapshot is as of the StateRoot, as the operator saves it.
-                self.save_changes(&mut batch);
-            }
-            let effects = self
-                .engine
-                .apply_preverified(&leaf, leaf.sequenced_at)
-                .map_err(|e| FollowError::Rule {
-                    index,
-                    reason: e.to_string(),
-                })?;
-            self.tail.add(leaf.signer, &effects);
-        }
-        self.metrics
-            .observe_phase("follow_apply", applying.elapsed());
-        let map = self
-            .engine
-            .map()
-            .latest_snapshot()
-            .ok_or_else(|| BackendError::invariant("no map version after a StateRoot"))?;
-        self.tail.write_into(self.engine.state(), &mut batch);
-        Ok(self.commit_checkpoint(
-            batch,
-            checkpoint.size(),
-            integration.root,
-            note.to_owned(),
-            map,
-        )?)
+        Ok((checkpoint, integration))
     }
 
     /// Stores the checkpoint `note` with `batch` in one durable commit, then lets go of old map
     /// versions: the end of both write paths, the operator's and a witness's.
     fn commit_checkpoint(
         &mut self,
-        mut batch: WriteBatch,
+        batch: WriteBatch,
         size: u64,
         root: testigo_ledger::Hash,
         note: String,
         map: testigo_ledger::map::MapSnapshot,
     ) -> Result<CheckpointInfo, BackendError> {
-        batch.set_checkpoint(size, note.clone());
+        self.commit_checkpoints(batch, vec![(size, root, note, map)])?
+            .pop()
+            .ok_or_else(|| BackendError::invariant("a committed checkpoint went missing"))
+    }
+
+    /// Stores the checkpoints `closed` (size, root, note and map version each, in order) with
+    /// `batch` in one durable commit, then lets go of map versions older than the last one's.
+    fn commit_checkpoints(
+        &mut self,
+        mut batch: WriteBatch,
+        closed: Vec<(
+            u64,
+            testigo_ledger::Hash,
+            String,
+            testigo_ledger::map::MapSnapshot,
+        )>,
+    ) -> Result<Vec<CheckpointInfo>, BackendError> {
+        for (size, _, note, _) in &closed {
+            batch.set_checkpoint(*size, note.clone());
+        }
         let committing = Instant::now();
         self.store.commit(batch).map_err(fatal)?;
         self.metrics
             .observe_phase("checkpoint_commit", committing.elapsed());
-        if let Some(oldest) = map.version().checked_sub(KEEP_MAP_VERSIONS) {
+        if let Some((_, _, _, map)) = closed.last()
+            && let Some(oldest) = map.version().checked_sub(KEEP_MAP_VERSIONS)
+        {
             // Dropping old roots frees what only they used (unless a reader still holds it).
             self.engine.map_mut().prune(oldest).map_err(fatal)?;
         }
-        Ok(CheckpointInfo {
-            size,
-            root,
-            note,
-            map,
-            state_root: OnceLock::new(),
-        })
+        Ok(closed
+            .into_iter()
+            .map(|(size, root, note, map)| CheckpointInfo {
+                size,
+                root,
+                note,
+                map,
+                state_root: OnceLock::new(),
+            })
+            .collect())
     }
+}
+
+/// What [`LogBackend::follow_many`] did with a run of checkpoints.
+#[derive(Debug)]
+pub(crate) struct Followed {
+    /// The checkpoints stored, in order (all of the run, or those before `refused`).
+    pub(crate) stored: Vec<CheckpointInfo>,
+    /// Why the checkpoint after the stored ones was not taken (nothing of it changed).
+    pub(crate) refused: Option<FollowError>,
 }
 
 impl Backend for LogBackend {

@@ -67,6 +67,10 @@ pub struct Outcome {
 }
 
 /// A read of the sequencer's state, answered between batches.
+/// A run of a primary's checkpoints as a follower receives them: each one's
+/// new leaves with their stored bytes, and its signed note.
+pub(crate) type Segments = Vec<(Vec<(Leaf, Vec<u8>)>, String)>;
+
 pub(crate) type ReadFn = Box<dyn FnOnce(&dyn Backend) + Send>;
 
 pub(crate) enum Command {

@@ -31,7 +31,7 @@ pub struct WriteBatch {
     claims: BTreeMap<u64, Vec<u8>>,
     state_header: Option<Vec<u8>>,
     map: Vec<MapWriteBatch>,
-    checkpoint: Option<(u64, String)>,
+    checkpoints: Vec<(u64, String)>,
     cosignatures: Vec<(u64, String, String)>,
     log_params: Option<Vec<u8>>,
 }
@@ -66,7 +66,7 @@ impl WriteBatch {
             && self.claims.is_empty()
             && self.state_header.is_none()
             && self.map.is_empty()
-            && self.checkpoint.is_none()
+            && self.checkpoints.is_empty()
             && self.cosignatures.is_empty()
             && self.log_params.is_none()
     }
@@ -78,6 +78,14 @@ impl WriteBatch {
         let index = self.new_size();
         self.leaves.push(leaf);
         index
+    }
+
+    /// Appends `leaves` with the tree hashes [`Store::integrate_leaves`] computed for them over
+    /// this batch as it is now.
+    pub fn push_integrated(&mut self, leaves: Vec<Vec<u8>>, integration: &Integration) {
+        debug_assert_eq!(integration.new_size, self.new_size() + leaves.len() as u64);
+        self.leaves.extend(leaves);
+        self.put_tree_hashes(&integration.writes);
     }
 
     /// Adds tree hashes to persist, such as [`Integration::writes`].
@@ -134,9 +142,10 @@ impl WriteBatch {
     }
 
     /// Stores a signed checkpoint note for tree size `size`; it becomes the latest checkpoint
-    /// unless a larger one is stored.
+    /// unless a larger one is stored. A batch may store several (a witness catching up commits
+    /// a run of checkpoints at once), in growing order; the last is the one published.
     pub fn set_checkpoint(&mut self, size: u64, note: String) {
-        self.checkpoint = Some((size, note));
+        self.checkpoints.push((size, note));
     }
 
     /// Stores a witness's cosignature line for the checkpoint of `size`.
@@ -216,10 +225,29 @@ impl Store {
         leaves: Vec<Vec<u8>>,
     ) -> Result<Integration, StorageError> {
         let hashes: Vec<Hash> = leaves.iter().map(|leaf| hasher.hash_leaf(leaf)).collect();
-        let integration = integrate(hasher, &self.pending(batch), batch.new_size(), &hashes)?;
-        batch.leaves.extend(leaves);
-        batch.put_tree_hashes(&integration.writes);
+        let integration = self.integrate_leaves(batch, hasher, &hashes)?;
+        batch.push_integrated(leaves, &integration);
         Ok(integration)
+    }
+
+    /// What appending leaves with `leaf_hashes` to the stored tree plus `batch` would make (new
+    /// size, root, hashes to write), without changing `batch`: a caller can check the root first
+    /// and then [`WriteBatch::push_integrated`].
+    ///
+    /// # Errors
+    /// As [`Store::append_leaves`].
+    pub fn integrate_leaves<H: TreeHasher>(
+        &self,
+        batch: &WriteBatch,
+        hasher: &H,
+        leaf_hashes: &[Hash],
+    ) -> Result<Integration, StorageError> {
+        Ok(integrate(
+            hasher,
+            &self.pending(batch),
+            batch.new_size(),
+            leaf_hashes,
+        )?)
     }
 
     /// Turns `batch` into engine operations, checking it against the stored state. Called with
@@ -286,7 +314,15 @@ impl Store {
         for map in &batch.map {
             map_ops(map, &mut ops);
         }
-        if let Some((size, note)) = &batch.checkpoint {
+        let mut previous = None;
+        for (size, note) in &batch.checkpoints {
+            if previous.is_some_and(|previous| *size <= previous) {
+                return Err(StorageError::MalformedCheckpoint {
+                    size: *size,
+                    reason: "checkpoints of one batch must grow".into(),
+                });
+            }
+            previous = Some(*size);
             self.checkpoint_ops(*size, note, new_size, &mut ops)?;
         }
         for (size, witness, line) in &batch.cosignatures {
@@ -371,7 +407,7 @@ impl Store {
         self.engine.commit(&prepared.ops)?;
         self.committed(prepared);
         // `prepare` parsed the note already; its root is the one just signed.
-        if let Some((size, note)) = &batch.checkpoint
+        if let Some((size, note)) = batch.checkpoints.last()
             && let Ok((_, root)) = parse_checkpoint(note)
         {
             self.set_anchor(*size, root);
