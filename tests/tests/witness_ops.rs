@@ -20,13 +20,13 @@ use testigo_tests::proxy::{Relay, multiaddr_port};
 const DEADLINE: Duration = Duration::from_secs(120);
 const ANY_PORT: &str = "/ip4/127.0.0.1/tcp/0";
 
-/// Entries in the catch-up test's log: `TESTIGO_CATCHUP_ENTRIES`, or 20,000 (the closing figure
-/// of issue 9 was taken with 100,000).
+/// Entries in the catch-up test's log: `TESTIGO_CATCHUP_ENTRIES`, or 100,000 as issue 9 asks
+/// (about 23 s in a debug build on this machine).
 fn catch_up_entries() -> usize {
     std::env::var("TESTIGO_CATCHUP_ENTRIES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+        .unwrap_or(100_000)
 }
 
 fn witness_keys(count: usize) -> Vec<WitnessKey> {
