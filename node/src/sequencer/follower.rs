@@ -26,14 +26,8 @@ struct Segment {
     reply: oneshot::Sender<Result<Followed, FollowError>>,
 }
 
-/// What the follower did with a run of checkpoints.
-#[derive(Debug)]
-pub(crate) struct Followed {
-    /// The checkpoints stored and published, in order.
-    pub(crate) stored: Vec<Arc<CheckpointInfo>>,
-    /// Why the checkpoint after them was not taken; the rest of the run was not looked at.
-    pub(crate) refused: Option<FollowError>,
-}
+/// What the follower did with a run of checkpoints: those stored, as published.
+pub(crate) type Followed = super::log::Followed<Arc<CheckpointInfo>>;
 
 /// Sends checkpoints to the follower task.
 #[derive(Clone, Debug)]

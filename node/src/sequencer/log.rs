@@ -326,10 +326,10 @@ impl LogBackend {
                     }
                 };
             let have = batch.new_size();
-            let raw = leaves.iter().map(|(_, bytes)| bytes.clone()).collect();
+            let (leaves, raw): (Vec<Leaf>, Vec<Vec<u8>>) = leaves.into_iter().unzip();
             batch.push_integrated(raw, &integration);
             let count = leaves.len();
-            for (i, (leaf, _)) in leaves.into_iter().enumerate() {
+            for (i, leaf) in leaves.into_iter().enumerate() {
                 let index = have + i as u64;
                 if i + 1 == count {
                     // The snapshot is as of the StateRoot, as the operator saves it.
@@ -473,11 +473,12 @@ impl LogBackend {
     }
 }
 
-/// What [`LogBackend::follow_many`] did with a run of checkpoints.
+/// What [`LogBackend::follow_many`] did with a run of checkpoints (and the follower task,
+/// which shares them as `Followed<Arc<CheckpointInfo>>`).
 #[derive(Debug)]
-pub(crate) struct Followed {
+pub(crate) struct Followed<I = CheckpointInfo> {
     /// The checkpoints stored, in order (all of the run, or those before `refused`).
-    pub(crate) stored: Vec<CheckpointInfo>,
+    pub(crate) stored: Vec<I>,
     /// Why the checkpoint after the stored ones was not taken (nothing of it changed).
     pub(crate) refused: Option<FollowError>,
 }
