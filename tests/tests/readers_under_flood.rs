@@ -4,12 +4,15 @@
 //! missing account (200 with a non-inclusion proof, which the node must remember). Then the
 //! operator, a subject and an operator command still get through, a replay of an accepted
 //! request is refused although its key was evicted, and the per-key rate limit answers 429.
+//! Keys signing minutes ahead of the node's clock take at most an eighth of the slots, so they
+//! cannot push the eviction floor above the clock of a key the node does not hold.
 
 use ed25519_dalek::SigningKey;
 use futures::StreamExt as _;
 use hyper::StatusCode;
 use testigo_client::{ClientError, Signer};
 use testigo_ledger::api::{Wait, key_segment};
+use testigo_ledger::auth::sign_request;
 use testigo_node::operator::Operator;
 use testigo_node::operator::enroll_subject::EnrollSubjectArgs;
 use testigo_tests::cluster::{Options, TestNode};
@@ -119,6 +122,42 @@ async fn a_flood_of_throwaway_keys_locks_out_neither_readers_nor_subjects() {
         counter(&node, "testigo_replay_keys").await,
         REPLAY_KEYS as u64
     );
+
+    // Keys signing 4 minutes ahead of the clock: at most an eighth of the slots take them, the
+    // rest are refused busy. Another round of current-clock keys then cycles the slots, and a key
+    // the node has never seen, with a current clock, is still above the floor.
+    let ahead_ts = testigo_client::now_ms() + 4 * 60 * 1_000;
+    let ahead = futures::stream::iter(2 * FLOOD_KEYS..3 * FLOOD_KEYS)
+        .map(|n| async move {
+            let key = throwaway(n);
+            let path = format!("/v1/accounts/{}", key_segment(&public(&key)));
+            let header = sign_request(&key, "GET", &path, ahead_ts);
+            client.get_with_auth(&path, header).await.status
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    let taken = ahead.iter().filter(|s| **s == StatusCode::OK).count();
+    let busy = ahead
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert_eq!(
+        (taken, busy),
+        (REPLAY_KEYS / 8, ahead.len() - REPLAY_KEYS / 8)
+    );
+    assert_eq!(
+        counter(&node, "testigo_signed_refusals_total{code=\"busy\"}").await,
+        busy as u64
+    );
+    for n in 3 * FLOOD_KEYS..4 * FLOOD_KEYS {
+        let key = throwaway(n);
+        let path = format!("/v1/accounts/{}", key_segment(&public(&key)));
+        client.get_signed_as(&key, &path).await.ok();
+    }
+    let newcomer = throwaway(5 * FLOOD_KEYS);
+    let path = format!("/v1/accounts/{}", key_segment(&public(&newcomer)));
+    client.get_signed_as(&newcomer, &path).await.ok();
 
     // Replays of accepted requests whose keys were evicted long ago: refused.
     let replayed = client.get_with_auth(&alice_path, alice_first).await;

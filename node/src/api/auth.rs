@@ -125,6 +125,9 @@ impl Authorizer {
             Refused::RateLimited { retry_after_ms } => ApiError::RateLimited {
                 retry_after_secs: retry_after_ms.div_ceil(1000).max(1),
             },
+            Refused::AheadFull => ApiError::Busy(
+                "too many keys sign with a ts ahead of the node's clock; check this clock",
+            ),
         })
     }
 

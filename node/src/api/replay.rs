@@ -10,6 +10,14 @@
 //! *floor* rises to that `ts`: a key not held is treated as if everything up to the floor were
 //! used, so a replay of an evicted key's request is still refused, and an honest client, whose
 //! timestamp is the current time, is above the floor.
+//!
+//! Keys signing *ahead* of the node's clock (more than [`AHEAD_SLACK_MS`] above the latest server
+//! time) may hold at most an eighth of the capacity. Without that bound, keys signing up to 5
+//! minutes ahead could fill every slot, and evicting them would push the floor minutes into the
+//! future, refusing every honest key the node does not hold. With it, the evicted key (the one
+//! with the lowest highest `ts`) is never ahead, so the floor stays at most [`AHEAD_SLACK_MS`]
+//! above the clock; a new key that would be ahead while the ahead slots are full is refused
+//! ([`Refused::AheadFull`]) and nothing is recorded.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -22,6 +30,10 @@ use super::rate::{Bucket, RateLimit};
 /// arrival of requests signed in parallel). One bit per millisecond.
 pub(crate) const REPLAY_SLACK_MS: u64 = 1_024;
 const WORDS: usize = (REPLAY_SLACK_MS / 64) as usize;
+
+/// How far above the node's clock a key's highest `ts` may be before the key counts as *ahead*:
+/// room for honest clocks that run slightly fast.
+pub(crate) const AHEAD_SLACK_MS: u64 = 1_000;
 
 /// One key's used timestamps: `highest` and a bitmap of the [`REPLAY_SLACK_MS`] below it (bit
 /// `i` is `highest - 1 - i`).
@@ -124,6 +136,9 @@ pub(crate) enum Refused {
     Stale(Stale),
     /// The key is over its rate; a token is available in this many milliseconds.
     RateLimited { retry_after_ms: u64 },
+    /// The `ts` is more than [`AHEAD_SLACK_MS`] ahead of the node's clock and the slots for keys
+    /// ahead of it are full.
+    AheadFull,
 }
 
 /// The per-key replay state of every signed request the node accepted, bounded.
@@ -137,6 +152,10 @@ pub(crate) struct ReplayGuard {
     held: HashMap<PublicKey, Slot>,
     /// `(highest ts, key)` of every held stranger: the eviction order.
     by_highest: BTreeSet<(u64, PublicKey)>,
+    /// The part of `by_highest` more than [`AHEAD_SLACK_MS`] above `clock`: at most
+    /// `ahead_capacity` keys.
+    ahead: BTreeSet<(u64, PublicKey)>,
+    ahead_capacity: usize,
     /// The highest `ts` of any evicted key: a key not held may use only timestamps above it.
     floor: u64,
     /// The latest server time seen: what expiry is judged against, so that a request checked
@@ -152,13 +171,16 @@ impl ReplayGuard {
         capacity: usize,
         rate: RateLimit,
     ) -> Self {
+        let capacity = capacity.max(1);
         Self {
-            capacity: capacity.max(1),
+            capacity,
             rate,
             readers: readers.into_iter().collect(),
             reserved: HashMap::new(),
             held: HashMap::new(),
             by_highest: BTreeSet::new(),
+            ahead: BTreeSet::new(),
+            ahead_capacity: capacity / 8,
             floor: 0,
             clock: 0,
             evictions: 0,
@@ -187,9 +209,14 @@ impl ReplayGuard {
             return Err(Refused::Stale(Stale::Expired));
         }
         self.drop_expired();
+        self.settle_ahead();
+        let ahead = ts > self.clock.saturating_add(AHEAD_SLACK_MS);
         let Some(slot) = self.held.get_mut(key) else {
             if ts <= self.floor {
                 return Err(Refused::Stale(Stale::TooOld));
+            }
+            if ahead && self.ahead.len() >= self.ahead_capacity {
+                return Err(Refused::AheadFull);
             }
             let mut bucket = Bucket::full(&self.rate, now);
             bucket
@@ -206,20 +233,46 @@ impl ReplayGuard {
                 },
             );
             self.by_highest.insert((ts, *key));
+            if ahead {
+                self.ahead.insert((ts, *key));
+            }
             return Ok(());
         };
         slot.window.check(ts).map_err(Refused::Stale)?;
+        let before = slot.window.highest;
+        let was_ahead = self.ahead.contains(&(before, *key));
+        if ahead && ts > before && !was_ahead && self.ahead.len() >= self.ahead_capacity {
+            return Err(Refused::AheadFull);
+        }
         slot.bucket
             .take(&self.rate, now)
             .map_err(|retry_after_ms| Refused::RateLimited { retry_after_ms })?;
-        let before = slot.window.highest;
         slot.window.record(ts);
         let after = slot.window.highest;
         if after != before {
             self.by_highest.remove(&(before, *key));
             self.by_highest.insert((after, *key));
+            if was_ahead {
+                self.ahead.remove(&(before, *key));
+            }
+            if after > self.clock.saturating_add(AHEAD_SLACK_MS) {
+                self.ahead.insert((after, *key));
+            }
         }
         Ok(())
+    }
+
+    /// Keys whose highest `ts` the clock has come within [`AHEAD_SLACK_MS`] of are no longer
+    /// ahead.
+    fn settle_ahead(&mut self) {
+        let limit = self.clock.saturating_add(AHEAD_SLACK_MS);
+        while self
+            .ahead
+            .first()
+            .is_some_and(|&(highest, _)| highest <= limit)
+        {
+            self.ahead.pop_first();
+        }
     }
 
     /// Drops the keys whose highest `ts` is more than the window before `now`: every `ts` they
@@ -236,10 +289,12 @@ impl ReplayGuard {
     }
 
     /// Evicts the held key with the lowest highest `ts`, raising the floor to it: the smallest
-    /// rise that keeps every timestamp it used refused.
+    /// rise that keeps every timestamp it used refused. At most an eighth of the held keys are
+    /// ahead, so this one is not, and the floor stays within [`AHEAD_SLACK_MS`] of the clock.
     fn evict_one(&mut self) {
         if let Some((highest, key)) = self.by_highest.pop_first() {
             self.held.remove(&key);
+            self.ahead.remove(&(highest, key));
             self.floor = self.floor.max(highest);
             self.evictions += 1;
         }
@@ -376,6 +431,48 @@ mod tests {
             g.accept(&key(999), T + 999, later - 1),
             stale(Stale::Expired)
         );
+    }
+
+    #[test]
+    fn keys_signing_ahead_of_the_clock_cannot_push_the_floor_past_it() {
+        let mut g = guard(64);
+        let ahead = T + 5 * 60 * 1_000;
+        // Keys signing 5 minutes ahead take at most an eighth of the slots.
+        for n in 1..=8 {
+            assert_eq!(g.accept(&key(n), ahead, T), Ok(()));
+        }
+        assert_eq!(g.accept(&key(9), ahead, T), Err(Refused::AheadFull));
+        // A held key that is not ahead cannot move ahead while those slots are full either; the
+        // refusal records nothing, so the same ts is accepted once the clock has caught up.
+        assert_eq!(g.accept(&key(10), T, T), Ok(()));
+        assert_eq!(g.accept(&key(10), ahead, T), Err(Refused::AheadFull));
+        // A flood of keys at the edge of the slack cycles every other slot; each eviction takes
+        // the lowest highest ts, which is never an ahead key, so the floor stays within the
+        // slack of the clock (a flood that cycles the whole bound within the slack can still
+        // hold it above the clock: that is the bound's price), and a key a millisecond past the
+        // slack still finds the ahead slots full.
+        for n in 100..2_000 {
+            let now = T + u64::from(n);
+            assert_eq!(g.accept(&key(n), now + AHEAD_SLACK_MS, now), Ok(()));
+            assert!(g.floor() <= now + AHEAD_SLACK_MS, "floor {}", g.floor());
+            if n % 100 == 0 {
+                let fast = key(1_000_000 + n);
+                assert_eq!(
+                    g.accept(&fast, now + AHEAD_SLACK_MS + 1, now),
+                    Err(Refused::AheadFull)
+                );
+            }
+        }
+        assert!(g.evictions() > 1_000);
+        assert_eq!(g.ahead.len(), 8);
+        // The flood over, a key with a current clock is above the floor.
+        let now = T + 2_000 + AHEAD_SLACK_MS + 1;
+        assert_eq!(g.accept(&key(3_000_000), now, now), Ok(()));
+        // Once the clock reaches them the ahead keys count as ordinary ones and free their slots.
+        let later = ahead - AHEAD_SLACK_MS;
+        assert_eq!(g.accept(&key(9), ahead, later), Ok(()));
+        assert!(g.ahead.is_empty());
+        assert_eq!(g.accept(&key(10), ahead, later), Ok(()));
     }
 
     #[test]
