@@ -357,18 +357,38 @@ impl Client {
         self.get_signed_json(&path).await
     }
 
-    /// `GET /v1/accounts/{key}/consents`, signed: the node's list of grants made by or naming
-    /// the account (live state, not proven).
+    /// `GET /v1/accounts/{key}/consents?from=I`, signed, every page: the node's list of grants
+    /// made by or naming the account (as of its latest `StateRoot`, not proven).
     ///
     /// # Errors
-    /// See [`ClientError`].
+    /// See [`ClientError`]; [`ClientError::Protocol`] if a page does not move on.
     pub async fn consents(&self, key: &PublicKey) -> Result<Consents, ClientError> {
-        self.get_signed_json(&format!("/v1/accounts/{}/consents", key_segment(key)))
-            .await
+        let mut all = Vec::new();
+        let mut from = 0;
+        loop {
+            let path = format!("/v1/accounts/{}/consents?from={from}", key_segment(key));
+            let page: Consents = self.get_signed_json(&path).await?;
+            all.extend(page.consents);
+            match page.next {
+                Some(next) if next > from => from = next,
+                Some(next) => {
+                    return Err(ClientError::Protocol {
+                        url: self.transport.url(&path),
+                        status: 200,
+                        message: format!("the next page starts at {next}, not after {from}"),
+                    });
+                }
+                None => break,
+            }
+        }
+        Ok(Consents {
+            consents: all,
+            next: None,
+        })
     }
 
     /// `GET /v1/claims/pending?from=I`, signed (operator, witness or regulator): one page of
-    /// the claims awaiting payout (live state, not proven).
+    /// the claims awaiting payout (as of the node's latest `StateRoot`, not proven).
     ///
     /// # Errors
     /// See [`ClientError`].

@@ -347,12 +347,16 @@ pub struct ConsentView {
     pub consent: crate::state::Consent,
 }
 
-/// `GET /v1/accounts/{key}/consents`: the grants the account made (a subject) or that name it or
-/// any accessor (an accessor), live state.
+/// `GET /v1/accounts/{key}/consents?from=I`: the grants the account made (a subject) or that
+/// name it or any accessor (an accessor), with index at least `I`, as of the latest `StateRoot`;
+/// capped per response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consents {
     /// The grants, by index.
     pub consents: Vec<ConsentView>,
+    /// The `from` of the next page, if the cap cut this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 /// `GET /healthz`.

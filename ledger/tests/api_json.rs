@@ -66,8 +66,23 @@ fn consent_view_json_is_flat_and_unchanged() {
     open.consent.revoked_at = None;
     let consents = Consents {
         consents: vec![view(), open],
+        next: None,
     };
     assert_eq!(serde_json::to_value(&consents).unwrap(), served);
     let parsed: Consents = serde_json::from_value(served).unwrap();
     assert_eq!(parsed, consents);
+    // A page cut by the cap says where the next starts.
+    let cut = Consents {
+        next: Some(14),
+        ..consents
+    };
+    let mut with_next = serde_json::to_value(&cut).unwrap();
+    assert_eq!(with_next["next"], 14);
+    with_next.as_object_mut().unwrap().remove("next");
+    assert_eq!(
+        with_next,
+        serde_json::to_value(&cut.consents)
+            .map(|c| json!({"consents": c}))
+            .unwrap()
+    );
 }

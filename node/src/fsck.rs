@@ -17,10 +17,10 @@ use testigo_ledger::checkpoint::{SignedNote, verify_checkpoint_note};
 use testigo_ledger::entry::Leaf;
 use testigo_ledger::map::SparseMap;
 use testigo_ledger::merkle::{HashReader as _, MemoryStore, NodeId, root};
-use testigo_ledger::state::Engine;
+use testigo_ledger::state::{Engine, State};
 use testigo_ledger::{Blake3, Hash, PublicKey, TreeHasher as _};
 
-use crate::storage::{StorageError, Store};
+use crate::storage::{StorageError, Store, grant_key};
 
 /// Leaves read per page.
 const PAGE: u64 = 1_000;
@@ -249,8 +249,67 @@ pub fn fsck_data_dir(
     let store = Store::open(&config.store_path(), &store_config)?;
     let report = fsck(&store, progress)?;
     if let Some(latest) = store.latest_checkpoint()? {
-        crate::recovery::restore(&store, latest.size)
+        let engine = crate::recovery::restore(&store, latest.size)
             .map_err(|e| bad(Some(latest.size - 1), e.to_string()))?;
+        check_grant_lists(&store, engine.state())?;
     }
     Ok(report)
+}
+
+/// Compares the `grants` table, row for row, with the grant lists the restored state derives
+/// from its consents: each grant at its position in its two lists, each list's length, nothing
+/// else.
+fn check_grant_lists(store: &Store, state: &State) -> Result<(), FsckError> {
+    let mut expected: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for (index, _) in state.consents() {
+        for at in state.grant_positions(index) {
+            expected.insert(
+                grant_key(&at.list, at.position),
+                index.to_be_bytes().to_vec(),
+            );
+            expected.insert(
+                grant_key(&at.list, crate::storage::GRANT_LIST_LEN),
+                at.len.to_be_bytes().to_vec(),
+            );
+        }
+    }
+    let stored = store.grant_rows()?;
+    let mut want = expected.iter();
+    for (key, value) in &stored {
+        match want.next() {
+            Some((k, v)) if k == key && v == value => {}
+            Some((k, v)) => {
+                return Err(bad(
+                    None,
+                    format!(
+                        "the grant lists: stored row {} = {} where the consents give {} = {}",
+                        hex(key),
+                        hex(value),
+                        hex(k),
+                        hex(v)
+                    ),
+                ));
+            }
+            None => {
+                return Err(bad(
+                    None,
+                    format!(
+                        "the grant lists: stored row {} is not the consents'",
+                        hex(key)
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some((k, _)) = want.next() {
+        return Err(bad(
+            None,
+            format!("the grant lists: row {} is missing", hex(k)),
+        ));
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

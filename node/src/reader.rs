@@ -13,11 +13,14 @@
 
 use std::sync::Arc;
 
-use testigo_ledger::api::{CheckpointEntry, ConsistencyProof, InclusionProof};
+use testigo_ledger::api::{
+    CheckpointEntry, ClaimView, ConsentView, ConsistencyProof, InclusionProof,
+};
 use testigo_ledger::merkle::{
     HashReader as _, MerkleError, NodeId, StoreError, consistency_proof, inclusion_proof_with_leaf,
     root,
 };
+use testigo_ledger::state::{AccountRecord, ClaimRecord, Consent, GrantList, Role};
 use testigo_ledger::verify::{root_from_inclusion_proof, verify_consistency};
 use testigo_ledger::{Blake3, Hash, PublicKey, TreeHasher as _};
 
@@ -105,6 +108,74 @@ pub(crate) trait LogRead: Send + Sync + 'static {
     /// # Errors
     /// [`ReadError::Store`].
     fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<CheckpointEntry>, ReadError>;
+
+    /// `key`'s account record as of the latest `StateRoot` the store holds.
+    ///
+    /// # Errors
+    /// [`ReadError::Store`]; [`ReadError::Corrupt`] for a record that does not decode.
+    fn record(&self, key: &PublicKey) -> Result<Option<AccountRecord>, ReadError>;
+
+    /// The nonce `key`'s next entry must be above the last one of (0 if it signed none), with
+    /// every leaf sequenced so far counted; `None` if there is no such account.
+    ///
+    /// # Errors
+    /// As [`LogRead::record`].
+    fn next_nonce(&self, key: &PublicKey) -> Result<Option<u64>, ReadError>;
+
+    /// Up to `limit` grants with index at least `from`, ascending, as of the latest `StateRoot`:
+    /// those `key` made if it is a subject, else those naming it or any accessor. With them, the
+    /// index the next page starts at, if the grants go on.
+    ///
+    /// # Errors
+    /// [`ReadError::Store`]; [`ReadError::Corrupt`] for a damaged list or a consent that is not
+    /// the list's.
+    fn consents(
+        &self,
+        key: &PublicKey,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<ConsentView>, Option<u64>), ReadError>;
+
+    /// Up to `limit` claims not yet settled with index at least `from`, ascending, as of the
+    /// latest `StateRoot`, and the index the next page starts at, if there may be more.
+    ///
+    /// # Errors
+    /// [`ReadError::Store`]; [`ReadError::Corrupt`] for a claim that does not decode.
+    fn pending_claims(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<ClaimView>, Option<u64>), ReadError>;
+}
+
+/// The saved consents of one page of `list`, each checked to be the list's.
+fn grant_page(
+    store: &Store,
+    list: GrantList,
+    from: u64,
+    limit: usize,
+) -> Result<(Vec<ConsentView>, bool), ReadError> {
+    let (rows, more) = store.grants(&list, from, limit)?;
+    let page = rows
+        .into_iter()
+        .map(|(index, bytes)| {
+            let consent = Consent::from_bytes(&bytes)
+                .map_err(|e| corrupt(Some(index), format!("the saved consent: {e}")))?;
+            let belongs = match list {
+                GrantList::BySubject(subject) => consent.subject == subject,
+                GrantList::ForAccessor(accessor) => consent.accessor == Some(accessor),
+                GrantList::ForAny => consent.accessor.is_none(),
+            };
+            if !belongs {
+                return Err(corrupt(
+                    Some(index),
+                    format!("the saved grant is listed under {list:?}, which it is not for"),
+                ));
+            }
+            Ok(ConsentView { index, consent })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((page, more))
 }
 
 /// Checks that `root`, the root at `size` derived from stored hashes, is the signed tree's: equal
@@ -255,5 +326,77 @@ impl LogRead for Arc<Store> {
             });
         }
         Ok(out)
+    }
+
+    fn record(&self, key: &PublicKey) -> Result<Option<AccountRecord>, ReadError> {
+        Store::record(self, key)?
+            .map(|bytes| {
+                AccountRecord::from_bytes(&bytes)
+                    .map_err(|e| corrupt(None, format!("the saved record of {key}: {e}")))
+            })
+            .transpose()
+    }
+
+    fn next_nonce(&self, key: &PublicKey) -> Result<Option<u64>, ReadError> {
+        // The live entry first: once the snapshot that makes it redundant is committed, it is
+        // dropped, and the record read after that has it.
+        if let Some(next) = self.live_nonce(key) {
+            return Ok(Some(next));
+        }
+        Ok(LogRead::record(self, key)?.map(|r| r.last_nonce.map_or(0, |n| n.saturating_add(1))))
+    }
+
+    fn consents(
+        &self,
+        key: &PublicKey,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<ConsentView>, Option<u64>), ReadError> {
+        let is_subject = LogRead::record(self, key)?.is_some_and(|r| r.role == Role::Subject);
+        let (page, more) = if is_subject {
+            grant_page(self, GrantList::BySubject(*key), from, limit)?
+        } else {
+            // The grants naming the accessor and those for anyone, merged by index.
+            let (mut named, named_more) =
+                grant_page(self, GrantList::ForAccessor(*key), from, limit)?;
+            let (any, any_more) = grant_page(self, GrantList::ForAny, from, limit)?;
+            named.extend(any);
+            named.sort_unstable_by_key(|c| c.index);
+            let more = named.len() > limit || named_more || any_more;
+            named.truncate(limit);
+            (named, more)
+        };
+        let next = more.then(|| page.last().map_or(from, |c| c.index + 1));
+        Ok((page, next))
+    }
+
+    fn pending_claims(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<ClaimView>, Option<u64>), ReadError> {
+        // Settled claims are skipped a bounded run at a time, so a page costs at most
+        // `CLAIM_SCAN` rows however many claims are settled.
+        const CLAIM_SCAN: usize = 4_096;
+        let rows = Store::claims(self, from, CLAIM_SCAN)?;
+        let scanned_all = rows.len() < CLAIM_SCAN;
+        let mut last = None;
+        let mut page = Vec::new();
+        for (index, bytes) in rows {
+            let claim = ClaimRecord::from_bytes(&bytes)
+                .map_err(|e| corrupt(Some(index), format!("the saved claim: {e}")))?;
+            last = Some(index);
+            if claim.settled_at.is_none() {
+                page.push(ClaimView { index, claim });
+                if page.len() == limit {
+                    break;
+                }
+            }
+        }
+        let next = match last {
+            Some(last) if page.len() == limit || !scanned_all => Some(last + 1),
+            _ => None,
+        };
+        Ok((page, next))
     }
 }

@@ -220,8 +220,9 @@ async fn pending_claims_are_listed_for_settle_and_bulk_enrolment_resumes() {
                 .index,
         );
     }
+    // The listing is as of the latest checkpoint: wait for the one covering the settlement.
     node.client
-        .sequence(&op.entry(settle(claims[0], "sepa 9")), Wait::Sequenced)
+        .sequence(&op.entry(settle(claims[0], "sepa 9")), Wait::Checkpointed)
         .await;
     let pending = ClaimsArgs { from: 0 }.run(&operator).await.expect("claims");
     assert_eq!(pending.len(), 1);

@@ -16,7 +16,7 @@ use testigo_ledger::auth::sign_request;
 use testigo_node::operator::Operator;
 use testigo_node::operator::enroll_subject::EnrollSubjectArgs;
 use testigo_tests::cluster::{Options, TestNode};
-use testigo_tests::fixtures::{Party, enroll, public};
+use testigo_tests::fixtures::{Grant, Party, enroll, public};
 use testigo_tests::probe::{AnswerExt as _, Probe as _};
 
 /// Replay slots of the node under test: far fewer than the keys that read.
@@ -229,4 +229,134 @@ async fn a_flood_of_throwaway_keys_locks_out_neither_readers_nor_subjects() {
         .await,
         1
     );
+}
+
+/// Subjects writing beside the read flood, and the grants each makes.
+const WRITERS: u8 = 4;
+const GRANTS_EACH: u64 = 80;
+
+/// Reads are served beside the sequencer, never through its queue: with a queue of 4
+/// submissions, 32 readers flooding nonce, consents and pending-claims reads while 4 subjects
+/// write leave no writer `queue_full`, and the consents come back whole across pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_beside_the_sequencer_leave_writers_their_queue() {
+    let node = TestNode::start_with(Options {
+        adjust: |c| c.queue_capacity = 4,
+        ..Options::default()
+    })
+    .await;
+    let client = &node.client;
+    let mut op = Party::operator();
+    let acme = Party::fresh(40);
+    let mut writers: Vec<Party> = (0..WRITERS).map(|n| Party::fresh(41 + n)).collect();
+    for w in &writers {
+        client
+            .sequence(&op.entry(enroll(w.public())), Wait::Sequenced)
+            .await;
+    }
+    client
+        .sequence(
+            &op.entry(testigo_tests::fixtures::register(acme.public())),
+            Wait::Checkpointed,
+        )
+        .await;
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reads = std::sync::atomic::AtomicU64::new(0);
+    let paths: Vec<String> = writers
+        .iter()
+        .flat_map(|w| {
+            let key = key_segment(&w.public());
+            [
+                format!("/v1/accounts/{key}/nonce"),
+                format!("/v1/accounts/{key}/consents"),
+            ]
+        })
+        .chain([
+            format!("/v1/accounts/{}/consents", key_segment(&acme.public())),
+            "/v1/claims/pending".to_string(),
+        ])
+        .collect();
+    let flood = futures::future::join_all((0..32).map(|reader| {
+        let (paths, done, reads, operator) = (&paths, &done, &reads, &node.operator);
+        async move {
+            let mut n = reader;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let answer = client
+                    .get_signed_as(operator, &paths[n % paths.len()])
+                    .await;
+                assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+                reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                n += 1;
+            }
+        }
+    }));
+    let writing = async {
+        let grants = futures::future::join_all(writers.iter_mut().map(|w| async move {
+            let mut indexes = Vec::new();
+            for _ in 0..GRANTS_EACH {
+                let leaf = w.entry(Grant::location_ads(None, 5).body());
+                let answer = client.submit_raw(&leaf, Wait::Sequenced).await;
+                assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+                indexes.push(answer.json::<testigo_ledger::api::Sequenced>().index);
+            }
+            indexes
+        }))
+        .await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        grants
+    };
+    let (grants, _) = futures::future::join(writing, flood).await;
+    let reads = reads.into_inner();
+    // Every submission above was answered 200: none met `queue_full`.
+    assert!(reads >= 32, "{reads} reads during the writes");
+
+    // Once checkpointed, the pages add up to every grant, and the nonces count every entry.
+    client
+        .sequence(
+            &op.entry(enroll(Party::fresh(60).public())),
+            Wait::Checkpointed,
+        )
+        .await;
+    let operator = node.as_operator();
+    let mut everyone: Vec<u64> = grants.iter().flatten().copied().collect();
+    everyone.sort_unstable();
+    let listed = operator
+        .consents(&acme.public())
+        .await
+        .expect("acme's consents");
+    let listed: Vec<u64> = listed.consents.iter().map(|c| c.index).collect();
+    assert_eq!(
+        listed, everyone,
+        "an accessor sees every grant for anyone, across pages"
+    );
+    for (w, mine) in writers.iter().zip(&grants) {
+        let listed = operator.consents(&w.public()).await.expect("consents");
+        assert!(
+            listed
+                .consents
+                .iter()
+                .all(|c| c.consent.subject == w.public())
+        );
+        let listed: Vec<u64> = listed.consents.iter().map(|c| c.index).collect();
+        assert_eq!(&listed, mine);
+        let answer = client
+            .get_signed_as(
+                &w.key,
+                &format!("/v1/accounts/{}/nonce", key_segment(&w.public())),
+            )
+            .await;
+        let nonce: testigo_ledger::api::NextNonce = answer.json();
+        assert_eq!(nonce.next_nonce, GRANTS_EACH);
+    }
+    // One page is at most 256 grants, and says where the next starts.
+    let first: testigo_ledger::api::Consents = client
+        .get_signed_as(
+            &acme.key,
+            &format!("/v1/accounts/{}/consents", key_segment(&acme.public())),
+        )
+        .await
+        .json();
+    assert_eq!(first.consents.len(), 256);
+    assert_eq!(first.next, Some(everyone[255] + 1));
 }

@@ -311,6 +311,63 @@ impl State {
     }
 }
 
+/// A list of grants in index order, as a party pages through its consents: the grants a subject
+/// made, those naming an accessor, and those for any accessor. Each list only grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GrantList {
+    /// The grants this subject made.
+    BySubject(PublicKey),
+    /// The grants naming this accessor.
+    ForAccessor(PublicKey),
+    /// The grants for any accessor.
+    ForAny,
+}
+
+/// Where a grant sits in one of its [`GrantList`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantPosition {
+    /// The list.
+    pub list: GrantList,
+    /// The grant's position in it (0-based).
+    pub position: u64,
+    /// The list's length.
+    pub len: u64,
+}
+
+impl State {
+    /// The two lists grant `index` is in (its subject's, and its accessor's or the any-accessor
+    /// list) with its position in each; empty if there is no such grant.
+    pub fn grant_positions(&self, index: u64) -> Vec<GrantPosition> {
+        let Some(consent) = self.consents.get(&index) else {
+            return Vec::new();
+        };
+        let lists = [
+            (
+                GrantList::BySubject(consent.subject),
+                self.grants_by_subject.get(&consent.subject),
+            ),
+            (
+                consent
+                    .accessor
+                    .map_or(GrantList::ForAny, GrantList::ForAccessor),
+                self.grants_by_accessor.get(&consent.accessor),
+            ),
+        ];
+        lists
+            .into_iter()
+            .filter_map(|(list, grants)| {
+                let grants = grants?;
+                let position = grants.binary_search(&index).ok()?;
+                Some(GrantPosition {
+                    list,
+                    position: position as u64,
+                    len: grants.len() as u64,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The per-party grant indexes of a [`State`], borrowed apart from its consents.
 struct GrantIndexes<'a> {
     by_subject: &'a mut BTreeMap<PublicKey, Vec<u64>>,

@@ -136,7 +136,8 @@ pub(crate) async fn account(
     }))
 }
 
-/// `GET /v1/accounts/{key}/nonce`: from the live state, between batches.
+/// `GET /v1/accounts/{key}/nonce`: every leaf sequenced so far counted, read beside the
+/// sequencer (never through it).
 pub(crate) async fn nonce(
     State(state): State<Arc<AppState>>,
     KeySegment(key): KeySegment,
@@ -144,9 +145,7 @@ pub(crate) async fn nonce(
 ) -> Result<Json<NextNonce>, ApiError> {
     let key = parse_key(&key)?;
     state.authorizer.require(&signed, Some(&key))?;
-    let next_nonce = state
-        .sequencer
-        .read(move |b| b.next_nonce(&key))
+    let next_nonce = read(&state, move |r| r.next_nonce(&key))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no account {key}")))?;
     Ok(Json(NextNonce { key, next_nonce }))
@@ -280,14 +279,26 @@ fn check_involves(
     }
 }
 
-/// `GET /v1/accounts/{key}/consents`.
+/// Grants per consents page.
+const CONSENTS_PAGE: usize = 256;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsentsQuery {
+    #[serde(default)]
+    from: u64,
+}
+
+/// `GET /v1/accounts/{key}/consents?from=I`: as of the latest `StateRoot`, a page at a time.
 pub(crate) async fn consents(
     State(state): State<Arc<AppState>>,
     KeySegment(key): KeySegment,
     signed: Signed,
+    q: Result<Query<ConsentsQuery>, QueryRejection>,
 ) -> Result<Json<Consents>, ApiError> {
     let key = parse_key(&key)?;
     state.authorizer.require(&signed, Some(&key))?;
-    let consents = state.sequencer.read(move |b| b.consents(&key)).await?;
-    Ok(Json(Consents { consents }))
+    let ConsentsQuery { from } = query(q)?;
+    let (consents, next) = read(&state, move |r| r.consents(&key, from, CONSENTS_PAGE)).await?;
+    Ok(Json(Consents { consents, next }))
 }

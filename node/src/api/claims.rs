@@ -1,6 +1,6 @@
 //! `GET /v1/claims/pending?from=I`: the claims waiting for a payout, for the operator's
 //! `settle` (and for witnesses and regulators). A bulk read: signed by the operator, a witness or
-//! a regulator. Served from the live state between batches.
+//! a regulator. Served from the store as of the latest `StateRoot`, beside the sequencer.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use testigo_ledger::api::PendingClaims;
 
 use super::auth::Signed;
 use super::proofs::query;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, read};
 
 /// Claims per page.
 const CLAIMS_PAGE: usize = 256;
@@ -31,13 +31,6 @@ pub(crate) async fn pending(
 ) -> Result<Json<PendingClaims>, ApiError> {
     state.authorizer.require(&signed, None)?;
     let ClaimsQuery { from } = query(q)?;
-    let mut claims = state
-        .sequencer
-        .read(move |b| b.pending_claims(from, CLAIMS_PAGE + 1))
-        .await?;
-    let next = (claims.len() > CLAIMS_PAGE).then(|| {
-        claims.truncate(CLAIMS_PAGE);
-        claims.last().map_or(from, |c| c.index + 1)
-    });
+    let (claims, next) = read(&state, move |r| r.pending_claims(from, CLAIMS_PAGE)).await?;
     Ok(Json(PendingClaims { claims, next }))
 }

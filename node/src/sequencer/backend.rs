@@ -6,10 +6,10 @@
 
 use std::sync::OnceLock;
 
-use testigo_ledger::api::{ClaimView, ConsentView, StateRootProof};
+use testigo_ledger::Hash;
+use testigo_ledger::api::StateRootProof;
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::MapSnapshot;
-use testigo_ledger::{Hash, PublicKey};
 
 use super::Refusal;
 
@@ -97,13 +97,4 @@ pub(crate) trait Backend: Send + 'static {
 
     /// The `sequenced_at` of the last leaf: the sequencer's clock never goes below it.
     fn last_sequenced_at(&self) -> u64;
-
-    /// The nonce `key`'s next entry must carry, `None` if no such account.
-    fn next_nonce(&self, key: &PublicKey) -> Option<u64>;
-
-    /// The grants `key` made (a subject) or that name it or any accessor (an accessor).
-    fn consents(&self, key: &PublicKey) -> Vec<ConsentView>;
-
-    /// Up to `limit` claims not yet settled, with index at least `from`, ascending.
-    fn pending_claims(&self, from: u64, limit: usize) -> Vec<ClaimView>;
 }

@@ -103,11 +103,6 @@ async fn run(
     loop {
         tokio::select! {
             command = rx.recv() => match command {
-                Some(Command::Read(read)) => {
-                    if let Some(backend) = &backend {
-                        read(backend);
-                    }
-                }
                 Some(Command::Submit { leaves, reply, .. }) => {
                     let refusal = Refusal::new(
                         ErrorCode::NotImplemented,

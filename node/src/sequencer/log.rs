@@ -29,11 +29,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
-use testigo_ledger::api::{ClaimView, ConsentView, ErrorCode};
+use testigo_ledger::api::ErrorCode;
 use testigo_ledger::checkpoint::{Checkpoint, CheckpointError, sign_checkpoint};
 use testigo_ledger::entry::{BodyKind, Leaf};
 use testigo_ledger::map::{SparseMap, StateMap as _};
-use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, Role, State, is_same_entry};
+use testigo_ledger::state::{Effects, Engine, EngineError, Rejection, State, is_same_entry};
 use testigo_ledger::{Blake3, PublicKey, TreeHasher as _};
 
 use super::{Backend, BackendError, CheckpointInfo, Receipt, Refusal, Segments};
@@ -204,6 +204,9 @@ impl LogBackend {
         }
         for (index, consent) in changes.consents {
             batch.put_consent(index, consent.to_bytes());
+            for at in self.engine.state().grant_positions(index) {
+                batch.put_grant_position(at, index);
+            }
         }
         for (index, claim) in changes.claims {
             batch.put_claim(index, claim.to_bytes());
@@ -495,6 +498,8 @@ impl Backend for LogBackend {
         let mut accepted: Vec<Vec<u8>> = Vec::new();
         let mut pending: HashMap<(PublicKey, u64), (Leaf, Receipt)> = HashMap::new();
         let mut tail = Tail::default();
+        // Accounts whose record the batch may change, with the last leaf that touched each.
+        let mut changed: HashMap<PublicKey, u64> = HashMap::new();
         for leaf in leaves {
             let stamped = leaf.sequenced(at);
             match self.engine.apply_preverified(&stamped, at) {
@@ -507,6 +512,10 @@ impl Backend for LogBackend {
                         duplicate: false,
                     };
                     tail.add(stamped.signer, &effects);
+                    changed.insert(stamped.signer, effects.index);
+                    for account in &effects.involved {
+                        changed.insert(*account, effects.index);
+                    }
                     accepted.push(stamped.to_bytes());
                     if let Some(nonce) = effects.nonce {
                         pending.insert((stamped.signer, nonce), (stamped, receipt.clone()));
@@ -539,6 +548,16 @@ impl Backend for LogBackend {
         self.metrics.observe_phase("commit", committing.elapsed());
         // Only once the leaves are durable: a failed commit leaves the backend unusable anyway
         // (the state is ahead of the disk), but its index entries must never be written.
+        let state = self.engine.state();
+        self.store
+            .note_live_nonces(changed.into_iter().filter_map(|(account, index)| {
+                let record = state.account(&account)?;
+                Some((
+                    account,
+                    record.last_nonce.map_or(0, |n| n.saturating_add(1)),
+                    index,
+                ))
+            }));
         self.tail.extend(tail);
         Ok(results)
     }
@@ -572,48 +591,15 @@ impl Backend for LogBackend {
         let signing = Instant::now();
         let note = sign_checkpoint(&checkpoint, key).to_text();
         self.metrics.observe_phase("sign", signing.elapsed());
-        self.commit_checkpoint(batch, integration.new_size, integration.root, note, map)
+        let info =
+            self.commit_checkpoint(batch, integration.new_size, integration.root, note, map)?;
+        // The snapshot is as of the StateRoot, the checkpoint's last leaf.
+        self.store.forget_live_nonces_below(info.size - 1);
+        Ok(info)
     }
 
     fn last_sequenced_at(&self) -> u64 {
         self.engine.state().last_sequenced_at()
-    }
-
-    fn next_nonce(&self, key: &PublicKey) -> Option<u64> {
-        self.engine
-            .state()
-            .account(key)
-            .map(|r| r.last_nonce.map_or(0, |n| n.saturating_add(1)))
-    }
-
-    fn consents(&self, key: &PublicKey) -> Vec<ConsentView> {
-        let state = self.engine.state();
-        // A subject sees its own grants; an accessor (or the operator) the grants it may use.
-        let is_subject = state.account(key).is_some_and(|r| r.role == Role::Subject);
-        let grants: Box<dyn Iterator<Item = _>> = if is_subject {
-            Box::new(state.consents_of(key))
-        } else {
-            Box::new(state.consents_for(key))
-        };
-        grants
-            .map(|(index, c)| ConsentView {
-                index,
-                consent: c.clone(),
-            })
-            .collect()
-    }
-
-    fn pending_claims(&self, from: u64, limit: usize) -> Vec<ClaimView> {
-        self.engine
-            .state()
-            .claims_from(from)
-            .filter(|(_, claim)| claim.settled_at.is_none())
-            .take(limit)
-            .map(|(index, claim)| ClaimView {
-                index,
-                claim: claim.clone(),
-            })
-            .collect()
     }
 }
 

@@ -71,15 +71,12 @@ pub struct Outcome {
 /// new leaves with their stored bytes, and its signed note.
 pub(crate) type Segments = Vec<(Vec<(Leaf, Vec<u8>)>, String)>;
 
-pub(crate) type ReadFn = Box<dyn FnOnce(&dyn Backend) + Send>;
-
 pub(crate) enum Command {
     Submit {
         leaves: Vec<Leaf>,
         wait: Wait,
         reply: oneshot::Sender<Result<Outcome, SequencerError>>,
     },
-    Read(ReadFn),
 }
 
 impl std::fmt::Debug for Command {
@@ -90,7 +87,6 @@ impl std::fmt::Debug for Command {
                 .field("leaves", &leaves.len())
                 .field("wait", wait)
                 .finish(),
-            Command::Read(_) => f.write_str("Read"),
         }
     }
 }
@@ -139,25 +135,6 @@ impl SequencerHandle {
             });
         }
         answer.await.map_err(|_| SequencerError::Stopped)?
-    }
-
-    /// Runs `f` on the sequencer's state between batches.
-    ///
-    /// # Errors
-    /// [`SequencerError::Stopped`] if the task is gone.
-    pub(crate) async fn read<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Backend) -> R + Send + 'static,
-    ) -> Result<R, SequencerError> {
-        let (reply, answer) = oneshot::channel();
-        let read: ReadFn = Box::new(move |backend| {
-            let _ = reply.send(f(backend));
-        });
-        self.tx
-            .send(Command::Read(read))
-            .await
-            .map_err(|_| SequencerError::Stopped)?;
-        answer.await.map_err(|_| SequencerError::Stopped)
     }
 
     /// Entries queued and not yet taken by the task.

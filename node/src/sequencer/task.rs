@@ -217,22 +217,14 @@ impl Task {
         let mut leaves: Vec<Leaf> = Vec::new();
         let mut callers: Vec<(usize, Wait, Reply)> = Vec::new();
         for command in group {
-            match command {
-                Command::Read(read) => {
-                    if let Some(backend) = self.backend.as_deref() {
-                        read(backend);
-                    }
-                }
-                Command::Submit {
-                    leaves: mut submitted,
-                    wait,
-                    reply,
-                } => {
-                    self.queued.fetch_sub(submitted.len(), Ordering::Relaxed);
-                    callers.push((submitted.len(), wait, reply));
-                    leaves.append(&mut submitted);
-                }
-            }
+            let Command::Submit {
+                leaves: mut submitted,
+                wait,
+                reply,
+            } = command;
+            self.queued.fetch_sub(submitted.len(), Ordering::Relaxed);
+            callers.push((submitted.len(), wait, reply));
+            leaves.append(&mut submitted);
         }
         if callers.is_empty() {
             return Ok(());
@@ -390,8 +382,6 @@ impl Task {
 }
 
 fn entries_in(command: &Command) -> usize {
-    match command {
-        Command::Submit { leaves, .. } => leaves.len(),
-        Command::Read(_) => 0,
-    }
+    let Command::Submit { leaves, .. } = command;
+    leaves.len()
 }

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 
 use testigo_ledger::map::MapWriteBatch;
 use testigo_ledger::merkle::{HashReader, Integration, NodeId, StoreError, integrate};
+use testigo_ledger::state::GrantPosition;
 use testigo_ledger::{Hash, PublicKey, TreeHasher};
 
 use super::check::parse_checkpoint;
 use super::layout::{
-    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_MAP_LATEST, META_STATE, META_TREE_SIZE, Op,
-    Table, account_key, decode_u64, prefixed_u64, u64_key,
+    GRANT_LIST_LEN, META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_MAP_LATEST, META_STATE,
+    META_TREE_SIZE, Op, Table, account_key, decode_u64, grant_key, prefixed_u64, u64_key,
 };
 use super::{StorageError, Store};
 
@@ -29,6 +30,7 @@ pub struct WriteBatch {
     records: BTreeMap<PublicKey, Option<Vec<u8>>>,
     consents: BTreeMap<u64, Vec<u8>>,
     claims: BTreeMap<u64, Vec<u8>>,
+    grants: Vec<(GrantPosition, u64)>,
     state_header: Option<Vec<u8>>,
     map: Vec<MapWriteBatch>,
     checkpoints: Vec<(u64, String)>,
@@ -64,6 +66,7 @@ impl WriteBatch {
             && self.records.is_empty()
             && self.consents.is_empty()
             && self.claims.is_empty()
+            && self.grants.is_empty()
             && self.state_header.is_none()
             && self.map.is_empty()
             && self.checkpoints.is_empty()
@@ -122,6 +125,12 @@ impl WriteBatch {
     /// Sets a consent's snapshot bytes, by the index of its grant (the last call per index wins).
     pub fn put_consent(&mut self, index: u64, consent: Vec<u8>) {
         self.consents.insert(index, consent);
+    }
+
+    /// Records that grant `index` sits at `at.position` of `at.list`, which is now `at.len` long.
+    /// Idempotent, so a revoked grant may be written again.
+    pub fn put_grant_position(&mut self, at: GrantPosition, index: u64) {
+        self.grants.push((at, index));
     }
 
     /// Sets a claim's snapshot bytes, by the index of its claim (the last call per index wins).
@@ -307,6 +316,18 @@ impl Store {
         }
         for (index, claim) in &batch.claims {
             ops.push(Op::Put(Table::Claims, u64_key(*index), claim.clone()));
+        }
+        for (at, index) in &batch.grants {
+            ops.push(Op::Put(
+                Table::Grants,
+                grant_key(&at.list, at.position),
+                u64_key(*index),
+            ));
+            ops.push(Op::Put(
+                Table::Grants,
+                grant_key(&at.list, GRANT_LIST_LEN),
+                u64_key(at.len),
+            ));
         }
         if let Some(header) = &batch.state_header {
             ops.push(Op::Put(Table::Meta, META_STATE.to_vec(), header.clone()));

@@ -6,13 +6,14 @@
 
 use testigo_ledger::hash::HASH_LEN;
 use testigo_ledger::merkle::NodeId;
+use testigo_ledger::state::GrantList;
 use testigo_ledger::{Hash, PublicKey};
 
 use super::StorageError;
 
 /// Version of this layout, stored under [`META_FORMAT`]. Bump it with every incompatible
 /// change, so an old binary refuses a newer directory instead of misreading it.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// Hashes per tile (C2SP tlog-tiles width).
 pub(crate) const TILE_WIDTH: u64 = 256;
@@ -50,10 +51,14 @@ pub(crate) enum Table {
     Checkpoints,
     /// `size (u64) ‖ witness name` → cosignature line.
     Cosignatures,
+    /// `grant list ‖ position (u64)` → grant index (u64), and `grant list ‖ u64::MAX` → the
+    /// list's length ([`grant_key`]): each party's consents in index order, as of the latest
+    /// checkpoint's `StateRoot`.
+    Grants,
 }
 
 impl Table {
-    pub(crate) const ALL: [Table; 14] = [
+    pub(crate) const ALL: [Table; 15] = [
         Table::Meta,
         Table::Leaves,
         Table::Tiles,
@@ -68,6 +73,7 @@ impl Table {
         Table::MapWritten,
         Table::Checkpoints,
         Table::Cosignatures,
+        Table::Grants,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -86,6 +92,7 @@ impl Table {
             Table::MapWritten => "map_written",
             Table::Checkpoints => "checkpoints",
             Table::Cosignatures => "cosignatures",
+            Table::Grants => "grants",
         }
     }
 
@@ -194,6 +201,28 @@ pub(crate) fn decode_tile(key: &[u8], bytes: &[u8]) -> Result<Vec<Hash>, Storage
             Hash(h)
         })
         .collect())
+}
+
+/// Position of a [`Table::Grants`] list's length.
+pub(crate) const GRANT_LIST_LEN: u64 = u64::MAX;
+
+/// The [`Table::Grants`] key of `position` in `list` ([`GRANT_LIST_LEN`] for its length):
+/// `0x00` for the any-accessor list, `0x01 ‖ accessor` and `0x02 ‖ subject`, then the position.
+pub(crate) fn grant_key(list: &GrantList, position: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(41);
+    match list {
+        GrantList::ForAny => key.push(0x00),
+        GrantList::ForAccessor(k) => {
+            key.push(0x01);
+            key.extend_from_slice(k.as_bytes());
+        }
+        GrantList::BySubject(k) => {
+            key.push(0x02);
+            key.extend_from_slice(k.as_bytes());
+        }
+    }
+    key.extend_from_slice(&position.to_be_bytes());
+    key
 }
 
 pub(crate) fn account_key(account: &PublicKey, n: u64) -> Vec<u8> {

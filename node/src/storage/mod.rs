@@ -53,6 +53,7 @@
 //! | `map_written` | version (8) ‖ key hash (32) | empty |
 //! | `checkpoints` | size (8) | signed note text |
 //! | `cosignatures` | size (8) ‖ witness name | cosignature line |
+//! | `grants` | grant list (`0x00`, `0x01` ‖ accessor (32) or `0x02` ‖ subject (32)) ‖ position (8) | grant index (8); at position `u64::MAX`, the list's length (8) |
 //!
 //! The account index is one chunk per (account, checkpoint): a checkpoint writes, for each account
 //! its batch touched, the leaf indexes of the new history entries under the position of the
@@ -79,11 +80,13 @@ mod tiles;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
+use testigo_ledger::state::GrantList;
 use testigo_ledger::{Hash, PublicKey};
 
 pub use batch::{PendingTree, WriteBatch};
@@ -92,6 +95,7 @@ pub use error::{Inconsistent, StorageError};
 
 use batch::Prepared;
 use engine::Engine;
+pub(crate) use layout::{GRANT_LIST_LEN, grant_key};
 use layout::{
     META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_STATE, Table, account_key, decode_u64, u64_key,
 };
@@ -129,6 +133,9 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+/// Grants of one list, each with its saved consent bytes: (grant index, consent).
+pub type GrantRows = Vec<(u64, Vec<u8>)>;
+
 /// The node's persistent store. `Send + Sync`: share it in an `Arc`; reads run concurrently
 /// with each other and with a commit, and commits are serialised inside.
 #[derive(Debug)]
@@ -144,6 +151,10 @@ pub struct Store {
     /// [`check::PUBLISHED_FILE`]).
     published: PathBuf,
     writer: Mutex<()>,
+    /// The next nonce of each account whose record changed since the saved snapshot (the
+    /// `records` table is as of the latest `StateRoot`), with the index of the leaf that set it:
+    /// kept by the sequencer beside the store, so that a nonce read never waits on it.
+    live_nonces: RwLock<HashMap<PublicKey, (u64, u64)>>,
     #[cfg(test)]
     fail_at: Mutex<Option<usize>>,
 }
@@ -166,6 +177,7 @@ impl Store {
             anchor: RwLock::new(None),
             published: dir.join(check::PUBLISHED_FILE),
             writer: Mutex::new(()),
+            live_nonces: RwLock::new(HashMap::new()),
             #[cfg(test)]
             fail_at: Mutex::new(None),
         };
@@ -187,6 +199,38 @@ impl Store {
 
     pub(crate) fn set_anchor(&self, size: u64, root: Hash) {
         *self.anchor.write().unwrap_or_else(PoisonError::into_inner) = Some((size, root));
+    }
+
+    /// Records `(account, next nonce, leaf index)` for accounts changed by leaves just committed.
+    pub(crate) fn note_live_nonces(
+        &self,
+        changed: impl IntoIterator<Item = (PublicKey, u64, u64)>,
+    ) {
+        let mut live = self
+            .live_nonces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (account, next, index) in changed {
+            live.insert(account, (next, index));
+        }
+    }
+
+    /// Forgets the live nonces set by leaves below `index`: a snapshot as of leaf `index` is
+    /// committed, so the `records` table has them.
+    pub(crate) fn forget_live_nonces_below(&self, index: u64) {
+        self.live_nonces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, (_, at)| *at >= index);
+    }
+
+    /// `account`'s next nonce if a leaf after the saved snapshot changed its record.
+    pub(crate) fn live_nonce(&self, account: &PublicKey) -> Option<u64> {
+        self.live_nonces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(account)
+            .map(|(next, _)| *next)
     }
 
     /// The number of leaves stored (and committed).
@@ -369,6 +413,125 @@ impl Store {
     /// Engine errors; [`StorageError::Corrupt`] for a malformed key.
     pub fn consents(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
         self.indexed(Table::Consents, from, limit)
+    }
+
+    /// Up to `limit` grants of `list` with index at least `from`, ascending, each with its
+    /// saved consent bytes, and whether the list goes on after them.
+    ///
+    /// The list's shape is checked as it is read, so that damage shows as
+    /// [`StorageError::Corrupt`] rather than a list with a grant missing or repeated: positions
+    /// are consecutive, grant indexes strictly ascending, the grant before the page is below
+    /// `from`, and a page that ends the list ends at its stored length. Whether each consent
+    /// belongs to the list is for the caller, which decodes it.
+    ///
+    /// # Errors
+    /// Engine errors; [`StorageError::Corrupt`] for a damaged list or a grant without a consent.
+    pub fn grants(
+        &self,
+        list: &GrantList,
+        from: u64,
+        limit: usize,
+    ) -> Result<(GrantRows, bool), StorageError> {
+        let table = Table::Grants.name();
+        let len_key = grant_key(list, GRANT_LIST_LEN);
+        let len = match self.engine.get(Table::Grants, &len_key)? {
+            Some(bytes) => decode_u64(table, &len_key, &bytes)?,
+            None => 0,
+        };
+        let at = |position: u64| -> Result<u64, StorageError> {
+            let key = grant_key(list, position);
+            let bytes = self.engine.get(Table::Grants, &key)?.ok_or_else(|| {
+                StorageError::corrupt(table, &key, format!("missing; the list holds {len}"))
+            })?;
+            decode_u64(table, &key, &bytes)
+        };
+        // The first position whose grant is at least `from`: grants ascend along the list.
+        let (mut low, mut high) = (0, len);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if at(mid)? < from {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        let start = low;
+        let mut previous = match start {
+            0 => None,
+            p => Some(at(p - 1)?),
+        };
+        let end = start.saturating_add(limit as u64).min(len);
+        let rows = self.engine.scan(
+            Table::Grants,
+            &grant_key(list, start),
+            Some(&grant_key(list, end)),
+            limit,
+        )?;
+        if rows.len() as u64 != end - start {
+            return Err(StorageError::corrupt(
+                table,
+                &grant_key(list, start),
+                format!(
+                    "positions {start}..{end} of a list of {len} hold {} grants",
+                    rows.len()
+                ),
+            ));
+        }
+        let mut indexes = Vec::with_capacity(rows.len());
+        for (position, (key, value)) in (start..).zip(&rows) {
+            if *key != grant_key(list, position) {
+                return Err(StorageError::corrupt(
+                    table,
+                    key,
+                    format!("found where position {position} belongs"),
+                ));
+            }
+            let index = decode_u64(table, key, value)?;
+            if previous.is_some_and(|p| index <= p) || index < from {
+                return Err(StorageError::corrupt(
+                    table,
+                    key,
+                    format!("grant {index} out of order"),
+                ));
+            }
+            previous = Some(index);
+            indexes.push(index);
+        }
+        let keys: Vec<Vec<u8>> = indexes.iter().map(|i| u64_key(*i)).collect();
+        let consents = self.engine.get_many(Table::Consents, &keys)?;
+        let page = indexes
+            .into_iter()
+            .zip(consents)
+            .zip(&keys)
+            .map(|((index, consent), key)| {
+                consent.map(|c| (index, c)).ok_or_else(|| {
+                    StorageError::corrupt(Table::Consents.name(), key, "missing for a listed grant")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((page, end < len))
+    }
+
+    /// Every row of the `grants` table as (list key prefix and position bytes, value), for
+    /// `fsck`: the whole table, a page at a time.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub(crate) fn grant_rows(&self) -> Result<Vec<layout::Row>, StorageError> {
+        const PAGE: usize = 4_096;
+        let mut rows = Vec::new();
+        let mut start = Vec::new();
+        loop {
+            let page = self.engine.scan(Table::Grants, &start, None, PAGE)?;
+            let full = page.len() == PAGE;
+            if let Some((last, _)) = page.last() {
+                start = [last.as_slice(), &[0]].concat();
+            }
+            rows.extend(page);
+            if !full {
+                return Ok(rows);
+            }
+        }
     }
 
     /// Up to `limit` saved claims, by claim index, from index `from`.

@@ -354,3 +354,60 @@ fn checkpoint_notes_parse_strictly() {
         assert!(parse_checkpoint(bad).is_err(), "{bad:?} parsed");
     }
 }
+
+/// A grant list reads whole, a page at a time, and damage to it reads as corrupt, never as a
+/// list with a grant missing or out of order.
+#[test]
+fn a_damaged_grant_list_reads_as_corrupt_never_short() {
+    use testigo_ledger::state::{GrantList, GrantPosition};
+
+    use super::layout::{GRANT_LIST_LEN, grant_key};
+
+    for engine in [EngineKind::Redb, EngineKind::Sled] {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir, engine).unwrap();
+        let list = GrantList::BySubject(PublicKey([7; 32]));
+        let grants = [3u64, 5, 9, 12];
+        let mut batch = store.batch();
+        for (position, index) in (0..).zip(grants) {
+            batch.put_consent(index, vec![index as u8]);
+            let at = GrantPosition {
+                list,
+                position,
+                len: grants.len() as u64,
+            };
+            batch.put_grant_position(at, index);
+        }
+        store.commit(batch).unwrap();
+        let indexes = |page: &[(u64, Vec<u8>)]| page.iter().map(|(i, _)| *i).collect::<Vec<_>>();
+        let (page, more) = store.grants(&list, 0, 10).unwrap();
+        assert_eq!((indexes(&page), more), (grants.to_vec(), false));
+        assert_eq!(page[1].1, vec![5]);
+        let (page, more) = store.grants(&list, 4, 2).unwrap();
+        assert_eq!((indexes(&page), more), (vec![5, 9], true));
+        let (page, more) = store.grants(&list, 13, 2).unwrap();
+        assert_eq!((indexes(&page), more), (vec![], false));
+        let other = GrantList::ForAny;
+        assert_eq!(store.grants(&other, 0, 10).unwrap(), (vec![], false));
+
+        let corrupt = |store: &Store, from: u64| {
+            matches!(
+                store.grants(&list, from, 10),
+                Err(StorageError::Corrupt { .. })
+            )
+        };
+        // A grant out of order.
+        store.raw_put(Table::Grants, grant_key(&list, 2), u64_key(4));
+        assert!(corrupt(&store, 0), "{engine:?}");
+        store.raw_put(Table::Grants, grant_key(&list, 2), u64_key(9));
+        assert!(!corrupt(&store, 0));
+        // A length that claims a grant the list does not hold.
+        store.raw_put(Table::Grants, grant_key(&list, GRANT_LIST_LEN), u64_key(5));
+        assert!(corrupt(&store, 0));
+        assert!(corrupt(&store, 10));
+        store.raw_put(Table::Grants, grant_key(&list, GRANT_LIST_LEN), u64_key(4));
+        // A listed grant without its consent.
+        store.raw_put(Table::Grants, grant_key(&list, 3), u64_key(13));
+        assert!(corrupt(&store, 10));
+    }
+}
