@@ -25,5 +25,6 @@ mod simulate;
 mod submission;
 mod trust;
 mod wallet;
+mod wallet_tools;
 mod witness_ops;
 mod witnessing;

@@ -10,7 +10,7 @@ pub const EXIT_CODES: &str = "Exit codes:
   3  the node refused the request (its code and message are printed)
   4  no node could be reached
   5  the node is busy: try again later
-  6  INTEGRITY FAILURE: a node answered something that fails verification (a lying node); evidence is saved where it can be
+  6  INTEGRITY FAILURE: a node answered something that fails verification (a lying node; evidence is saved where it can be), or a receipt does not verify
   7  stale or unwitnessed: the only checkpoints on offer are older than allowed, older than the trusted one, or lack the witness quorum
 
 Passphrase: from --passphrase-file, else $TESTIGO_WALLET_PASSPHRASE, else a prompt without echo.";
@@ -84,6 +84,50 @@ pub enum Command {
     Access(AccessArgs),
     /// Data buyers: the consents that name this key or any accessor.
     ConsentsReceived,
+    /// Write an offline receipt of entries of your verified history (e.g. a revocation and an access after it).
+    #[command(after_help = PROOF_HELP)]
+    Proof(ProofArgs),
+    /// Check a receipt offline, against the pinned log key (or --log-key), with no node.
+    #[command(after_help = VERIFY_PROOF_HELP)]
+    VerifyProof(VerifyProofArgs),
+}
+
+const PROOF_HELP: &str =
+    "The receipt (docs/PROTOCOL.md §12) holds the genesis leaf, the entries with their inclusion
+proofs and the trusted checkpoint with its cosignatures: anyone with the log key checks it offline.
+
+Example:
+  testigo-wallet proof 12 31 --out revoked-then-used.testigo-receipt";
+
+const VERIFY_PROOF_HELP: &str =
+    "Exit 0 when every entry is proven; 6 with the reason when anything fails.
+
+Examples:
+  testigo-wallet verify-proof revoked-then-used.testigo-receipt
+  testigo-wallet verify-proof receipt.testigo-receipt --log-key BASE64KEY --genesis-hash HASH";
+
+/// `proof`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProofArgs {
+    /// Leaf indexes of entries in your verified history (as `history` shows them).
+    #[arg(required = true)]
+    pub indexes: Vec<u64>,
+    /// The receipt file to write (must not exist).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+}
+
+/// `verify-proof`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyProofArgs {
+    /// The receipt file.
+    pub file: PathBuf,
+    /// Check against this log key (base64) instead of the wallet's pinned one.
+    #[arg(long)]
+    pub log_key: Option<String>,
+    /// And this genesis leaf hash (base64 or hex).
+    #[arg(long)]
+    pub genesis_hash: Option<String>,
 }
 
 const INIT_HELP: &str = "The log must be pinned in one of three ways, never learned silently:

@@ -3,4 +3,5 @@
 pub(crate) mod buyer;
 pub(crate) mod consent;
 pub(crate) mod keys;
+pub(crate) mod receipt;
 pub(crate) mod view;

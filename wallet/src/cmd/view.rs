@@ -104,16 +104,21 @@ pub(crate) struct Row {
 
 impl Row {
     pub(crate) fn of(entry: &VerifiedEntry) -> Self {
+        Self::from_parts(entry.index, &entry.leaf, &entry.body)
+    }
+
+    /// A row of any verified leaf (a history entry, or a receipt's).
+    pub(crate) fn from_parts(index: u64, leaf: &testigo_ledger::entry::Leaf, body: &Body) -> Self {
         Self {
-            index: entry.index,
-            at_ms: entry.leaf.sequenced_at,
-            kind: entry.body.kind().as_str(),
-            signer: entry.leaf.signer,
-            access: match &entry.body {
+            index,
+            at_ms: leaf.sequenced_at,
+            kind: body.kind().as_str(),
+            signer: leaf.signer,
+            access: match body {
                 Body::Access(a) => Some(a.clone()),
                 _ => None,
             },
-            body: entry.body.clone(),
+            body: body.clone(),
         }
     }
 

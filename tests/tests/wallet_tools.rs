@@ -1,0 +1,195 @@
+//! The wallet's receipts, `watch`, batch submission and data export, end to end: real nodes (a
+//! primary and a witness) and real wallets run in-process.
+
+use testigo_ledger::api::Wait;
+use testigo_tests::cluster::{Cluster, ClusterOptions};
+use testigo_tests::fixtures::{Party, Use, enroll};
+use testigo_tests::wallet::Wallet;
+
+async fn cluster() -> Cluster {
+    Cluster::start(ClusterOptions {
+        witnesses: 1,
+        started: 1,
+        quorum: 1,
+        ..ClusterOptions::default()
+    })
+    .await
+}
+
+async fn operator_submits(cluster: &Cluster, leaf: &testigo_ledger::entry::Leaf) -> u64 {
+    cluster
+        .primary
+        .as_operator()
+        .submit(leaf, Wait::Witnessed)
+        .await
+        .expect("operator entry")
+        .index
+}
+
+/// A subject enrolled with one consent (to anyone, location for ads, free); returns its index.
+async fn enrolled_with_consent(
+    cluster: &Cluster,
+    operator: &mut Party,
+    wallet: &Wallet,
+) -> (testigo_ledger::PublicKey, u64) {
+    let me = wallet.init_tofu(cluster.primary.client.base()).await;
+    operator_submits(cluster, &operator.entry(enroll(me))).await;
+    let grant = wallet
+        .json(&[
+            "consent",
+            "grant",
+            "--any",
+            "--category",
+            "pd:Location",
+            "--purpose",
+            "dpv:PersonalisedAdvertising",
+            "--price",
+            "0",
+        ])
+        .await;
+    (me, grant["index"].as_u64().expect("grant index"))
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn a_receipt_of_a_revocation_and_the_access_after_it_verifies_offline_and_tampering_is_named()
+{
+    let cluster = cluster().await;
+    let mut operator = Party::operator();
+    let wallet = Wallet::new();
+    let (me, consent) = enrolled_with_consent(&cluster, &mut operator, &wallet).await;
+    operator_submits(
+        &cluster,
+        &operator.entry(Use::consented(me, consent, 0).body()),
+    )
+    .await;
+    let revoked = wallet
+        .json(&["consent", "revoke", &consent.to_string()])
+        .await["index"]
+        .as_u64()
+        .expect("revocation index");
+    let after = operator_submits(
+        &cluster,
+        &operator.entry(Use::legitimate_interest(me, 0).body()),
+    )
+    .await;
+    let file = wallet.path("revoked-then-used.testigo-receipt");
+    let written = wallet
+        .json(&[
+            "proof",
+            &revoked.to_string(),
+            &after.to_string(),
+            "--out",
+            file.to_str().expect("path"),
+        ])
+        .await;
+    assert_eq!(written["entries"].as_array().map(Vec::len), Some(2));
+
+    // With the wallet's pinned log.
+    let checked = wallet
+        .json(&["verify-proof", file.to_str().expect("path")])
+        .await;
+    let kinds: Vec<&str> = checked["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["revoke_consent", "access"], "{checked}");
+    assert_eq!(
+        checked["entries"][1]["legal_basis"],
+        "dpv:LegitimateInterest"
+    );
+    assert_eq!(checked["witnessed_by"][0], "witness0.test");
+
+    // By someone with no wallet at all: the log key alone.
+    let log = cluster.primary.client.log().await.expect("log");
+    let stranger = Wallet::new();
+    let human = stranger
+        .run(&[
+            "verify-proof",
+            file.to_str().expect("path"),
+            "--log-key",
+            &log.log_key.to_base64(),
+        ])
+        .await
+        .ok();
+    assert!(
+        human.stdout.starts_with("OK: 2 entries"),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("consent"), "{}", human.stdout);
+
+    // A changed byte in the access (its price) is caught, naming the entry.
+    let text = std::fs::read_to_string(&file).expect("read");
+    let tampered: String = text
+        .lines()
+        .map(|line| match line.strip_prefix(&format!("entry {after} ")) {
+            Some(leaf) => {
+                let mut bytes = base64_decode(leaf);
+                *bytes.last_mut().expect("a byte") ^= 1;
+                format!("entry {after} {}\n", base64_encode(&bytes))
+            }
+            None => format!("{line}\n"),
+        })
+        .collect();
+    let bad = wallet.path("tampered.testigo-receipt");
+    std::fs::write(&bad, &tampered).expect("write");
+    let run = wallet
+        .run(&["verify-proof", bad.to_str().expect("path")])
+        .await;
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("entry {after} is not included in the checkpoint")),
+        "{run:?}"
+    );
+    // A checkpoint without the witness's cosignature lacks the quorum.
+    let unwitnessed: String = text
+        .lines()
+        .filter(|l| !l.starts_with("— witness"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&bad, &unwitnessed).expect("write");
+    let run = wallet
+        .run(&["verify-proof", bad.to_str().expect("path")])
+        .await;
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(run.stderr.contains("checkpoint:"), "{run:?}");
+    // Another log's key.
+    let other = testigo_tests::fixtures::public(&testigo_tests::fixtures::key(200));
+    let run = stranger
+        .run(&[
+            "verify-proof",
+            file.to_str().expect("path"),
+            "--log-key",
+            &other.to_base64(),
+        ])
+        .await;
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(run.stderr.contains("trusted log key"), "{run:?}");
+
+    // An entry that is not in the wallet's history is refused before anything is written.
+    let nope = wallet.path("nope.testigo-receipt");
+    let run = wallet
+        .run(&["proof", "999999", "--out", nope.to_str().expect("path")])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("not in your verified history"),
+        "{run:?}"
+    );
+    assert!(!nope.exists());
+}
