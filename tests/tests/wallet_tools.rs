@@ -193,3 +193,49 @@ async fn a_receipt_of_a_revocation_and_the_access_after_it_verifies_offline_and_
     );
     assert!(!nope.exists());
 }
+
+#[tokio::test]
+async fn watch_prints_each_new_access_verified_and_reconnects_after_a_node_restart() {
+    let mut cluster = cluster().await;
+    let mut operator = Party::operator();
+    let wallet = Wallet::new();
+    let (me, consent) = enrolled_with_consent(&cluster, &mut operator, &wallet).await;
+    let watch = wallet.spawn(&["watch", "--json", "--count", "2"]);
+    watch.stderr_has("watching for new accesses", 1).await;
+
+    let first = operator_submits(
+        &cluster,
+        &operator.entry(Use::consented(me, consent, 0).body()),
+    )
+    .await;
+    let witnessed_at = std::time::Instant::now();
+    watch.stdout_has(&format!("\"index\":{first},"), 1).await;
+    eprintln!(
+        "access {first} printed {} ms after its witnessed checkpoint was announced to the submitter",
+        witnessed_at.elapsed().as_millis()
+    );
+
+    // The node goes away and comes back where it was; the watch finds it by itself.
+    cluster.primary = cluster.primary.restart_in_place().await;
+    watch.stderr_has("reconnected to", 1).await;
+    let second = operator_submits(
+        &cluster,
+        &operator.entry(Use::legitimate_interest(me, 0).body()),
+    )
+    .await;
+    let run = watch.finish().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{run:?}");
+    assert_eq!(lines[0]["index"], first);
+    assert_eq!(lines[1]["index"], second);
+    assert_eq!(lines[1]["legal_basis"], "dpv:LegitimateInterest");
+    assert!(lines.iter().all(|l| l["verified"] == true));
+    assert!(run.stderr.contains("ended; reconnecting"), "{run:?}");
+    // What it printed is what it verified: the trusted state holds both.
+    wallet.run(&["verify"]).await.ok();
+}

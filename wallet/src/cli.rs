@@ -87,6 +87,9 @@ pub enum Command {
     /// Write an offline receipt of entries of your verified history (e.g. a revocation and an access after it).
     #[command(after_help = PROOF_HELP)]
     Proof(ProofArgs),
+    /// Print each new access to your data as soon as a witnessed checkpoint covers it, verified first; reconnects by itself.
+    #[command(after_help = WATCH_HELP)]
+    Watch(WatchArgs),
     /// Check a receipt offline, against the pinned log key (or --log-key), with no node.
     #[command(after_help = VERIFY_PROOF_HELP)]
     VerifyProof(VerifyProofArgs),
@@ -105,6 +108,22 @@ const VERIFY_PROOF_HELP: &str =
 Examples:
   testigo-wallet verify-proof revoked-then-used.testigo-receipt
   testigo-wallet verify-proof receipt.testigo-receipt --log-key BASE64KEY --genesis-hash HASH";
+
+const WATCH_HELP: &str =
+    "Runs until stopped (or until --count accesses were printed). With --json, one JSON object per
+line. A node that fails verification ends the watch with exit 6; a lost connection is retried.
+
+Examples:
+  testigo-wallet watch
+  testigo-wallet watch --json --count 1   # wait for the next access, then exit";
+
+/// `watch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// Exit after printing this many accesses.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
 
 /// `proof`.
 #[derive(Debug, Clone, clap::Args)]

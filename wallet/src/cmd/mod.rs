@@ -5,3 +5,4 @@ pub(crate) mod consent;
 pub(crate) mod keys;
 pub(crate) mod receipt;
 pub(crate) mod view;
+pub(crate) mod watch;
