@@ -239,3 +239,123 @@ async fn watch_prints_each_new_access_verified_and_reconnects_after_a_node_resta
     // What it printed is what it verified: the trusted state holds both.
     wallet.run(&["verify"]).await.ok();
 }
+
+#[tokio::test]
+async fn a_batch_file_is_submitted_with_progress_and_every_line_is_accepted_or_refused_by_name() {
+    use testigo_tests::fixtures::{deposit, register};
+    let cluster = cluster().await;
+    let url = cluster.primary.client.base().to_owned();
+    let mut operator = Party::operator();
+    let (subject, buyer) = (Wallet::new(), Wallet::new());
+    let me = subject.init_tofu(&url).await;
+    let b = buyer.init_tofu(&url).await;
+    operator_submits(&cluster, &operator.entry(enroll(me))).await;
+    operator_submits(&cluster, &operator.entry(register(b))).await;
+    // Enough for two accesses at 0.10, not three.
+    operator_submits(&cluster, &operator.entry(deposit(b, 25, "wire"))).await;
+    let grant = subject
+        .json(&[
+            "consent",
+            "grant",
+            "--any",
+            "--category",
+            "pd:Location",
+            "--purpose",
+            "dpv:ResearchAndDevelopment",
+            "--price",
+            "0.10",
+        ])
+        .await["index"]
+        .as_u64()
+        .expect("grant");
+    let key = me.to_base64();
+    let request = |category: &str, consent: Option<u64>| {
+        let mut v = serde_json::json!({"subject": key, "category": category, "purpose": "dpv:ResearchAndDevelopment"});
+        if let Some(c) = consent {
+            v["consent"] = serde_json::json!(c);
+        }
+        v.to_string()
+    };
+    let file = buyer.path("requests.jsonl");
+    let text = [
+        request("pd:Location", None),                  // 1 accepted
+        "not json".to_owned(),                         // 2 bad line
+        request("pd:CallLog", None),                   // 3 no consent covers it
+        request("pd:Location", Some(grant + 1000)),    // 4 no such consent
+        request("pd:Location", Some(grant)),           // 5 accepted
+        String::new(),                                 // 6 blank: skipped
+        format!(r#"{{"subject": "{key}", "category": "pd:Location", "purpose": "dpv:ResearchAndDevelopment", "price": 0}}"#), // 7 unknown field
+        request("pd:Location", None),                  // 8 refused by the node: no funds left
+    ]
+    .join("\n");
+    std::fs::write(&file, text).expect("write");
+    let run = buyer
+        .run(&[
+            "access-batch",
+            file.to_str().expect("path"),
+            "--chunk",
+            "2",
+            "--json",
+        ])
+        .await;
+    assert_eq!(run.code, 3, "some lines were refused: {run:?}");
+    let summary = run.json();
+    assert_eq!(summary["lines"], 7, "{summary}");
+    assert_eq!(summary["accepted"], 2, "{summary}");
+    assert_eq!(summary["refused"], 5, "{summary}");
+    assert_eq!(summary["spent"], 20);
+    let by_line: Vec<(u64, String, String)> = summary["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().expect("line"),
+                r["status"].as_str().expect("status").to_owned(),
+                r["code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        (1, "accepted", ""),
+        (2, "refused", "bad_line"),
+        (3, "refused", "no_consent"),
+        (4, "refused", "no_consent"),
+        (5, "accepted", ""),
+        (7, "refused", "bad_line"),
+        (8, "refused", "insufficient_funds"),
+    ];
+    assert_eq!(
+        by_line,
+        expected
+            .iter()
+            .map(|(l, s, c)| (*l, (*s).to_owned(), (*c).to_owned()))
+            .collect::<Vec<_>>()
+    );
+    // Progress came chunk by chunk on standard error.
+    assert!(
+        run.stderr.contains("6/7 lines: 2 accepted, 4 refused"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("7/7 lines: 2 accepted, 5 refused"),
+        "{run:?}"
+    );
+    // Both accepted accesses are in the subject's verified history.
+    let history = subject
+        .json(&["history", "--accessor", &b.to_base64()])
+        .await;
+    assert_eq!(history["entries"].as_array().map(Vec::len), Some(2));
+    // A file of good lines only exits 0, in words.
+    std::fs::write(&file, request("pd:Location", None)).expect("write");
+    operator_submits(&cluster, &operator.entry(deposit(b, 10, "wire"))).await;
+    let ok = buyer
+        .run(&["access-batch", file.to_str().expect("path")])
+        .await
+        .ok();
+    assert!(
+        ok.stdout
+            .starts_with("1 of 1 accesses accepted and verified"),
+        "{ok:?}"
+    );
+}

@@ -87,6 +87,9 @@ pub enum Command {
     /// Write an offline receipt of entries of your verified history (e.g. a revocation and an access after it).
     #[command(after_help = PROOF_HELP)]
     Proof(ProofArgs),
+    /// Data buyers: submit accesses from a JSON-lines file, with progress and a summary of what was accepted and refused.
+    #[command(after_help = BATCH_HELP)]
+    AccessBatch(BatchArgs),
     /// Print each new access to your data as soon as a witnessed checkpoint covers it, verified first; reconnects by itself.
     #[command(after_help = WATCH_HELP)]
     Watch(WatchArgs),
@@ -108,6 +111,25 @@ const VERIFY_PROOF_HELP: &str =
 Examples:
   testigo-wallet verify-proof revoked-then-used.testigo-receipt
   testigo-wallet verify-proof receipt.testigo-receipt --log-key BASE64KEY --genesis-hash HASH";
+
+const BATCH_HELP: &str = "One request per line, as `access` takes it (the consent is found when not given):
+  {\"subject\": \"BASE64KEY\", \"category\": \"pd:Location\", \"purpose\": \"dpv:ResearchAndDevelopment\"}
+  {\"subject\": \"BASE64KEY\", \"category\": \"pd:Location\", \"purpose\": \"dpv:ResearchAndDevelopment\", \"consent\": 12}
+Blank lines are skipped; at most 100,000 lines of 4 KiB. Exit 0 when every line was accepted (and
+found in your verified history), 3 when any was refused: the summary names each by its line.
+
+Example:
+  testigo-wallet access-batch requests.jsonl --json > summary.json";
+
+/// `access-batch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BatchArgs {
+    /// The JSON-lines file.
+    pub file: PathBuf,
+    /// Entries per request to the node (1 to 1000).
+    #[arg(long, default_value_t = 256)]
+    pub chunk: usize,
+}
 
 const WATCH_HELP: &str =
     "Runs until stopped (or until --count accesses were printed). With --json, one JSON object per

@@ -18,6 +18,7 @@
 //! passphrase ([`keyfile`]). The binary is `src/main.rs`; [`run`] is the whole program, so the
 //! end-to-end tests drive the real wallet in-process.
 
+pub mod batch_file;
 pub mod cli;
 mod cmd;
 pub mod error;
@@ -100,6 +101,7 @@ async fn execute(cli: Cli, io: &mut Io) -> Result<()> {
         Command::Claim(args) => cmd::consent::claim(&mut ctx, &args).await,
         Command::Access(args) => cmd::buyer::access(&mut ctx, &args).await,
         Command::ConsentsReceived => cmd::buyer::consents_received(&mut ctx).await,
+        Command::AccessBatch(args) => cmd::batch::access_batch(&mut ctx, &args).await,
         Command::Watch(args) => cmd::watch::watch(&mut ctx, &args).await,
         Command::Proof(args) => cmd::receipt::proof(&mut ctx, &args).await,
         Command::VerifyProof(args) => cmd::receipt::verify_proof(&mut ctx, &args),

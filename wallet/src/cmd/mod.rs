@@ -1,5 +1,6 @@
 //! One module per group of commands.
 
+pub(crate) mod batch;
 pub(crate) mod buyer;
 pub(crate) mod consent;
 pub(crate) mod keys;
