@@ -359,3 +359,106 @@ async fn a_batch_file_is_submitted_with_progress_and_every_line_is_accepted_or_r
         "{ok:?}"
     );
 }
+
+#[tokio::test]
+async fn the_gdpr_export_names_every_recipient_and_gives_each_consent_as_a_27560_record() {
+    use testigo_tests::fixtures::register;
+    let cluster = cluster().await;
+    let mut operator = Party::operator();
+    let (subject, buyer) = (Wallet::new(), Wallet::new());
+    let (me, consent) = enrolled_with_consent(&cluster, &mut operator, &subject).await;
+    let b = buyer.init_tofu(cluster.primary.client.base()).await;
+    operator_submits(&cluster, &operator.entry(register(b))).await;
+    buyer
+        .json(&[
+            "access",
+            "--subject",
+            &me.to_base64(),
+            "--category",
+            "pd:Location",
+            "--purpose",
+            "dpv:PersonalisedAdvertising",
+        ])
+        .await;
+    operator_submits(
+        &cluster,
+        &operator.entry(Use::legitimate_interest(me, 0).body()),
+    )
+    .await;
+    subject
+        .json(&["consent", "revoke", &consent.to_string()])
+        .await;
+
+    let out = subject.path("my-data.json");
+    let written = subject
+        .json(&["export-data", "--out", out.to_str().expect("path")])
+        .await;
+    assert_eq!(written["recipients"], 2, "{written}");
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("JSON");
+    assert_eq!(export["format"], "testigo.gdpr-export/v1");
+    assert_eq!(export["data_subject"]["key"], me.to_base64());
+    let log = cluster.primary.client.log().await.expect("log");
+    let mut recipients: Vec<(String, String, u64)> = export["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().expect("key").to_owned(),
+                r["role"].as_str().expect("role").to_owned(),
+                r["accesses"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    recipients.sort();
+    let mut expected = vec![
+        (b.to_base64(), "accessor".to_owned(), 1),
+        (log.log_key.to_base64(), "operator".to_owned(), 1),
+    ];
+    expected.sort();
+    assert_eq!(recipients, expected, "{export}");
+    assert_eq!(export["processing"].as_array().map(Vec::len), Some(2));
+    assert!(
+        export["processing"]
+            .as_array()
+            .expect("processing")
+            .iter()
+            .all(|p| p["recipient"]["key"].is_string() && p["proof"]["log_index"].is_u64())
+    );
+    let records = export["consent_records"].as_array().expect("records");
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record["pii_principal_id"], me.to_base64());
+    assert_eq!(record["consent_status"], "dpv:ConsentWithdrawn");
+    assert_eq!(record["consent_type"], "dpv:ExplicitlyExpressedConsent");
+    assert_eq!(
+        record["processing"][0]["pii_categories"][0]["category"],
+        "pd:Location"
+    );
+    assert_eq!(
+        record["processing"][0]["purposes"][0]["purpose"],
+        "dpv:PersonalisedAdvertising"
+    );
+    let events: Vec<&str> = record["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(events, ["dpv:ConsentGiven", "dpv:ConsentWithdrawn"]);
+    assert_eq!(record["events"][0]["proof"]["log_index"], consent);
+    assert!(
+        record["record_id"]
+            .as_str()
+            .expect("id")
+            .ends_with(&format!("#consent-{consent}"))
+    );
+    // The same export offline, to standard output; an existing file is never overwritten.
+    let offline = subject.json(&["export-data", "--offline"]).await;
+    assert_eq!(offline["recipients"], export["recipients"]);
+    let again = subject
+        .run(&["export-data", "--out", out.to_str().expect("path")])
+        .await;
+    assert_eq!(again.code, 1, "{again:?}");
+}

@@ -87,6 +87,9 @@ pub enum Command {
     /// Write an offline receipt of entries of your verified history (e.g. a revocation and an access after it).
     #[command(after_help = PROOF_HELP)]
     Proof(ProofArgs),
+    /// Your GDPR Art. 15/20 export in JSON: every recipient by name (key), every access, every consent as an ISO/IEC TS 27560 record.
+    #[command(after_help = EXPORT_DATA_HELP)]
+    ExportData(ExportDataArgs),
     /// Data buyers: submit accesses from a JSON-lines file, with progress and a summary of what was accepted and refused.
     #[command(after_help = BATCH_HELP)]
     AccessBatch(BatchArgs),
@@ -111,6 +114,24 @@ const VERIFY_PROOF_HELP: &str =
 Examples:
   testigo-wallet verify-proof revoked-then-used.testigo-receipt
   testigo-wallet verify-proof receipt.testigo-receipt --log-key BASE64KEY --genesis-hash HASH";
+
+const EXPORT_DATA_HELP: &str =
+    "Everything in it comes from your verified history (format testigo.gdpr-export/v1, README).
+
+Examples:
+  testigo-wallet export-data --out my-data.json
+  testigo-wallet export-data --offline | jq '.recipients'";
+
+/// `export-data`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportDataArgs {
+    /// Write the export to FILE (must not exist) instead of standard output.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Only the verified local state, without contacting a node.
+    #[arg(long)]
+    pub offline: bool,
+}
 
 const BATCH_HELP: &str = "One request per line, as `access` takes it (the consent is found when not given):
   {\"subject\": \"BASE64KEY\", \"category\": \"pd:Location\", \"purpose\": \"dpv:ResearchAndDevelopment\"}

@@ -101,6 +101,7 @@ async fn execute(cli: Cli, io: &mut Io) -> Result<()> {
         Command::Claim(args) => cmd::consent::claim(&mut ctx, &args).await,
         Command::Access(args) => cmd::buyer::access(&mut ctx, &args).await,
         Command::ConsentsReceived => cmd::buyer::consents_received(&mut ctx).await,
+        Command::ExportData(args) => cmd::export::export_data(&mut ctx, &args).await,
         Command::AccessBatch(args) => cmd::batch::access_batch(&mut ctx, &args).await,
         Command::Watch(args) => cmd::watch::watch(&mut ctx, &args).await,
         Command::Proof(args) => cmd::receipt::proof(&mut ctx, &args).await,
