@@ -53,6 +53,16 @@ pub struct Global {
     /// Print data as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Milliseconds added to this machine's clock when judging a checkpoint's age (hidden: to
+    /// show, and test, what a wallet does with a log that stopped checkpointing).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub clock_offset_ms: i64,
 }
 
 /// The commands.

@@ -125,12 +125,19 @@ impl<'a> Ctx<'a> {
                 .map(|h| PathBuf::from(h).join(".testigo-wallet"))
                 .ok_or_else(|| WalletError::Usage("no --wallet-dir and no $HOME".into()))?,
         };
-        Ok(Self {
+        let mut ctx = Self {
             global,
             dir,
             io,
-            now_ms: testigo_client::now_ms(),
-        })
+            now_ms: 0,
+        };
+        ctx.now_ms = ctx.now();
+        Ok(ctx)
+    }
+
+    /// The time now, Unix ms, as this wallet judges it (the clock plus `--clock-offset-ms`).
+    pub(crate) fn now(&self) -> u64 {
+        testigo_client::now_ms().saturating_add_signed(self.global.clock_offset_ms)
     }
 
     /// Writes to standard output.

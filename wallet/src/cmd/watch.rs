@@ -59,7 +59,7 @@ pub(crate) async fn watch(ctx: &mut Ctx<'_>, args: &WatchArgs) -> Result<()> {
         let mut announce = true;
         // Subscribed first, synced second: a checkpoint published in between is in the stream.
         loop {
-            let now = testigo_client::now_ms();
+            let now = ctx.now();
             match contact_nodes(&ctx.dir, &mut state, &params, &clients, now).await {
                 Ok(synced) => {
                     if announce {
