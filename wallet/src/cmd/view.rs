@@ -277,7 +277,7 @@ impl Filter {
 pub(crate) async fn history(ctx: &mut Ctx<'_>, args: &HistoryArgs) -> Result<()> {
     let filter = Filter::new(args)?;
     let (params, entries) = if args.offline {
-        let checked = WalletState::load(&ctx.dir)?.verify()?;
+        let checked = WalletState::load(&ctx.dir)?.into_checked()?;
         (checked.params, checked.entries)
     } else {
         let c = contact(ctx).await?;
@@ -443,8 +443,7 @@ pub(crate) async fn balance(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `verify`: offline.
 pub(crate) fn verify(ctx: &mut Ctx<'_>) -> Result<()> {
-    let state = WalletState::load(&ctx.dir)?;
-    let checked = state.verify()?;
+    let checked = WalletState::load(&ctx.dir)?.into_checked()?;
     let Some(account) = &checked.account else {
         return if ctx.global.json {
             ctx.json(&json!({"verified": true, "checkpoint_size": null, "history_len": 0}))
