@@ -119,6 +119,10 @@ impl TestNode {
 
     async fn launch(dir: TempDir, config: Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::launch_on(dir, config, listener).await
+    }
+
+    async fn launch_on(dir: TempDir, config: Config, listener: TcpListener) -> Self {
         let addr = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(testigo_node::run(config.clone(), listener, async move {
@@ -169,6 +173,27 @@ impl TestNode {
             dir: self.dir,
             config: self.config,
         }
+    }
+
+    /// Stops the node cleanly and starts it again on the same data directory, HTTP address and
+    /// libp2p address, as an operator restarting the service does: clients and peers that
+    /// reconnect to where it was find it there.
+    pub async fn restart_in_place(self) -> TestNode {
+        let addr = self.addr;
+        let listen = if self.config.p2p_listen.ends_with("/tcp/0") {
+            let p2p: serde_json::Value = self.client.get("/v1/p2p").await.ok().json();
+            p2p["listen"][0].as_str().map(str::to_owned)
+        } else {
+            None
+        };
+        let Stopped { dir, mut config } = self.stop().await;
+        if let Some(listen) = listen {
+            config.p2p_listen = listen;
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .expect("bind the address the node had");
+        Self::launch_on(dir, config, listener).await
     }
 
     /// A client signing as the operator.

@@ -43,12 +43,14 @@ impl Run {
     }
 }
 
+/// Captured output; every write wakes whoever waits for a text to appear in it.
 #[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
+struct Buffer(Arc<(Mutex<Vec<u8>>, tokio::sync::Notify)>);
 
 impl Write for Buffer {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("buffer").extend_from_slice(bytes);
+        self.0.0.lock().expect("buffer").extend_from_slice(bytes);
+        self.0.1.notify_waiters();
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -58,7 +60,67 @@ impl Write for Buffer {
 
 impl Buffer {
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("buffer")).into_owned()
+        String::from_utf8_lossy(&self.0.0.lock().expect("buffer")).into_owned()
+    }
+
+    /// Waits until the output holds `wanted` `times` times; returns the whole output.
+    async fn until(&self, wanted: &str, times: usize) -> String {
+        loop {
+            let notified = self.0.1.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let text = self.text();
+            if text.matches(wanted).count() >= times {
+                return text;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A wallet command running in the background (`watch`), its output readable as it comes.
+#[derive(Debug)]
+pub struct Live {
+    out: Buffer,
+    err: Buffer,
+    task: tokio::task::JoinHandle<i32>,
+}
+
+impl std::fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.text())
+    }
+}
+
+/// How long a test waits for a running wallet to print something.
+const LIVE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Live {
+    /// Waits until standard output holds `wanted` `times` times; returns it.
+    pub async fn stdout_has(&self, wanted: &str, times: usize) -> String {
+        tokio::time::timeout(LIVE_DEADLINE, self.out.until(wanted, times))
+            .await
+            .unwrap_or_else(|_| panic!("{wanted:?} not printed: {self:?}"))
+    }
+
+    /// Waits until standard error holds `wanted` `times` times; returns it.
+    pub async fn stderr_has(&self, wanted: &str, times: usize) -> String {
+        tokio::time::timeout(LIVE_DEADLINE, self.err.until(wanted, times))
+            .await
+            .unwrap_or_else(|_| panic!("{wanted:?} not in stderr: {self:?}"))
+    }
+
+    /// Waits for the command to end.
+    pub async fn finish(self) -> Run {
+        let code = tokio::time::timeout(LIVE_DEADLINE, self.task)
+            .await
+            .expect("the wallet ended within the deadline")
+            .expect("the wallet did not panic");
+        Run {
+            code,
+            stdout: self.out.text(),
+            stderr: self.err.text(),
+        }
     }
 }
 
@@ -96,8 +158,19 @@ impl Wallet {
             .await
     }
 
-    /// As [`Wallet::run`], reading the passphrase from `file`.
-    pub async fn run_with_passphrase(&self, args: &[&str], file: &Path) -> Run {
+    /// Starts `testigo-wallet ARGS` in the background, as [`Wallet::run`] runs it.
+    pub fn spawn(&self, args: &[&str]) -> Live {
+        let argv = self.argv(args, &self.root.path().join("passphrase"));
+        let (out, err) = (Buffer::default(), Buffer::default());
+        let mut io = testigo_wallet::Io {
+            out: Box::new(out.clone()),
+            err: Box::new(err.clone()),
+        };
+        let task = tokio::spawn(async move { testigo_wallet::run(argv, &mut io).await });
+        Live { out, err, task }
+    }
+
+    fn argv(&self, args: &[&str], file: &Path) -> Vec<String> {
         let mut argv: Vec<String> = vec![
             "testigo-wallet".into(),
             "--wallet-dir".into(),
@@ -110,6 +183,12 @@ impl Wallet {
             argv.push(node.clone());
         }
         argv.extend(args.iter().map(|a| (*a).to_owned()));
+        argv
+    }
+
+    /// As [`Wallet::run`], reading the passphrase from `file`.
+    pub async fn run_with_passphrase(&self, args: &[&str], file: &Path) -> Run {
+        let argv = self.argv(args, file);
         let (out, err) = (Buffer::default(), Buffer::default());
         let mut io = testigo_wallet::Io {
             out: Box::new(out.clone()),

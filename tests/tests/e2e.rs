@@ -25,5 +25,7 @@ mod simulate;
 mod submission;
 mod trust;
 mod wallet;
+mod wallet_lies;
+mod wallet_tools;
 mod witness_ops;
 mod witnessing;

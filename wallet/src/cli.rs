@@ -10,7 +10,7 @@ pub const EXIT_CODES: &str = "Exit codes:
   3  the node refused the request (its code and message are printed)
   4  no node could be reached
   5  the node is busy: try again later
-  6  INTEGRITY FAILURE: a node answered something that fails verification (a lying node); evidence is saved where it can be
+  6  INTEGRITY FAILURE: a node answered something that fails verification (a lying node; evidence is saved where it can be), or a receipt does not verify
   7  stale or unwitnessed: the only checkpoints on offer are older than allowed, older than the trusted one, or lack the witness quorum
 
 Passphrase: from --passphrase-file, else $TESTIGO_WALLET_PASSPHRASE, else a prompt without echo.";
@@ -53,6 +53,16 @@ pub struct Global {
     /// Print data as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Milliseconds added to this machine's clock when judging a checkpoint's age (hidden: to
+    /// show, and test, what a wallet does with a log that stopped checkpointing).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub clock_offset_ms: i64,
 }
 
 /// The commands.
@@ -84,6 +94,112 @@ pub enum Command {
     Access(AccessArgs),
     /// Data buyers: the consents that name this key or any accessor.
     ConsentsReceived,
+    /// Write an offline receipt of entries of your verified history (e.g. a revocation and an access after it).
+    #[command(after_help = PROOF_HELP)]
+    Proof(ProofArgs),
+    /// Your GDPR Art. 15/20 export in JSON: every recipient by name (key), every access, every consent as an ISO/IEC TS 27560 record.
+    #[command(after_help = EXPORT_DATA_HELP)]
+    ExportData(ExportDataArgs),
+    /// Data buyers: submit accesses from a JSON-lines file, with progress and a summary of what was accepted and refused.
+    #[command(after_help = BATCH_HELP)]
+    AccessBatch(BatchArgs),
+    /// Print each new access to your data as soon as a witnessed checkpoint covers it, verified first; reconnects by itself.
+    #[command(after_help = WATCH_HELP)]
+    Watch(WatchArgs),
+    /// Check a receipt offline, against the pinned log key (or --log-key), with no node.
+    #[command(after_help = VERIFY_PROOF_HELP)]
+    VerifyProof(VerifyProofArgs),
+}
+
+const PROOF_HELP: &str =
+    "The receipt (docs/PROTOCOL.md §12) holds the genesis leaf, the entries with their inclusion
+proofs and the trusted checkpoint with its cosignatures: anyone with the log key checks it offline.
+
+Example:
+  testigo-wallet proof 12 31 --out revoked-then-used.testigo-receipt";
+
+const VERIFY_PROOF_HELP: &str =
+    "Exit 0 when every entry is proven; 6 with the reason when anything fails.
+
+Examples:
+  testigo-wallet verify-proof revoked-then-used.testigo-receipt
+  testigo-wallet verify-proof receipt.testigo-receipt --log-key BASE64KEY --genesis-hash HASH";
+
+const EXPORT_DATA_HELP: &str =
+    "Everything in it comes from your verified history (format testigo.gdpr-export/v1, README).
+
+Examples:
+  testigo-wallet export-data --out my-data.json
+  testigo-wallet export-data --offline | jq '.recipients'";
+
+/// `export-data`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportDataArgs {
+    /// Write the export to FILE (must not exist) instead of standard output.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Only the verified local state, without contacting a node.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+const BATCH_HELP: &str = "One request per line, as `access` takes it (the consent is found when not given):
+  {\"subject\": \"BASE64KEY\", \"category\": \"pd:Location\", \"purpose\": \"dpv:ResearchAndDevelopment\"}
+  {\"subject\": \"BASE64KEY\", \"category\": \"pd:Location\", \"purpose\": \"dpv:ResearchAndDevelopment\", \"consent\": 12}
+Blank lines are skipped; at most 100,000 lines of 4 KiB. Exit 0 when every line was accepted (and
+found in your verified history), 3 when any was refused: the summary names each by its line.
+
+Example:
+  testigo-wallet access-batch requests.jsonl --json > summary.json";
+
+/// `access-batch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BatchArgs {
+    /// The JSON-lines file.
+    pub file: PathBuf,
+    /// Entries per request to the node (1 to 1000).
+    #[arg(long, default_value_t = 256)]
+    pub chunk: usize,
+}
+
+const WATCH_HELP: &str =
+    "Runs until stopped (or until --count accesses were printed). With --json, one JSON object per
+line. A node that fails verification ends the watch with exit 6; a lost connection is retried.
+
+Examples:
+  testigo-wallet watch
+  testigo-wallet watch --json --count 1   # wait for the next access, then exit";
+
+/// `watch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// Exit after printing this many accesses.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// `proof`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProofArgs {
+    /// Leaf indexes of entries in your verified history (as `history` shows them).
+    #[arg(required = true)]
+    pub indexes: Vec<u64>,
+    /// The receipt file to write (must not exist).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+}
+
+/// `verify-proof`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyProofArgs {
+    /// The receipt file.
+    pub file: PathBuf,
+    /// Check against this log key (base64) instead of the wallet's pinned one.
+    #[arg(long)]
+    pub log_key: Option<String>,
+    /// And this genesis leaf hash (base64 or hex).
+    #[arg(long)]
+    pub genesis_hash: Option<String>,
 }
 
 const INIT_HELP: &str = "The log must be pinned in one of three ways, never learned silently:

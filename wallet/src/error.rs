@@ -37,6 +37,9 @@ pub enum WalletError {
     /// No acceptable checkpoint: stale, or without the quorum.
     #[error("{0}")]
     Stale(String),
+    /// The node refused some of what was asked (a batch); the summary says which.
+    #[error("{0}")]
+    Refused(String),
     /// A node refused, could not be reached, or was busy.
     #[error("{context}: {source}")]
     Client {
@@ -55,6 +58,7 @@ impl WalletError {
             WalletError::Usage(_) => exit::USAGE,
             WalletError::Integrity(_) => exit::INTEGRITY,
             WalletError::Stale(_) => exit::STALE,
+            WalletError::Refused(_) => exit::REFUSED,
             WalletError::Client { source, .. } => match source {
                 ClientError::Refused { .. } => exit::REFUSED,
                 ClientError::Integrity(_) => exit::INTEGRITY,

@@ -18,6 +18,7 @@
 //! passphrase ([`keyfile`]). The binary is `src/main.rs`; [`run`] is the whole program, so the
 //! end-to-end tests drive the real wallet in-process.
 
+pub mod batch_file;
 pub mod cli;
 mod cmd;
 pub mod error;
@@ -100,6 +101,11 @@ async fn execute(cli: Cli, io: &mut Io) -> Result<()> {
         Command::Claim(args) => cmd::consent::claim(&mut ctx, &args).await,
         Command::Access(args) => cmd::buyer::access(&mut ctx, &args).await,
         Command::ConsentsReceived => cmd::buyer::consents_received(&mut ctx).await,
+        Command::ExportData(args) => cmd::export::export_data(&mut ctx, &args).await,
+        Command::AccessBatch(args) => cmd::batch::access_batch(&mut ctx, &args).await,
+        Command::Watch(args) => cmd::watch::watch(&mut ctx, &args).await,
+        Command::Proof(args) => cmd::receipt::proof(&mut ctx, &args).await,
+        Command::VerifyProof(args) => cmd::receipt::verify_proof(&mut ctx, &args),
     }
 }
 
@@ -119,12 +125,19 @@ impl<'a> Ctx<'a> {
                 .map(|h| PathBuf::from(h).join(".testigo-wallet"))
                 .ok_or_else(|| WalletError::Usage("no --wallet-dir and no $HOME".into()))?,
         };
-        Ok(Self {
+        let mut ctx = Self {
             global,
             dir,
             io,
-            now_ms: testigo_client::now_ms(),
-        })
+            now_ms: 0,
+        };
+        ctx.now_ms = ctx.now();
+        Ok(ctx)
+    }
+
+    /// The time now, Unix ms, as this wallet judges it (the clock plus `--clock-offset-ms`).
+    pub(crate) fn now(&self) -> u64 {
+        testigo_client::now_ms().saturating_add_signed(self.global.clock_offset_ms)
     }
 
     /// Writes to standard output.

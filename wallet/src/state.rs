@@ -149,8 +149,17 @@ impl WalletState {
     /// # Errors
     /// [`WalletError::Integrity`] naming what fails.
     pub fn verify(&self) -> Result<Checked> {
+        self.clone().into_checked()
+    }
+
+    /// [`WalletState::verify`], consuming the state: the history is verified where it lies
+    /// instead of being copied first (what `testigo-wallet verify` does).
+    ///
+    /// # Errors
+    /// As [`WalletState::verify`].
+    pub fn into_checked(self) -> Result<Checked> {
         let params = self.params()?;
-        let Some(trusted) = &self.trusted else {
+        let Some(trusted) = self.trusted else {
             return Ok(Checked {
                 params,
                 account: None,
@@ -160,7 +169,7 @@ impl WalletState {
         };
         let account = verify_account(&trusted.note, &params, &self.account, &trusted.account)
             .map_err(|e| WalletError::Integrity(format!("the trusted account proof: {e}")))?;
-        let entries = verify_history_held(&params, &account, &trusted.history)?;
+        let entries = verify_history_owned(&params, &account, trusted.history)?;
         let last_leaf_ms = Leaf::from_bytes(&trusted.account.state_root.leaf.0)
             .map(|l| l.sequenced_at)
             .ok();
@@ -188,12 +197,20 @@ pub fn verify_history_held(
     account: &VerifiedAccount,
     history: &[HistoryEntry],
 ) -> Result<Vec<VerifiedEntry>> {
+    verify_history_owned(params, account, history.to_vec())
+}
+
+fn verify_history_owned(
+    params: &LogParams,
+    account: &VerifiedAccount,
+    history: Vec<HistoryEntry>,
+) -> Result<Vec<VerifiedEntry>> {
     let mut cursor = HistoryCursor::new(account);
     let page = History {
         key: account.key,
         checkpoint_size: account.checkpoint.size(),
         from: 0,
-        entries: history.to_vec(),
+        entries: history,
         next: None,
     };
     let entries = cursor

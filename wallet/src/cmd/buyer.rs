@@ -14,7 +14,7 @@ use crate::format;
 
 /// Whether a grant in the node's list is backed by a leaf of the accessor's verified history
 /// (grants naming the accessor are in its history; grants to anyone are not).
-fn verified_grant(c: &Contact, view: &ConsentView) -> bool {
+pub(crate) fn verified_grant(c: &Contact, view: &ConsentView) -> bool {
     c.synced.entries.iter().any(|e| {
         e.index == view.index
             && matches!(&e.body, Body::GrantConsent(g)
@@ -28,7 +28,43 @@ fn verified_grant(c: &Contact, view: &ConsentView) -> bool {
     })
 }
 
-async fn received(ctx: &mut Ctx<'_>) -> Result<(Contact, Vec<ConsentView>)> {
+/// The consent an access uses: the one named (submitted as it is: the log's rules decide), or
+/// the cheapest live one of `subject` covering `category` and `purpose`.
+///
+/// # Errors
+/// Why none fits, in a sentence.
+pub(crate) fn choose(
+    consents: &[ConsentView],
+    subject: &PublicKey,
+    category: DataCategory,
+    purpose: Purpose,
+    named: Option<u64>,
+    now: u64,
+) -> std::result::Result<ConsentView, String> {
+    let usable = |v: &&ConsentView| {
+        if let Some(id) = named {
+            return v.index == id && v.consent.subject == *subject;
+        }
+        v.consent.subject == *subject
+            && v.consent.revoked_at.is_none()
+            && v.consent.categories.contains(&category)
+            && v.consent.purposes.contains(&purpose)
+            && v.consent.valid_until.is_none_or(|u| u > now)
+    };
+    consents
+        .iter()
+        .filter(usable)
+        .min_by_key(|v| v.consent.price)
+        .cloned()
+        .ok_or_else(|| match named {
+            Some(id) => format!(
+                "consent {id} does not cover this access (subject, data, purpose, window, or revoked)"
+            ),
+            None => "no consent of this subject covers this data and purpose".to_owned(),
+        })
+}
+
+pub(crate) async fn received(ctx: &mut Ctx<'_>) -> Result<(Contact, Vec<ConsentView>)> {
     let c = contact(ctx).await?;
     let client = &c.clients[0];
     let list = client
@@ -117,24 +153,15 @@ pub(crate) async fn access(ctx: &mut Ctx<'_>, args: &AccessArgs) -> Result<()> {
         .parse()
         .map_err(|e| WalletError::Usage(format!("--purpose: {e}")))?;
     let (c, consents) = received(ctx).await?;
-    let now = ctx.now_ms;
-    // A consent named on the command line is submitted as it is: the log's rules decide.
-    let usable = |v: &&ConsentView| {
-        if let Some(id) = args.consent {
-            return v.index == id && v.consent.subject == subject;
-        }
-        v.consent.subject == subject
-            && v.consent.revoked_at.is_none()
-            && v.consent.categories.contains(&category)
-            && v.consent.purposes.contains(&purpose)
-            && v.consent.valid_until.is_none_or(|u| u > now)
-    };
-    let chosen = consents.iter().filter(usable).min_by_key(|v| v.consent.price).cloned().ok_or_else(|| {
-        WalletError::Usage(match args.consent {
-            Some(id) => format!("consent {id} does not cover this access (subject, data, purpose, window, or revoked)"),
-            None => "no consent of this subject covers this data and purpose".to_owned(),
-        })
-    })?;
+    let chosen = choose(
+        &consents,
+        &subject,
+        category,
+        purpose,
+        args.consent,
+        ctx.now_ms,
+    )
+    .map_err(WalletError::Usage)?;
     if !verified_grant(&c, &chosen) {
         ctx.note(&format!(
             "note: consent {} is a grant to any accessor: its terms are the node's word (the rules still refuse an access it does not cover)",

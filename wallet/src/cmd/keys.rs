@@ -167,7 +167,7 @@ async fn pin_log(
     Ok((params, info.genesis_leaf.0, how, nodes))
 }
 
-fn parse_hash(text: &str) -> Result<Hash> {
+pub(crate) fn parse_hash(text: &str) -> Result<Hash> {
     if let Some(h) = Hash::from_base64(text) {
         return Ok(h);
     }

@@ -104,16 +104,21 @@ pub(crate) struct Row {
 
 impl Row {
     pub(crate) fn of(entry: &VerifiedEntry) -> Self {
+        Self::from_parts(entry.index, &entry.leaf, &entry.body)
+    }
+
+    /// A row of any verified leaf (a history entry, or a receipt's).
+    pub(crate) fn from_parts(index: u64, leaf: &testigo_ledger::entry::Leaf, body: &Body) -> Self {
         Self {
-            index: entry.index,
-            at_ms: entry.leaf.sequenced_at,
-            kind: entry.body.kind().as_str(),
-            signer: entry.leaf.signer,
-            access: match &entry.body {
+            index,
+            at_ms: leaf.sequenced_at,
+            kind: body.kind().as_str(),
+            signer: leaf.signer,
+            access: match body {
                 Body::Access(a) => Some(a.clone()),
                 _ => None,
             },
-            body: entry.body.clone(),
+            body: body.clone(),
         }
     }
 
@@ -272,7 +277,7 @@ impl Filter {
 pub(crate) async fn history(ctx: &mut Ctx<'_>, args: &HistoryArgs) -> Result<()> {
     let filter = Filter::new(args)?;
     let (params, entries) = if args.offline {
-        let checked = WalletState::load(&ctx.dir)?.verify()?;
+        let checked = WalletState::load(&ctx.dir)?.into_checked()?;
         (checked.params, checked.entries)
     } else {
         let c = contact(ctx).await?;
@@ -438,8 +443,7 @@ pub(crate) async fn balance(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `verify`: offline.
 pub(crate) fn verify(ctx: &mut Ctx<'_>) -> Result<()> {
-    let state = WalletState::load(&ctx.dir)?;
-    let checked = state.verify()?;
+    let checked = WalletState::load(&ctx.dir)?.into_checked()?;
     let Some(account) = &checked.account else {
         return if ctx.global.json {
             ctx.json(&json!({"verified": true, "checkpoint_size": null, "history_len": 0}))
