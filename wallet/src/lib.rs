@@ -20,6 +20,7 @@
 
 pub mod cli;
 mod cmd;
+pub mod dashboard;
 pub mod error;
 pub mod format;
 mod fsutil;
@@ -100,6 +101,7 @@ async fn execute(cli: Cli, io: &mut Io) -> Result<()> {
         Command::Claim(args) => cmd::consent::claim(&mut ctx, &args).await,
         Command::Access(args) => cmd::buyer::access(&mut ctx, &args).await,
         Command::ConsentsReceived => cmd::buyer::consents_received(&mut ctx).await,
+        Command::Dashboard(args) => dashboard::run(&mut ctx, &args).await,
     }
 }
 
