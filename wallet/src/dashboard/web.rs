@@ -40,6 +40,7 @@ pub(crate) const MAX_STREAMS: usize = 8;
 
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The server's state.
@@ -79,6 +80,7 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
         .route("/claim", post(claim))
         .route("/assets/app.js", get(app_js))
         .route("/assets/style.css", get(style_css))
+        .route("/assets/favicon.svg", get(favicon))
         .layer(middleware::from_fn_with_state(web.clone(), guard))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
@@ -135,9 +137,11 @@ async fn guard(State(web): State<Arc<Web>>, request: Request, next: Next) -> Res
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: under `no-referrer` Chromium sends `Origin: null` with
+    // the page's own form posts, which the origin check would refuse.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -288,6 +292,10 @@ async fn app_js() -> Response {
         APP_JS,
     )
         .into_response()
+}
+
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON_SVG).into_response()
 }
 
 async fn style_css() -> Response {
