@@ -47,8 +47,8 @@ async fn operator_submits(cluster: &Cluster, leaf: &testigo_ledger::entry::Leaf)
         .index
 }
 
-/// An enrolled subject's wallet and a registered buyer with funds.
-async fn subject_and_buyer(cluster: &Cluster, node: &str) -> (Wallet, PublicKey, Party) {
+/// An enrolled subject's wallet, a registered buyer with funds, and the operator.
+async fn subject_and_buyer(cluster: &Cluster, node: &str) -> (Wallet, PublicKey, Party, Party) {
     let mut operator = Party::operator();
     let wallet = Wallet::new();
     let me = wallet.init_tofu(node).await;
@@ -60,7 +60,7 @@ async fn subject_and_buyer(cluster: &Cluster, node: &str) -> (Wallet, PublicKey,
         &operator.entry(deposit(buyer.public(), 100_000, "wire")),
     )
     .await;
-    (wallet, me, buyer)
+    (wallet, me, buyer, operator)
 }
 
 async fn dashboard(wallet: &Wallet, nodes: &[String]) -> Dashboard {
@@ -149,7 +149,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refused() {
     let cluster = cluster().await;
     let url = cluster.primary.client.base().to_owned();
-    let (wallet, me, mut buyer) = subject_and_buyer(&cluster, &url).await;
+    let (wallet, me, mut buyer, mut operator) = subject_and_buyer(&cluster, &url).await;
     let dash = dashboard(&wallet, &[]).await;
     let out = output_dir("dashboard");
     let browser = Browser::start().await;
@@ -343,6 +343,49 @@ async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refu
     browser.screenshot(&alerted).await;
     println!("dashboard: screenshot {}", alerted.display());
 
+    // Claim part of the earnings with the form; it shows pending, then paid once settled.
+    browser
+        .client()
+        .find(Locator::Css("#claim-amount"))
+        .await
+        .expect("the amount field")
+        .send_keys("0.50")
+        .await
+        .expect("typing the amount");
+    browser
+        .client()
+        .find(Locator::Css("#claim-ref"))
+        .await
+        .expect("the payout field")
+        .send_keys("IBAN ES91 2100 0418 4502 0005 1332")
+        .await
+        .expect("typing the IBAN");
+    click(&browser, "#claim-submit").await;
+    let claimed = until(
+        &browser,
+        "the claim witnessed",
+        "var a = document.querySelector('.action'); return a && a.getAttribute('data-status') === 'witnessed' && a.textContent.indexOf('Claim 0.50 EUR') >= 0 && a.textContent;",
+    )
+    .await;
+    let claim_index: u64 = claimed
+        .as_str()
+        .and_then(|t| t.split("entry ").nth(1))
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("the claim's entry: {claimed}"));
+    assert!(browser.texts("table.claims").await[0].contains("0.50 EUR pending"));
+    operator_submits(
+        &cluster,
+        &operator.entry(testigo_tests::fixtures::settle(claim_index, "SEPA-1")),
+    )
+    .await;
+    until(
+        &browser,
+        "the claim paid",
+        "var t = document.querySelector('table.claims'); return t && t.textContent.indexOf('paid (entry') >= 0;",
+    )
+    .await;
+
     // A revoked consent has no revoke button any more.
     assert_eq!(
         browser
@@ -418,10 +461,10 @@ fn get(path: &str, host: &str, cookie: Option<&str>) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_session_may_look_or_act_and_a_lying_node_raises_an_alert() {
+async fn only_the_session_may_look_or_act_and_a_lying_node_or_split_view_raises_an_alert() {
     let cluster = cluster().await;
     let proxy = Proxy::start(cluster.primary.client.base()).await;
-    let (wallet, me, mut buyer) = subject_and_buyer(&cluster, &proxy.url()).await;
+    let (wallet, me, mut buyer, _) = subject_and_buyer(&cluster, &proxy.url()).await;
     let dash = dashboard(&wallet, &[]).await;
     let addr = dash.addr();
     let host = addr.to_string();
@@ -498,6 +541,24 @@ async fn only_the_session_may_look_or_act_and_a_lying_node_raises_an_alert() {
         live.contains("data-status=\"refused\"") && live.contains("the price is not an amount"),
         "{live}"
     );
+    // A grant to a key the log does not know: the node refuses, the page says why in plain words.
+    let stranger = Party::fresh(77).public().to_base64();
+    let to = stranger
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let (status, _) = http(
+        addr,
+        &post(format!("{grant}&to={to}&csrf={csrf}"), &own_origin),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, live) = http(addr, &get("/live", &host, Some(&cookie))).await;
+    assert!(
+        live.contains("refused: the log knows no data buyer with that key")
+            && live.contains("unknown_account"),
+        "{live}"
+    );
     // The proper form is granted.
     let (status, _) = http(addr, &post(format!("{grant}&csrf={csrf}"), &own_origin)).await;
     assert_eq!(status, 303);
@@ -549,4 +610,71 @@ async fn only_the_session_may_look_or_act_and_a_lying_node_raises_an_alert() {
         assert!(Instant::now() < deadline, "no lying-node alert: {live}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // Then it serves a checkpoint the log key signed for the trusted size with another root: a
+    // split view, saved as evidence the audit tool checks, and shown with its path.
+    let trusted: Value = serde_json::from_slice(&wallet.trust_state()).expect("trust.json");
+    let note = trusted["trusted"]["note"].as_str().expect("a note");
+    let size: u64 = note
+        .lines()
+        .nth(1)
+        .expect("a size")
+        .parse()
+        .expect("a size");
+    let forged = testigo_ledger::checkpoint::Checkpoint::new(
+        testigo_tests::fixtures::ORIGIN.to_owned(),
+        size,
+        testigo_ledger::Hash([7; 32]),
+    )
+    .expect("a checkpoint");
+    let signed =
+        testigo_ledger::checkpoint::sign_checkpoint(&forged, &cluster.primary.operator).to_string();
+    proxy.rewrite(move |path: &str, _| {
+        (path == "/v1/checkpoint").then(|| signed.clone().into_bytes())
+    });
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (_, live) = http(addr, &get("/live", &host, Some(&cookie))).await;
+        if live.contains("class=\"alert split-view\"") {
+            assert!(
+                live.contains("Split view: the log showed two different histories"),
+                "{live}"
+            );
+            let evidence = wallet.evidence();
+            assert_eq!(evidence.len(), 1, "the evidence is saved");
+            assert!(
+                live.contains(&evidence[0].display().to_string()),
+                "and its path shown: {live}"
+            );
+            let saved: testigo_ledger::checkpoint::Evidence =
+                serde_json::from_slice(&std::fs::read(&evidence[0]).expect("read"))
+                    .expect("evidence");
+            let log = cluster.primary.client.log().await.expect("log");
+            saved
+                .verify(&log.origin, &log.log_key)
+                .expect("the audit tool's check holds");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no split-view alert: {live}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_command_explains_itself() {
+    let help = Wallet::new().run(&["dashboard", "--help"]).await.ok();
+    for needed in [
+        "127.0.0.1",
+        "session token",
+        "testigo-wallet dashboard --port 7781",
+        "--json",
+    ] {
+        assert!(help.stdout.contains(needed), "{needed}: {}", help.stdout);
+    }
+    let missing = Wallet::new().run(&["dashboard", "--port", "0"]).await;
+    assert_eq!(missing.code, 1, "no wallet yet: {missing:?}");
+    assert!(
+        missing.stderr.contains("run `testigo-wallet init` first"),
+        "{missing:?}"
+    );
 }

@@ -80,59 +80,41 @@ impl Reason {
                 ),
                 lang.basis(*b)
             ),
-            Reason::UnknownConsent(c) => format!(
-                "{} {c}",
-                lang.s(
-                    "it names a consent you never granted:",
-                    "cita un consentimiento que nunca diste:"
-                )
-            ),
+            Reason::UnknownConsent(c) => match lang {
+                Lang::En => format!("it names consent {c}, which you never granted"),
+                Lang::Es => format!("cita el consentimiento {c}, que nunca diste"),
+            },
             Reason::Revoked {
                 consent,
                 revoked_at,
-            } => format!(
-                "{} {consent} {} {revoked_at}",
-                lang.s("consent", "el consentimiento"),
-                lang.s(
-                    "was revoked before it, at entry",
-                    "se revocó antes, en la entrada"
-                )
-            ),
-            Reason::OutsideValidity(c) => format!(
-                "{} {c}",
-                lang.s(
-                    "outside the validity of consent",
-                    "fuera de la validez del consentimiento"
-                )
-            ),
-            Reason::OtherAccessor(c) => format!(
-                "{} {c}",
-                lang.s(
-                    "by someone else than consent names:",
-                    "por alguien distinto del que nombra el consentimiento"
-                )
-            ),
-            Reason::Category(c) => format!(
-                "{} {c}",
-                lang.s(
-                    "data not covered by consent",
-                    "datos no cubiertos por el consentimiento"
-                )
-            ),
-            Reason::Purpose(c) => format!(
-                "{} {c}",
-                lang.s(
-                    "a purpose not covered by consent",
-                    "una finalidad no cubierta por el consentimiento"
-                )
-            ),
-            Reason::Price(c) => format!(
-                "{} {c}",
-                lang.s(
-                    "paid less than the price of consent",
-                    "pagó menos que el precio del consentimiento"
-                )
-            ),
+            } => match lang {
+                Lang::En => {
+                    format!("consent {consent} was revoked before it, at entry {revoked_at}")
+                }
+                Lang::Es => format!(
+                    "el consentimiento {consent} se revocó antes, en la entrada {revoked_at}"
+                ),
+            },
+            Reason::OutsideValidity(c) => match lang {
+                Lang::En => format!("outside the validity of consent {c}"),
+                Lang::Es => format!("fuera de la validez del consentimiento {c}"),
+            },
+            Reason::OtherAccessor(c) => match lang {
+                Lang::En => format!("consent {c} names someone else"),
+                Lang::Es => format!("el consentimiento {c} nombra a otra persona"),
+            },
+            Reason::Category(c) => match lang {
+                Lang::En => format!("consent {c} does not cover this data"),
+                Lang::Es => format!("el consentimiento {c} no cubre estos datos"),
+            },
+            Reason::Purpose(c) => match lang {
+                Lang::En => format!("consent {c} does not cover this purpose"),
+                Lang::Es => format!("el consentimiento {c} no cubre esta finalidad"),
+            },
+            Reason::Price(c) => match lang {
+                Lang::En => format!("it paid less than the price of consent {c}"),
+                Lang::Es => format!("pagó menos que el precio del consentimiento {c}"),
+            },
         }
     }
 }
@@ -196,4 +178,118 @@ fn check(mine: &[Consent], e: &VerifiedEntry, a: &Access) -> Option<Reason> {
     } else {
         return None;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use testigo_ledger::entry::{DataCategory, Leaf, Purpose, RevokeConsent};
+
+    use super::*;
+
+    const ME: PublicKey = PublicKey([1; 32]);
+    const BUYER: PublicKey = PublicKey([2; 32]);
+    const OTHER: PublicKey = PublicKey([3; 32]);
+
+    fn entry(index: u64, at: u64, signer: PublicKey, body: Body) -> VerifiedEntry {
+        VerifiedEntry {
+            index,
+            leaf: Leaf {
+                sequenced_at: at,
+                signer,
+                signature: [0; 64],
+                body: Vec::new(),
+            },
+            body,
+        }
+    }
+
+    fn access(consent: Option<u64>, basis: LegalBasis, purpose: Purpose, price: u64) -> Body {
+        Body::Access(Access {
+            nonce: 0,
+            subject: ME,
+            category: DataCategory::Location,
+            purpose,
+            legal_basis: basis,
+            consent,
+            price,
+        })
+    }
+
+    #[test]
+    fn only_accesses_a_consent_of_mine_allows_go_unflagged() {
+        let ads = Purpose::PersonalisedAdvertising;
+        let consent = LegalBasis::Consent;
+        let entries = vec![
+            entry(
+                1,
+                100,
+                ME,
+                Body::GrantConsent(GrantConsent {
+                    nonce: 0,
+                    accessor: Some(BUYER),
+                    categories: vec![DataCategory::Location],
+                    purposes: vec![ads],
+                    price: 5,
+                    valid_from: 100,
+                    valid_until: Some(1_000),
+                }),
+            ),
+            entry(2, 200, BUYER, access(Some(1), consent, ads, 5)),
+            entry(3, 210, OTHER, access(Some(1), consent, ads, 5)),
+            entry(
+                4,
+                220,
+                BUYER,
+                access(Some(1), consent, Purpose::ServiceProvision, 5),
+            ),
+            entry(5, 230, BUYER, access(Some(1), consent, ads, 4)),
+            entry(6, 240, BUYER, access(Some(9), consent, ads, 5)),
+            entry(7, 1_000, BUYER, access(Some(1), consent, ads, 5)),
+            entry(
+                8,
+                250,
+                BUYER,
+                access(None, LegalBasis::LegitimateInterest, ads, 0),
+            ),
+            entry(
+                9,
+                260,
+                ME,
+                Body::RevokeConsent(RevokeConsent {
+                    nonce: 1,
+                    consent: 1,
+                }),
+            ),
+            entry(10, 270, BUYER, access(Some(1), consent, ads, 5)),
+        ];
+        let found: Vec<(u64, Reason)> = unmatched(&ME, &entries)
+            .into_iter()
+            .map(|u| (u.index, u.reason))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (3, Reason::OtherAccessor(1)),
+                (4, Reason::Purpose(1)),
+                (5, Reason::Price(1)),
+                (6, Reason::UnknownConsent(9)),
+                (7, Reason::OutsideValidity(1)),
+                (8, Reason::OtherBasis(LegalBasis::LegitimateInterest)),
+                (
+                    10,
+                    Reason::Revoked {
+                        consent: 1,
+                        revoked_at: 9
+                    }
+                ),
+            ]
+        );
+        let mine = consents(&ME, &entries);
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].revoked_at, Some(9));
+        assert!(!mine[0].active(300));
+        for (_, reason) in &found {
+            assert_ne!(reason.words(Lang::En), reason.words(Lang::Es));
+        }
+    }
 }

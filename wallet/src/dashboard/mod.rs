@@ -26,6 +26,12 @@ use testigo_client::{Client, Signer};
 use crate::error::{Result, WalletError};
 use crate::state::WalletState;
 
+/// Decodes a form body the browser posts (`application/x-www-form-urlencoded`), repeated names
+/// kept in order; never fails (bad escapes are kept as they are). Public for the fuzz target.
+pub fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
+    web::parse_form(bytes)
+}
+
 /// A running dashboard; dropping it stops it.
 #[derive(Debug)]
 pub struct Dashboard {

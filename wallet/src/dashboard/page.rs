@@ -350,10 +350,19 @@ fn actions(ctx: &Ctx<'_>, view: &View, html: &mut String) {
                 ),
             ),
             ActionStatus::Refused { code, message } => {
-                let words = code
-                    .as_deref()
-                    .and_then(|c| ctx.lang.refusal(c))
-                    .map_or_else(|| message.clone(), str::to_owned);
+                // An unknown or wrong-role account that is not mine is the grant's recipient.
+                let about_someone_else =
+                    matches!(code.as_deref(), Some("unknown_account" | "wrong_role"))
+                        && !message.contains(&ctx.me.to_base64());
+                let words = if about_someone_else {
+                    Some(ctx.s(
+                        "the log knows no data buyer with that key: check the key you pasted",
+                        "el registro no conoce ningún comprador de datos con esa clave: revisa la clave que pegaste",
+                    ))
+                } else {
+                    code.as_deref().and_then(|c| ctx.lang.refusal(c))
+                }
+                .map_or_else(|| message.clone(), str::to_owned);
                 (
                     "refused",
                     format!(
