@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod checkpoints;
 mod corruption;
+mod dashboard;
 mod equivocation;
 mod flow;
 mod hostile;

@@ -109,6 +109,10 @@ pub enum Command {
     /// Check a receipt offline, against the pinned log key (or --log-key), with no node.
     #[command(after_help = VERIFY_PROOF_HELP)]
     VerifyProof(VerifyProofArgs),
+    /// Serve your dashboard on 127.0.0.1: the verified history live, charts, alerts, and
+    /// granting, revoking and claiming in one click.
+    #[command(after_help = DASHBOARD_HELP)]
+    Dashboard(DashboardArgs),
 }
 
 const PROOF_HELP: &str =
@@ -200,6 +204,24 @@ pub struct VerifyProofArgs {
     /// And this genesis leaf hash (base64 or hex).
     #[arg(long)]
     pub genesis_hash: Option<String>,
+}
+
+const DASHBOARD_HELP: &str =
+    "The dashboard listens on 127.0.0.1 only and prints a URL with a session token; open it in \
+your browser (the token becomes a cookie). The key stays in this process; the passphrase is asked
+in this terminal (or taken from --passphrase-file or $TESTIGO_WALLET_PASSPHRASE). Ctrl-C stops it.
+
+Examples:
+  testigo-wallet dashboard
+  testigo-wallet dashboard --port 7781
+  testigo-wallet --node http://127.0.0.1:7700 --node http://127.0.0.1:7710 dashboard --json";
+
+/// `dashboard`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DashboardArgs {
+    /// The loopback port to listen on (0: any free port).
+    #[arg(long, default_value_t = 7781)]
+    pub port: u16,
 }
 
 const INIT_HELP: &str = "The log must be pinned in one of three ways, never learned silently:

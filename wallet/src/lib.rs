@@ -21,6 +21,7 @@
 pub mod batch_file;
 pub mod cli;
 mod cmd;
+pub mod dashboard;
 pub mod error;
 pub mod format;
 mod fsutil;
@@ -106,6 +107,7 @@ async fn execute(cli: Cli, io: &mut Io) -> Result<()> {
         Command::Watch(args) => cmd::watch::watch(&mut ctx, &args).await,
         Command::Proof(args) => cmd::receipt::proof(&mut ctx, &args).await,
         Command::VerifyProof(args) => cmd::receipt::verify_proof(&mut ctx, &args),
+        Command::Dashboard(args) => dashboard::run(&mut ctx, &args).await,
     }
 }
 
