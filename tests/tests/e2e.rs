@@ -13,6 +13,7 @@ mod flow;
 mod hostile;
 mod limits;
 mod loadgen;
+mod monitor;
 mod operator;
 mod proofs;
 mod readers_under_flood;
