@@ -1,6 +1,9 @@
 //! A loopback HTTP proxy between a wallet and a real node that can rewrite the node's answers:
 //! the lying node of the wallet's tests. Requests go through unchanged (signed reads stay
-//! valid: the path and the `Authorization` header are forwarded as they are).
+//! valid: the path and the `Authorization` header are forwarded as they are). Its
+//! `GET /v1/events` is its own: a stream of the events the test announces ([`Proxy::announce`]),
+//! each subscriber getting every one from the first, so a node can show a monitor checkpoints
+//! its upstream never made.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,8 @@ struct Inner {
     rules: Mutex<Rules>,
     stalled: Notify,
     seen: Mutex<Vec<String>>,
+    /// Every event announced so far, as server-sent-event blocks.
+    events: tokio::sync::watch::Sender<Vec<String>>,
 }
 
 /// A running proxy.
@@ -56,6 +61,7 @@ impl Proxy {
             rules: Mutex::new(Rules::default()),
             stalled: Notify::new(),
             seen: Mutex::new(Vec::new()),
+            events: tokio::sync::watch::Sender::new(Vec::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -98,6 +104,19 @@ impl Proxy {
         self.inner.stalled.notified().await;
     }
 
+    /// Announces an event (`checkpoint` or `witnessed`, id `size`, data the note's lines) on
+    /// its `GET /v1/events`, to every subscriber, present or future.
+    pub fn announce(&self, kind: &str, size: u64, note: &str) {
+        let mut block = format!("event: {kind}\nid: {size}\n");
+        for line in note.strip_suffix('\n').unwrap_or(note).split('\n') {
+            block.push_str("data: ");
+            block.push_str(line);
+            block.push('\n');
+        }
+        block.push('\n');
+        self.inner.events.send_modify(|events| events.push(block));
+    }
+
     /// The paths requested so far.
     pub fn seen(&self) -> Vec<String> {
         self.inner.seen.lock().expect("seen").clone()
@@ -111,6 +130,9 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     inner.seen.lock().expect("seen").push(path.clone());
+    if path == "/v1/events" {
+        return events(&inner);
+    }
     let stall = inner
         .rules
         .lock()
@@ -159,5 +181,29 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
             );
         }
     }
+    response
+}
+
+/// Its own event stream: every announced event from the first, then each new one, until the
+/// proxy stops.
+fn events(inner: &Inner) -> Response {
+    let watching = inner.events.subscribe();
+    let stream = futures::stream::unfold((watching, 0usize), |(mut watching, sent)| async move {
+        loop {
+            let next = watching.borrow_and_update().get(sent).cloned();
+            if let Some(block) = next {
+                return Some((
+                    Ok::<_, std::convert::Infallible>(block),
+                    (watching, sent + 1),
+                ));
+            }
+            watching.changed().await.ok()?;
+        }
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     response
 }

@@ -14,6 +14,7 @@ mod flow;
 mod hostile;
 mod limits;
 mod loadgen;
+mod monitor;
 mod operator;
 mod proofs;
 mod readers_under_flood;

@@ -1,18 +1,21 @@
 //! `monitor`: follows a live node and its witnesses and trusts none of them (issue 11 point 5).
 //!
-//! Every node's `GET /v1/events` stream is followed (`checkpoint` and `witnessed` events). Each
-//! note is verified (the log key's signature; for a witnessed one the quorum of `Genesis`), checked
-//! consistent with the last one that node showed (a consistency proof from that node), and
-//! compared with every note of the same size any node showed: two validly signed notes of one
-//! size with different roots are a split view, saved as `ledger::checkpoint::Evidence` JSON
-//! (PROTOCOL §7) in the evidence directory. New leaves up to each checkpoint are fetched from the
-//! node that announced it and replayed by the regulator's [`Auditor`] (the ledger's `Engine`:
-//! signatures, rules, state roots), and the tree's root is recomputed from a compact range and
-//! compared with the checkpoint's.
+//! Every node's `GET /v1/events` stream is followed (`checkpoint` and `witnessed` events), and
+//! its `GET /v1/checkpoint` first. Each note is verified (the log key's signature; for a
+//! witnessed one the quorum of `Genesis`) and compared with every note of the same size any node
+//! showed: two validly signed notes of one size with different roots are a split view, saved as
+//! `ledger::checkpoint::Evidence` JSON (PROTOCOL §7) in the evidence directory. Then it is held
+//! against the one tree the monitor itself replayed (the newest checkpoint whose leaves it
+//! fetched, replayed with the regulator's [`Auditor`] — the ledger's `Engine`: signatures,
+//! rules, state roots — and whose root it recomputed from a compact range): a smaller note must
+//! be a prefix of it and a larger one must extend it (consistency proofs), and a larger one's new
+//! leaves are fetched from the node that announced it, hashed and compared with its root before
+//! anything is replayed, so a node serving wrong leaves changes nothing. Notes of one node are
+//! not expected in order: its `witnessed` notes lag its newest checkpoint.
 //!
 //! Any violation is a line on stderr (`ALERT <kind> …`), a count in
 //! `testigo_monitor_violations_total{kind}` (served on `--metrics`), and, unless `keep_going`, the
-//! end of the run with the violation as its result (the CLI's exit code 3).
+//! end of the run with the violation as its result (the CLI's exit code 1).
 
 mod metrics;
 
@@ -22,6 +25,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt as _;
 use testigo_client::{Client, ClientError, Signer};
+use testigo_ledger::api::CheckpointEntry;
 use testigo_ledger::checkpoint::{Checkpoint, Evidence, verify_checkpoint};
 use testigo_ledger::entry::Leaf;
 use testigo_ledger::merkle::CompactRange;
@@ -39,6 +43,9 @@ use crate::report::write_atomically;
 const REMEMBERED_SIZES: usize = 4096;
 /// Events queued from the node streams.
 const QUEUE: usize = 256;
+/// Most leaves fetched and held at once, between two signed checkpoints (a node's batches are
+/// far smaller: 4,096 entries by default).
+pub const MAX_STEP: u64 = 1 << 16;
 
 /// What to follow and where to keep evidence.
 #[derive(Clone, Debug)]
@@ -112,6 +119,10 @@ pub struct Progress {
     pub verified_size: u64,
     /// Checkpoint notes verified, from all nodes.
     pub checkpoints: u64,
+    /// Of those, witnessed notes whose cosignatures met the quorum of `Genesis`.
+    pub witnessed: u64,
+    /// Checkpoint notes verified from each node, in the order of [`MonitorConfig::nodes`].
+    pub checkpoints_by_node: Vec<u64>,
     /// Violations alerted.
     pub violations: u64,
 }
@@ -178,7 +189,7 @@ pub async fn monitor(
         findings_seen: 0,
         range: CompactRange::new(Blake3),
         by_size: BTreeMap::new(),
-        last: BTreeMap::new(),
+        verified: None,
         violations: Vec::new(),
         evidence_written: 0,
     };
@@ -253,8 +264,8 @@ struct Watcher {
     range: CompactRange<Blake3>,
     /// Size → (root, the note showing it), for split views.
     by_size: BTreeMap<u64, (Hash, String)>,
-    /// Each node's last verified checkpoint and its note.
-    last: BTreeMap<usize, (Checkpoint, String)>,
+    /// The newest checkpoint whose leaves were replayed and whose root matched.
+    verified: Option<Verified>,
     violations: Vec<Violation>,
     evidence_written: u64,
 }
@@ -321,15 +332,28 @@ impl Watcher {
             }
         };
         self.metrics.checkpoint_verified();
-        self.progress.send_modify(|p| p.checkpoints += 1);
+        let nodes = self.clients.len();
+        self.progress.send_modify(|p| {
+            p.checkpoints += 1;
+            p.witnessed += u64::from(witnessed);
+            p.checkpoints_by_node.resize(nodes, 0);
+            p.checkpoints_by_node[node] += 1;
+        });
         if !self.split_view(node, &checkpoint, &note) {
             return;
         }
-        if !self.consistent_with_last(node, &checkpoint, &note).await {
-            return;
+        // Every note is held against the one tree the monitor replayed, not against the last
+        // note of the node that showed it: a node's witnessed note lags its newest checkpoint,
+        // so one node shows sizes out of order without anything being wrong.
+        let within = self
+            .verified
+            .as_ref()
+            .is_some_and(|v| checkpoint.size() <= v.checkpoint.size());
+        if within {
+            self.prefix_of_verified(node, &checkpoint, &note).await;
+        } else if self.extends_verified(node, &checkpoint, &note).await {
+            self.replay_to(node, &checkpoint, &note).await;
         }
-        self.last.insert(node, (checkpoint.clone(), note));
-        self.replay_to(node, &checkpoint).await;
     }
 
     /// Records the note's root for its size; false (and evidence saved) if another note of the
@@ -338,25 +362,9 @@ impl Watcher {
         let size = checkpoint.size();
         match self.by_size.get(&size) {
             Some((root, _)) if root == checkpoint.root() => true,
-            Some((_, first)) => {
-                let evidence = Evidence::SplitView {
-                    first: first.clone(),
-                    second: note.to_owned(),
-                };
-                let saved = self.save(&evidence);
-                let message = format!(
-                    "two signed checkpoints of size {size}: root {} and {}",
-                    self.by_size[&size].0,
-                    checkpoint.root()
-                );
-                let path = match saved {
-                    Ok(path) => Some(path),
-                    Err(e) => {
-                        eprintln!("testigo-audit monitor: could not save evidence: {e}");
-                        None
-                    }
-                };
-                self.alert("split_view", node, message, path);
+            Some((root, first)) => {
+                let (root, first) = (*root, first.clone());
+                self.split_view_found(node, size, (root, first), checkpoint, note);
                 false
             }
             None => {
@@ -370,6 +378,33 @@ impl Watcher {
         }
     }
 
+    /// Two notes of one size with different roots: the evidence is saved and alerted.
+    fn split_view_found(
+        &mut self,
+        node: usize,
+        size: u64,
+        (root, first): (Hash, String),
+        checkpoint: &Checkpoint,
+        note: &str,
+    ) {
+        let evidence = Evidence::SplitView {
+            first,
+            second: note.to_owned(),
+        };
+        let path = match self.save(&evidence) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                eprintln!("testigo-audit monitor: could not save evidence: {e}");
+                None
+            }
+        };
+        let message = format!(
+            "two signed checkpoints of size {size}: root {root} and {}",
+            checkpoint.root()
+        );
+        self.alert("split_view", node, message, path);
+    }
+
     fn save(&mut self, evidence: &Evidence) -> std::io::Result<PathBuf> {
         evidence
             .verify(&self.log.origin, &self.log.log_key)
@@ -381,97 +416,183 @@ impl Watcher {
         Ok(path)
     }
 
-    /// The node's new checkpoint extends the last one it showed (its own consistency proof).
-    async fn consistent_with_last(&mut self, node: usize, new: &Checkpoint, note: &str) -> bool {
-        let Some((old, old_note)) = self.last.get(&node).cloned() else {
-            return true;
+    /// A note no larger than the verified tree: its tree must be a prefix of it. The proof
+    /// comes from the node that served the verified leaves (the note's own node may not hold
+    /// that many yet, as a witness catching up); a proof verifies whoever sends it.
+    async fn prefix_of_verified(&mut self, node: usize, new: &Checkpoint, note: &str) {
+        let Some(v) = self.verified.clone() else {
+            return;
         };
-        let (from, to) = (old.size(), new.size());
-        if to < from {
+        let (from, to) = (new.size(), v.checkpoint.size());
+        if from == to {
+            if new.root() != v.checkpoint.root() {
+                let first = (*v.checkpoint.root(), v.note.clone());
+                self.split_view_found(node, to, first, new, note);
+            }
+            return;
+        }
+        if from == 0 {
+            return;
+        }
+        let mut proof = self.clients[v.node].consistency(from, to).await;
+        if proof.is_err() && node != v.node {
+            proof = self.clients[node].consistency(from, to).await;
+        }
+        let checked = match proof {
+            Ok(p) => {
+                verify_consistency(&Blake3, from, to, new.root(), v.checkpoint.root(), &p.path)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("no consistency proof {from}→{to}: {e}")),
+        };
+        if let Err(e) = checked {
             self.alert(
                 "inconsistent",
                 node,
-                format!("checkpoint of size {to} after one of size {from}: the log shrank; notes {old_note:?} then {note:?}"),
+                format!(
+                    "checkpoint of size {from} is not a prefix of the verified one of size {to}: {e}; notes {note:?} and {:?}",
+                    v.note
+                ),
                 None,
             );
-            return false;
         }
-        if from == 0 || from == to {
-            // Equal sizes were compared by root already; everything extends the empty tree.
+    }
+
+    /// A note larger than the verified tree must extend it: the node's consistency proof.
+    async fn extends_verified(&mut self, node: usize, new: &Checkpoint, note: &str) -> bool {
+        let Some(v) = self.verified.clone() else {
+            return true;
+        };
+        let (from, to) = (v.checkpoint.size(), new.size());
+        if from == 0 {
             return true;
         }
-        let proof = match self.clients[node].consistency(from, to).await {
-            Ok(p) => p.path,
+        let checked = match self.clients[node].consistency(from, to).await {
+            Ok(p) => {
+                verify_consistency(&Blake3, from, to, v.checkpoint.root(), new.root(), &p.path)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("no consistency proof {from}→{to}: {e}")),
+        };
+        match checked {
+            Ok(()) => true,
             Err(e) => {
                 self.alert(
                     "inconsistent",
                     node,
-                    format!("no consistency proof {from}→{to}: {e}"),
+                    format!(
+                        "checkpoint of size {to} does not extend the verified one of size {from}: {e}; notes {:?} and {note:?}",
+                        v.note
+                    ),
                     None,
                 );
-                return false;
+                false
             }
-        };
-        if let Err(e) = verify_consistency(&Blake3, from, to, old.root(), new.root(), &proof) {
-            self.alert(
-                "inconsistent",
-                node,
-                format!("{from}→{to}: {e}; notes {old_note:?} then {note:?}"),
-                None,
-            );
-            return false;
         }
-        true
     }
 
-    /// Fetches the leaves up to `checkpoint` from `node`, replays them, and compares the root.
-    async fn replay_to(&mut self, node: usize, checkpoint: &Checkpoint) {
+    /// Replays the leaves up to `target` from `node`: in one step when few, otherwise through
+    /// the node's signed checkpoints in between, so that at most [`MAX_STEP`] leaves are held.
+    async fn replay_to(&mut self, node: usize, target: &Checkpoint, note: &str) {
+        if target.size() - self.range.size() > MAX_STEP {
+            let client = self.clients[node].clone();
+            let between: Result<Vec<CheckpointEntry>, _> = client
+                .checkpoints_from(self.range.size() + 1)
+                .try_take_while(|c| std::future::ready(Ok(c.size < target.size())))
+                .try_collect()
+                .await;
+            let between = match between {
+                Ok(b) => b,
+                Err(e) => {
+                    let message = format!("its checkpoints after {}: {e}", self.range.size());
+                    return self.alert("bad_leaves", node, message, None);
+                }
+            };
+            for entry in between {
+                let step = match verify_checkpoint(
+                    entry.note.as_bytes(),
+                    &self.log.origin,
+                    &self.log.log_key,
+                ) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let message = format!("{e}; note: {:?}", entry.note);
+                        return self.alert("bad_checkpoint", node, message, None);
+                    }
+                };
+                if step.size() <= self.range.size() {
+                    continue;
+                }
+                if !self.split_view(node, &step, &entry.note)
+                    || !self.step(node, &step, &entry.note).await
+                {
+                    return;
+                }
+            }
+        }
+        self.step(node, target, note).await;
+    }
+
+    /// Fetches the leaves from the verified size to `checkpoint` from `node`, checks that they
+    /// hash to its root, and only then replays them: a node serving wrong leaves changes
+    /// nothing. True if the checkpoint is now the verified one.
+    async fn step(&mut self, node: usize, checkpoint: &Checkpoint, note: &str) -> bool {
         let (start, end) = (self.range.size(), checkpoint.size());
         if end <= start {
-            return;
+            return true;
+        }
+        if end - start > MAX_STEP {
+            let message = format!(
+                "{} leaves between signed checkpoints {start} and {end}: more than the {MAX_STEP} the monitor holds at once",
+                end - start
+            );
+            self.alert("bad_leaves", node, message, None);
+            return false;
         }
         let client = self.clients[node].clone();
         let fetched: Result<Vec<_>, _> = client.entries_stream(start, end).try_collect().await;
         let entries = match fetched {
             Ok(entries) => entries,
             Err(e) => {
-                return self.alert(
-                    "bad_leaves",
-                    node,
-                    format!("leaves {start}..{end}: {e}"),
-                    None,
-                );
+                let message = format!("leaves {start}..{end}: {e}");
+                self.alert("bad_leaves", node, message, None);
+                return false;
             }
         };
+        let mut range = self.range.clone();
+        let mut leaves = Vec::with_capacity(entries.len());
         for entry in entries {
             let bytes = entry.leaf.0;
-            let leaf = match Leaf::from_bytes(&bytes) {
-                Ok(leaf) => leaf,
+            match Leaf::from_bytes(&bytes) {
+                Ok(leaf) => leaves.push((entry.index, leaf)),
                 Err(e) => {
-                    return self.alert(
-                        "bad_leaves",
-                        node,
-                        format!("leaf {}: {e}", entry.index),
-                        None,
-                    );
+                    let message = format!("leaf {}: {e}", entry.index);
+                    self.alert("bad_leaves", node, message, None);
+                    return false;
                 }
-            };
-            self.range.push(Blake3.hash_leaf(&bytes));
-            self.auditor.push(entry.index, leaf);
+            }
+            range.push(Blake3.hash_leaf(&bytes));
+        }
+        let root = range.root();
+        if range.size() != end || &root != checkpoint.root() {
+            let message = format!(
+                "leaves 0..{} hash to {root}, the checkpoint of size {end} says {}",
+                range.size(),
+                checkpoint.root()
+            );
+            self.alert("root_mismatch", node, message, None);
+            return false;
+        }
+        self.range = range;
+        for (index, leaf) in leaves {
+            self.auditor.push(index, leaf);
         }
         self.auditor.flush();
-        let root = self.range.root();
-        if &root != checkpoint.root() {
-            return self.alert(
-                "root_mismatch",
-                node,
-                format!(
-                    "leaves 0..{end} hash to {root}, the checkpoint says {}",
-                    checkpoint.root()
-                ),
-                None,
-            );
-        }
+        self.verified = Some(Verified {
+            checkpoint: checkpoint.clone(),
+            note: note.to_owned(),
+            node,
+        });
         let new_findings: Vec<Finding> = self.auditor.findings()[self.findings_seen..].to_vec();
         self.findings_seen += new_findings.len();
         for finding in new_findings {
@@ -481,7 +602,17 @@ impl Watcher {
         }
         self.metrics.verified_to(end);
         self.progress.send_modify(|p| p.verified_size = end);
+        true
     }
+}
+
+/// The checkpoint whose root the monitor recomputed from the leaves it replayed.
+#[derive(Clone, Debug)]
+struct Verified {
+    checkpoint: Checkpoint,
+    note: String,
+    /// The node that served its leaves.
+    node: usize,
 }
 
 /// The first `evidence-<n>.json` in `dir` not already there.

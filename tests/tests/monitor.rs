@@ -1,0 +1,162 @@
+//! The regulator's `monitor` on a live log (issue 11 point 5): it follows a primary and its three
+//! witnesses while entries are sequenced and witnessed, verifies every note it is shown (the
+//! log key, the quorum of cosignatures) and every new leaf (replayed, the root recomputed), and
+//! alerts on nothing; then one of the nodes it follows shows a second checkpoint of the same
+//! size, validly signed by the log key, with another root. The monitor stops with a
+//! `split_view`, counted in its Prometheus metric, and the evidence it saved verifies offline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use testigo_audit::monitor::{Metrics, MonitorConfig, Progress, monitor};
+use testigo_client::Signer;
+use testigo_ledger::Hash;
+use testigo_ledger::api::Wait;
+use testigo_ledger::checkpoint::{Checkpoint, CosignedCheckpoint, Evidence, sign_checkpoint};
+use testigo_tests::cluster::{Cluster, ClusterOptions};
+use testigo_tests::fixtures::{ORIGIN, Party, public};
+use testigo_tests::lying_node::Proxy;
+use tokio::sync::{oneshot, watch};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Waits (bounded) until the monitor's progress satisfies `done`; panics with what it alerted
+/// if it stopped first.
+async fn reached(
+    progress: &mut watch::Receiver<Progress>,
+    what: &str,
+    done: impl FnMut(&Progress) -> bool,
+) -> Progress {
+    let waited = tokio::time::timeout(DEADLINE, progress.wait_for(done))
+        .await
+        .map(|r| r.map(|p| p.clone()));
+    match waited {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => panic!("the monitor stopped before {what}"),
+        Err(_) => panic!(
+            "the monitor did not reach {what} within the deadline: {:?}",
+            *progress.borrow()
+        ),
+    }
+}
+
+/// The size a note signs.
+fn size_of(note: &str) -> u64 {
+    CosignedCheckpoint::parse(note.as_bytes())
+        .expect("a checkpoint note")
+        .checkpoint()
+        .size()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_follows_a_live_log_and_its_witnesses_then_catches_a_split_view() {
+    let cluster = Cluster::start(ClusterOptions {
+        publish_after_witnesses: Some(0),
+        ..ClusterOptions::default()
+    })
+    .await;
+    let primary = &cluster.primary;
+    let log_key = public(&primary.operator);
+    // The last witness is reached through a node that can lie; it is honest until the fork.
+    let lying = Proxy::start(cluster.witnesses[2].client.base()).await;
+    let mut nodes = vec![primary.client.base().to_owned()];
+    nodes.extend(
+        cluster.witnesses[..2]
+            .iter()
+            .map(|w| w.client.base().to_owned()),
+    );
+    nodes.push(lying.url());
+    let evidence_dir = tempfile::tempdir().expect("temporary directory");
+    let config = MonitorConfig {
+        nodes: nodes.clone(),
+        signer: Signer::new(primary.regulator.clone()),
+        pinned_genesis: None,
+        evidence_dir: evidence_dir.path().to_owned(),
+        keep_going: false,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let (progress, mut watching) = watch::channel(Progress::default());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(monitor(config, metrics.clone(), progress, async move {
+        let _ = stopped.await;
+    }));
+    // It has looked at every node (genesis, first note) before the log moves.
+    reached(&mut watching, "a note from every node", |p| {
+        p.checkpoints_by_node.len() == nodes.len() && p.checkpoints_by_node.iter().all(|&n| n > 0)
+    })
+    .await;
+
+    // The log grows while the monitor follows it, each entry answered once checkpointed, as a
+    // customer's would be: the witnesses' cosignatures come after the checkpoints they cover.
+    let mut operator = Party::operator();
+    for seed in 10..30 {
+        primary
+            .enroll_fresh(&mut operator, seed, Wait::Checkpointed)
+            .await;
+    }
+    let note = cluster.witnessed(primary.tree_size().await).await;
+    let size = size_of(&note);
+    for witness in &cluster.witnesses {
+        witness.caught_up(size).await;
+    }
+    let clean = reached(&mut watching, "the witnessed head", |p| {
+        p.verified_size >= size && p.witnessed > 0
+    })
+    .await;
+    assert_eq!(clean.violations, 0, "{clean:?}");
+    assert!(
+        clean.checkpoints > u64::try_from(nodes.len()).expect("a count"),
+        "{clean:?}"
+    );
+    let text = metrics.encode();
+    assert!(
+        !text.contains("testigo_monitor_violations_total{"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "testigo_monitor_verified_size {}",
+            clean.verified_size
+        )),
+        "{text}"
+    );
+
+    // The operator signs a second checkpoint of the verified size with another root, and the
+    // lying node shows it (its latest, and as a new event).
+    let forged = Checkpoint::new(ORIGIN, clean.verified_size, Hash([7; 32])).expect("a checkpoint");
+    let forged = sign_checkpoint(&forged, &primary.operator).to_text();
+    let shown = forged.clone();
+    lying.rewrite(move |path, _| (path == "/v1/checkpoint").then(|| shown.clone().into_bytes()));
+    lying.announce("checkpoint", clean.verified_size, &forged);
+
+    let violations = tokio::time::timeout(DEADLINE, running)
+        .await
+        .expect("the monitor stopped at the violation")
+        .expect("the monitor did not panic")
+        .expect("the monitor ran");
+    drop(stop);
+    let [violation] = &violations[..] else {
+        panic!("expected one violation, got {violations:?}");
+    };
+    assert_eq!(violation.kind, "split_view", "{violation}");
+    assert_eq!(violation.node, lying.url());
+    let text = metrics.encode();
+    assert!(
+        text.contains("testigo_monitor_violations_total{kind=\"split_view\"} 1"),
+        "{text}"
+    );
+    let path = violation.evidence.as_ref().expect("evidence saved");
+    let evidence: Evidence =
+        serde_json::from_slice(&std::fs::read(path).expect("the evidence file")).expect("JSON");
+    evidence
+        .verify(ORIGIN, &log_key)
+        .expect("the evidence verifies offline with the log key alone");
+    match evidence {
+        Evidence::SplitView { first, second } => {
+            assert_eq!(second, forged);
+            let honest = size_of(&first);
+            assert_eq!(honest, clean.verified_size);
+        }
+        other => panic!("expected a split view, got {other:?}"),
+    }
+}
