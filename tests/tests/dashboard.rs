@@ -279,6 +279,22 @@ async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refu
     let en = out.join("dashboard-en.png");
     browser.screenshot(&en).await;
     println!("dashboard: screenshot {}", en.display());
+    browser
+        .client()
+        .execute(
+            "document.getElementById('charts').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scrolling to the charts");
+    let charts = out.join("dashboard-en-charts.png");
+    browser.screenshot(&charts).await;
+    println!("dashboard: screenshot {}", charts.display());
+    browser
+        .client()
+        .execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .expect("scrolling back");
 
     // Revoke with one click; the buyer's next access is refused.
     click(

@@ -15,7 +15,8 @@ use super::i18n::Lang;
 use crate::format;
 
 /// Bucket widths tried, smallest first: the first that gives at most [`MAX_BUCKETS`] is used.
-const BUCKETS_MS: [u64; 6] = [
+const BUCKETS_MS: [u64; 7] = [
+    1_000,
     10_000,
     60_000,
     600_000,
@@ -81,7 +82,7 @@ pub(crate) fn charts(
         let fee = u64::try_from(u128::from(a.price) * fee_bps / 10_000).unwrap_or(a.price);
         a.price - fee
     };
-    let mut earnings = series(
+    let earnings = series(
         &|_, _| {
             format!(
                 "{} ({} {}, {} {})",
@@ -94,41 +95,51 @@ pub(crate) fn charts(
         },
         &earned,
     );
-    // Earnings accumulate: each bucket holds the total so far.
-    for (_, values) in &mut earnings.lines {
-        let mut total = 0u64;
-        for v in values.iter_mut() {
-            total = total.saturating_add(*v);
-            *v = total;
-        }
-    }
     let drawn = [
         (
             lang.s(
-                "Accesses by who used your data",
-                "Accesos según quién usó tus datos",
+                "Accesses so far, by who used your data",
+                "Accesos hasta ahora, según quién usó tus datos",
             ),
             series(&|who, _| accessor_name(who, params, lang), &count),
         ),
         (
-            lang.s("Accesses by kind of data", "Accesos según el tipo de dato"),
+            lang.s(
+                "Accesses so far, by kind of data",
+                "Accesos hasta ahora, según el tipo de dato",
+            ),
             series(&|_, a| lang.category(a.category).to_owned(), &count),
         ),
         (
-            lang.s("Accesses by purpose", "Accesos según la finalidad"),
+            lang.s(
+                "Accesses so far, by purpose",
+                "Accesos hasta ahora, según la finalidad",
+            ),
             series(&|_, a| lang.purpose(a.purpose).to_owned(), &count),
         ),
         (
-            lang.s("Accesses by legal basis", "Accesos según la base legal"),
+            lang.s(
+                "Accesses so far, by legal basis",
+                "Accesos hasta ahora, según la base legal",
+            ),
             series(&|_, a| lang.basis(a.legal_basis), &count),
         ),
-        (
-            lang.s("Earnings over time", "Ganancias en el tiempo"),
-            earnings,
-        ),
+        (lang.s("Earnings so far", "Ganancias hasta ahora"), earnings),
     ];
     drawn
         .into_iter()
+        .map(|(title, mut series)| {
+            // Running totals: each bucket holds the total so far, so a customer with a few
+            // accesses sees them add up rather than a row of spikes.
+            for (_, values) in &mut series.lines {
+                let mut total = 0u64;
+                for v in values.iter_mut() {
+                    total = total.saturating_add(*v);
+                    *v = total;
+                }
+            }
+            (title, series)
+        })
         .map(|(title, series)| Chart {
             title: title.to_owned(),
             svg: chart_svg(title, &series).unwrap_or_default(),
@@ -156,7 +167,8 @@ mod tests {
 
     #[test]
     fn buckets_cover_every_time_with_a_readable_width() {
-        assert_eq!(buckets([5_000u64, 25_000].into_iter()), (0, 10_000, 3));
+        assert_eq!(buckets([5_000u64, 25_000].into_iter()), (5_000, 1_000, 21));
+        assert_eq!(buckets([5_000u64, 125_000].into_iter()), (0, 10_000, 13));
         let (start, width, n) = buckets([0u64, 3 * 3_600_000].into_iter());
         assert_eq!((start, width, n), (0, 600_000, 19));
         assert_eq!(buckets(std::iter::empty()).2, 1);

@@ -122,7 +122,8 @@ pub(crate) fn page(ctx: &Ctx<'_>, view: &View) -> String {
 <nav aria-label="{language}"><a href="/?lang=en" hreflang="en" lang="en"{en_current}>English</a> · <a href="/?lang=es" hreflang="es" lang="es"{es_current}>Español</a></nav>
 </header>
 <main>
-<div id="live" aria-live="polite">
+<p id="announce" role="status" class="visually-hidden"></p>
+<div id="live">
 "#,
         code = lang.code(),
         title = ctx.s(
@@ -172,10 +173,28 @@ pub(crate) fn live(ctx: &Ctx<'_>, view: &View) -> String {
         "<section id=\"charts\" aria-labelledby=\"charts-h\"><h2 id=\"charts-h\">{}</h2>",
         ctx.s("Over time", "En el tiempo")
     );
-    for chart in charts::charts(ctx.me, ctx.params, entries, ctx.lang) {
+    let has_accesses = entries
+        .iter()
+        .any(|e| matches!(&e.body, Body::Access(a) if a.subject == *ctx.me));
+    if !has_accesses {
+        let _ = write!(
+            html,
+            "<p>{}</p>",
+            ctx.s(
+                "The charts appear with the first use of your data.",
+                "Los gráficos aparecen con el primer uso de tus datos."
+            )
+        );
+    }
+    let drawn = if has_accesses {
+        charts::charts(ctx.me, ctx.params, entries, ctx.lang)
+    } else {
+        Vec::new()
+    };
+    for chart in drawn {
         let _ = writeln!(
             html,
-            "<figure class=\"chart\" role=\"img\" aria-label=\"{t}\">{svg}<figcaption>{t}</figcaption></figure>",
+            "<figure class=\"chart\" role=\"img\" aria-label=\"{t}\">{svg}<figcaption class=\"visually-hidden\">{t}</figcaption></figure>",
             t = esc(&chart.title),
             svg = chart.svg
         );

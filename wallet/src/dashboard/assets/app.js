@@ -21,6 +21,26 @@
     }
   }
   mark();
+  // Screen readers hear the newest request's result and the newest access, not the whole page.
+  var announcer = document.getElementById('announce');
+  function announce() {
+    if (!announcer) {
+      return;
+    }
+    var parts = [];
+    var action = live.querySelector('.action .result');
+    var access = live.querySelector('#feed tr.access');
+    if (action) {
+      parts.push(action.textContent);
+    }
+    if (access) {
+      parts.push(access.textContent);
+    }
+    var text = parts.join('. ');
+    if (announcer.textContent !== text) {
+      announcer.textContent = text;
+    }
+  }
   var busy = false;
   var again = false;
   function refresh() {
@@ -37,6 +57,7 @@
         if (html !== null) {
           live.innerHTML = html;
           mark();
+          announce();
           window.testigoVersion = (window.testigoVersion || 0) + 1;
         }
       }, function () {})
