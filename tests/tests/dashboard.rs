@@ -694,3 +694,74 @@ async fn the_dashboard_command_explains_itself() {
         "{missing:?}"
     );
 }
+
+/// Standard output of an in-process run, with a signal for each write.
+#[derive(Clone, Default)]
+struct Output {
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    written: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl std::io::Write for Output {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.bytes.lock().expect("output").extend_from_slice(bytes);
+        self.written.notify_one();
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_prints_a_loopback_url_whose_token_opens_a_session() {
+    let cluster = cluster().await;
+    let wallet = Wallet::new();
+    wallet.init_tofu(cluster.primary.client.base()).await;
+    let out = Output::default();
+    let mut io = testigo_wallet::Io {
+        out: Box::new(out.clone()),
+        err: Box::new(std::io::sink()),
+    };
+    let argv: Vec<String> = vec![
+        "testigo-wallet".into(),
+        "--wallet-dir".into(),
+        wallet.dir().display().to_string(),
+        "--passphrase-file".into(),
+        wallet.path("passphrase").display().to_string(),
+        "dashboard".into(),
+        "--port".into(),
+        "0".into(),
+        "--json".into(),
+    ];
+    let running = tokio::spawn(async move { testigo_wallet::run(argv, &mut io).await });
+    let printed: Value = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let written = out.written.notified();
+            if let Ok(value) = serde_json::from_slice(&out.bytes.lock().expect("output")) {
+                return value;
+            }
+            written.await;
+        }
+    })
+    .await
+    .expect("the dashboard prints its URL");
+    let url = printed["url"].as_str().expect("a URL");
+    let addr: std::net::SocketAddr = printed["address"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("an address");
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let path = url
+        .split_once(&addr.to_string())
+        .expect("the URL names the address")
+        .1;
+    let (status, answer) = http(addr, &get(path, &addr.to_string(), None)).await;
+    assert_eq!(status, 303, "{answer}");
+    assert!(
+        answer.contains("set-cookie: testigo_dashboard_"),
+        "{answer}"
+    );
+    running.abort();
+    assert!(running.await.is_err_and(|e| e.is_cancelled()));
+}
