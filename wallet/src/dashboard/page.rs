@@ -518,9 +518,10 @@ fn consents(ctx: &Ctx<'_>, consents: &[Consent], html: &mut String) {
             format!("{} {r})", ctx.s("revoked (entry", "revocado (entrada"))
         } else if c.active(ctx.now_ms) {
             format!(
-                "{} <form method=\"post\" action=\"/revoke\" class=\"inline\">{}<input type=\"hidden\" name=\"consent\" value=\"{i}\"><button type=\"submit\" class=\"revoke\" data-consent=\"{i}\">{}</button></form>",
+                "{} <form method=\"post\" action=\"/revoke\" class=\"inline\">{}<input type=\"hidden\" name=\"consent\" value=\"{i}\"><button type=\"submit\" class=\"revoke\" data-consent=\"{i}\" aria-label=\"{} {i}\">{}</button></form>",
                 ctx.s("active", "activo"),
                 ctx.hidden(),
+                ctx.s("Revoke consent", "Revocar el consentimiento"),
                 ctx.s("Revoke", "Revocar"),
                 i = c.index
             )
