@@ -325,14 +325,15 @@ async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refu
         other => panic!("the access after the revocation must be refused: {other:?}"),
     }
 
-    // An access that no consent allows (legitimate interest) raises an alert.
-    let leaf = buyer.entry(Use::legitimate_interest(me, 0).body());
+    // The operator's own use, on legitimate interest: no consent allows it, so it raises an
+    // alert, and the feed marks it as the operator's own.
+    let leaf = operator.entry(Use::legitimate_interest(me, 0).body());
     let index = cluster
         .primary
-        .client
+        .as_operator()
         .submit(&leaf, Wait::Sequenced)
         .await
-        .expect("legitimate interest is the buyer's claim to make")
+        .expect("legitimate interest is the operator's claim to make")
         .index;
     let alert = until(
         &browser,
@@ -349,6 +350,12 @@ async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refu
             .contains("not under a consent of yours: it claims their legitimate interest"),
         "{alert}"
     );
+    let own = browser
+        .texts(&format!(
+            "#feed tr.access.operator-use[data-index='{index}']"
+        ))
+        .await;
+    assert!(own[0].contains("the operator (its own use)"), "{own:?}");
     let violations = accessibility(&browser).await;
     assert_eq!(
         violations,

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -31,6 +31,9 @@ const EVENTS_RETRY: Duration = Duration::from_secs(1);
 const POLL_WITHOUT_EVENTS: Duration = Duration::from_millis(500);
 /// How often it is polled while events arrive (a missed event is caught up this late).
 const POLL_WITH_EVENTS: Duration = Duration::from_secs(5);
+/// How often, and how far apart, a sync is retried until it reaches an announced checkpoint.
+const CATCH_UP_TRIES: usize = 20;
+const CATCH_UP_PAUSE: Duration = Duration::from_millis(50);
 /// The most actions kept on the page.
 const MAX_ACTIONS: usize = 50;
 /// The most alerts kept.
@@ -127,6 +130,7 @@ pub(crate) struct Core {
     version: watch::Sender<u64>,
     kick: Notify,
     streaming: AtomicBool,
+    announced: AtomicU64,
     submitting: Mutex<()>,
 }
 
@@ -155,6 +159,7 @@ impl Core {
             version: watch::channel(0).0,
             kick: Notify::new(),
             streaming: AtomicBool::new(false),
+            announced: AtomicU64::new(0),
             submitting: Mutex::new(()),
         }
     }
@@ -264,7 +269,10 @@ impl Core {
                         events.next_checkpoint().await
                     };
                     match next {
-                        Ok(Some(_)) => self.kick.notify_one(),
+                        Ok(Some(event)) => {
+                            self.announced.fetch_max(event.size, Ordering::Relaxed);
+                            self.kick.notify_one();
+                        }
                         _ => break,
                     }
                 }
@@ -285,7 +293,7 @@ impl Core {
                 POLL_WITHOUT_EVENTS
             };
             tokio::select! {
-                () = self.kick.notified() => self.sync_once().await,
+                () = self.kick.notified() => self.sync_to_announced().await,
                 () = tokio::time::sleep(every) => {
                     if let Ok(note) = self.clients[0].checkpoint().await
                         && last_note.as_ref() != Some(&note)
@@ -295,6 +303,24 @@ impl Core {
                     }
                 }
             }
+        }
+    }
+
+    /// Syncs until the verified checkpoint covers the newest one announced: a node may announce
+    /// a checkpoint a moment before it serves it, and the next event may be long in coming.
+    async fn sync_to_announced(&self) {
+        for _ in 0..CATCH_UP_TRIES {
+            self.sync_once().await;
+            let verified = self
+                .view
+                .read()
+                .ok()
+                .and_then(|v| v.synced.as_ref().map(|s| s.account.checkpoint.size()))
+                .unwrap_or(0);
+            if verified >= self.announced.load(Ordering::Relaxed) {
+                return;
+            }
+            tokio::time::sleep(CATCH_UP_PAUSE).await;
         }
     }
 
