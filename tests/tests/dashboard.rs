@@ -325,14 +325,15 @@ async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refu
         other => panic!("the access after the revocation must be refused: {other:?}"),
     }
 
-    // An access that no consent allows (legitimate interest) raises an alert.
-    let leaf = buyer.entry(Use::legitimate_interest(me, 0).body());
+    // The operator's own use, on legitimate interest: no consent allows it, so it raises an
+    // alert, and the feed marks it as the operator's own.
+    let leaf = operator.entry(Use::legitimate_interest(me, 0).body());
     let index = cluster
         .primary
-        .client
+        .as_operator()
         .submit(&leaf, Wait::Sequenced)
         .await
-        .expect("legitimate interest is the buyer's claim to make")
+        .expect("legitimate interest is the operator's claim to make")
         .index;
     let alert = until(
         &browser,
@@ -349,6 +350,12 @@ async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refu
             .contains("not under a consent of yours: it claims their legitimate interest"),
         "{alert}"
     );
+    let own = browser
+        .texts(&format!(
+            "#feed tr.access.operator-use[data-index='{index}']"
+        ))
+        .await;
+    assert!(own[0].contains("the operator (its own use)"), "{own:?}");
     let violations = accessibility(&browser).await;
     assert_eq!(
         violations,
@@ -693,4 +700,75 @@ async fn the_dashboard_command_explains_itself() {
         missing.stderr.contains("run `testigo-wallet init` first"),
         "{missing:?}"
     );
+}
+
+/// Standard output of an in-process run, with a signal for each write.
+#[derive(Clone, Default)]
+struct Output {
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    written: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl std::io::Write for Output {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.bytes.lock().expect("output").extend_from_slice(bytes);
+        self.written.notify_one();
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_prints_a_loopback_url_whose_token_opens_a_session() {
+    let cluster = cluster().await;
+    let wallet = Wallet::new();
+    wallet.init_tofu(cluster.primary.client.base()).await;
+    let out = Output::default();
+    let mut io = testigo_wallet::Io {
+        out: Box::new(out.clone()),
+        err: Box::new(std::io::sink()),
+    };
+    let argv: Vec<String> = vec![
+        "testigo-wallet".into(),
+        "--wallet-dir".into(),
+        wallet.dir().display().to_string(),
+        "--passphrase-file".into(),
+        wallet.path("passphrase").display().to_string(),
+        "dashboard".into(),
+        "--port".into(),
+        "0".into(),
+        "--json".into(),
+    ];
+    let running = tokio::spawn(async move { testigo_wallet::run(argv, &mut io).await });
+    let printed: Value = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let written = out.written.notified();
+            if let Ok(value) = serde_json::from_slice(&out.bytes.lock().expect("output")) {
+                return value;
+            }
+            written.await;
+        }
+    })
+    .await
+    .expect("the dashboard prints its URL");
+    let url = printed["url"].as_str().expect("a URL");
+    let addr: std::net::SocketAddr = printed["address"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("an address");
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let path = url
+        .split_once(&addr.to_string())
+        .expect("the URL names the address")
+        .1;
+    let (status, answer) = http(addr, &get(path, &addr.to_string(), None)).await;
+    assert_eq!(status, 303, "{answer}");
+    assert!(
+        answer.contains("set-cookie: testigo_dashboard_"),
+        "{answer}"
+    );
+    running.abort();
+    assert!(running.await.is_err_and(|e| e.is_cancelled()));
 }

@@ -8,11 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use testigo_client::{Client, ClientError, Events};
+use testigo_client::{Client, ClientError};
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::Wait;
 use testigo_ledger::entry::{Body, sign_body};
@@ -24,12 +25,15 @@ use crate::error::WalletError;
 use crate::state::WalletState;
 use crate::sync::sync;
 
-/// How long opening the event stream may take before the dashboard falls back to polling.
-const EVENTS_OPEN: Duration = Duration::from_secs(3);
+/// How long after a broken event stream it is reopened.
+const EVENTS_RETRY: Duration = Duration::from_secs(1);
 /// How often the served checkpoint is polled while no event stream is open.
 const POLL_WITHOUT_EVENTS: Duration = Duration::from_millis(500);
 /// How often it is polled while events arrive (a missed event is caught up this late).
 const POLL_WITH_EVENTS: Duration = Duration::from_secs(5);
+/// How often, and how far apart, a sync is retried until it reaches an announced checkpoint.
+const CATCH_UP_TRIES: usize = 20;
+const CATCH_UP_PAUSE: Duration = Duration::from_millis(50);
 /// The most actions kept on the page.
 const MAX_ACTIONS: usize = 50;
 /// The most alerts kept.
@@ -125,6 +129,8 @@ pub(crate) struct Core {
     view: RwLock<View>,
     version: watch::Sender<u64>,
     kick: Notify,
+    streaming: AtomicBool,
+    announced: AtomicU64,
     submitting: Mutex<()>,
 }
 
@@ -152,6 +158,8 @@ impl Core {
             view: RwLock::new(View::default()),
             version: watch::channel(0).0,
             kick: Notify::new(),
+            streaming: AtomicBool::new(false),
+            announced: AtomicU64::new(0),
             submitting: Mutex::new(()),
         }
     }
@@ -238,38 +246,55 @@ impl Core {
         });
     }
 
-    /// Follows the log until the task is dropped.
+    /// Follows the log until the task is dropped: the event listener and the poller run side
+    /// by side, so a stream that hangs (a node or proxy that buffers it) never delays polling.
     pub(crate) async fn follow(self: Arc<Self>) {
-        self.sync_once().await;
+        tokio::select! {
+            () = self.listen() => {}
+            () = self.poll() => {}
+        }
+    }
+
+    /// Each checkpoint event (witnessed ones on a log with witnesses) asks the poller for a sync;
+    /// a broken stream is reopened a second later.
+    async fn listen(&self) {
         let witnessed = self.params.quorum > 0;
-        let mut events: Option<Events> = None;
-        let mut retry_events_at = tokio::time::Instant::now();
+        loop {
+            if let Ok(mut events) = self.clients[0].events().await {
+                self.streaming.store(true, Ordering::Relaxed);
+                loop {
+                    let next = if witnessed {
+                        events.next_witnessed().await
+                    } else {
+                        events.next_checkpoint().await
+                    };
+                    match next {
+                        Ok(Some(event)) => {
+                            self.announced.fetch_max(event.size, Ordering::Relaxed);
+                            self.kick.notify_one();
+                        }
+                        _ => break,
+                    }
+                }
+                self.streaming.store(false, Ordering::Relaxed);
+            }
+            tokio::time::sleep(EVENTS_RETRY).await;
+        }
+    }
+
+    /// Syncs when asked (an event, an action), and when the checkpoint a node serves changes.
+    async fn poll(&self) {
+        self.sync_once().await;
         let mut last_note: Option<String> = None;
         loop {
-            if events.is_none() && tokio::time::Instant::now() >= retry_events_at {
-                events = tokio::time::timeout(EVENTS_OPEN, self.clients[0].events())
-                    .await
-                    .ok()
-                    .and_then(Result::ok);
-                if events.is_none() {
-                    retry_events_at = tokio::time::Instant::now() + Duration::from_secs(10);
-                }
-            }
-            let poll = if events.is_some() {
+            let every = if self.streaming.load(Ordering::Relaxed) {
                 POLL_WITH_EVENTS
             } else {
                 POLL_WITHOUT_EVENTS
             };
             tokio::select! {
-                event = next_event(&mut events, witnessed) => {
-                    if event {
-                        self.sync_once().await;
-                    } else {
-                        events = None;
-                        retry_events_at = tokio::time::Instant::now() + Duration::from_secs(1);
-                    }
-                }
-                () = tokio::time::sleep(poll) => {
+                () = self.kick.notified() => self.sync_to_announced().await,
+                () = tokio::time::sleep(every) => {
                     if let Ok(note) = self.clients[0].checkpoint().await
                         && last_note.as_ref() != Some(&note)
                     {
@@ -277,8 +302,25 @@ impl Core {
                         self.sync_once().await;
                     }
                 }
-                () = self.kick.notified() => self.sync_once().await,
             }
+        }
+    }
+
+    /// Syncs until the verified checkpoint covers the newest one announced: a node may announce
+    /// a checkpoint a moment before it serves it, and the next event may be long in coming.
+    async fn sync_to_announced(&self) {
+        for _ in 0..CATCH_UP_TRIES {
+            self.sync_once().await;
+            let verified = self
+                .view
+                .read()
+                .ok()
+                .and_then(|v| v.synced.as_ref().map(|s| s.account.checkpoint.size()))
+                .unwrap_or(0);
+            if verified >= self.announced.load(Ordering::Relaxed) {
+                return;
+            }
+            tokio::time::sleep(CATCH_UP_PAUSE).await;
         }
     }
 
@@ -341,20 +383,6 @@ fn push_action(view: &mut View, action: Action) {
     if view.actions.len() > MAX_ACTIONS {
         view.actions.remove(0);
     }
-}
-
-/// Waits for the next checkpoint event; `false` when the stream ends or breaks, never when none
-/// is open.
-async fn next_event(events: &mut Option<Events>, witnessed: bool) -> bool {
-    let Some(stream) = events else {
-        return std::future::pending().await;
-    };
-    let next = if witnessed {
-        stream.next_witnessed().await
-    } else {
-        stream.next_checkpoint().await
-    };
-    matches!(next, Ok(Some(_)))
 }
 
 fn evidence_files(dir: &std::path::Path) -> Vec<PathBuf> {

@@ -64,16 +64,19 @@ impl Ctx<'_> {
             .to_zoned_datetime(jiff::tz::TimeZone::system())
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string();
-        let ago = self.now_ms.saturating_sub(ms) / 1000;
-        let (n, unit_en, unit_es) = match ago {
-            0..60 => (ago, "s", "s"),
-            60..3600 => (ago / 60, "min", "min"),
-            3600..86_400 => (ago / 3600, "h", "h"),
-            _ => (ago / 86_400, "days", "días"),
+        let future = ms > self.now_ms;
+        let delta = ms.abs_diff(self.now_ms) / 1000;
+        let (n, unit_en, unit_es) = match delta {
+            0..60 => (delta, "s", "s"),
+            60..3600 => (delta / 60, "min", "min"),
+            3600..86_400 => (delta / 3600, "h", "h"),
+            _ => (delta / 86_400, "days", "días"),
         };
-        match self.lang {
-            Lang::En => format!("{local} ({n} {unit_en} ago)"),
-            Lang::Es => format!("{local} (hace {n} {unit_es})"),
+        match (self.lang, future) {
+            (Lang::En, false) => format!("{local} ({n} {unit_en} ago)"),
+            (Lang::En, true) => format!("{local} (in {n} {unit_en})"),
+            (Lang::Es, false) => format!("{local} (hace {n} {unit_es})"),
+            (Lang::Es, true) => format!("{local} (dentro de {n} {unit_es})"),
         }
     }
 
@@ -186,10 +189,12 @@ pub(crate) fn live(ctx: &Ctx<'_>, view: &View) -> String {
             )
         );
     }
-    for chart in has_accesses
-        .then(|| charts::charts(ctx.me, ctx.params, entries, ctx.lang))
-        .unwrap_or_default()
-    {
+    let drawn = if has_accesses {
+        charts::charts(ctx.me, ctx.params, entries, ctx.lang)
+    } else {
+        Vec::new()
+    };
+    for chart in drawn {
         let _ = writeln!(
             html,
             "<figure class=\"chart\" role=\"img\" aria-label=\"{t}\">{svg}<figcaption class=\"visually-hidden\">{t}</figcaption></figure>",
@@ -513,9 +518,10 @@ fn consents(ctx: &Ctx<'_>, consents: &[Consent], html: &mut String) {
             format!("{} {r})", ctx.s("revoked (entry", "revocado (entrada"))
         } else if c.active(ctx.now_ms) {
             format!(
-                "{} <form method=\"post\" action=\"/revoke\" class=\"inline\">{}<input type=\"hidden\" name=\"consent\" value=\"{i}\"><button type=\"submit\" class=\"revoke\" data-consent=\"{i}\">{}</button></form>",
+                "{} <form method=\"post\" action=\"/revoke\" class=\"inline\">{}<input type=\"hidden\" name=\"consent\" value=\"{i}\"><button type=\"submit\" class=\"revoke\" data-consent=\"{i}\" aria-label=\"{} {i}\">{}</button></form>",
                 ctx.s("active", "activo"),
                 ctx.hidden(),
+                ctx.s("Revoke consent", "Revocar el consentimiento"),
                 ctx.s("Revoke", "Revocar"),
                 i = c.index
             )
@@ -692,7 +698,70 @@ fn claim_form(ctx: &Ctx<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::esc;
+    use testigo_ledger::Hash;
+
+    use super::*;
+
+    fn params() -> LogParams {
+        LogParams {
+            origin: "testigo.test/page".into(),
+            log_key: PublicKey([9; 32]),
+            fee_bps: 0,
+            currency: "EUR".into(),
+            decimals: 2,
+            witnesses: Vec::new(),
+            quorum: 0,
+            regulators: Vec::new(),
+            genesis_leaf: Hash([0; 32]),
+        }
+    }
+
+    #[test]
+    fn amounts_and_times_read_naturally_in_both_languages() {
+        let params = params();
+        let me = PublicKey([1; 32]);
+        let ctx = |lang| Ctx {
+            lang,
+            params: &params,
+            me: &me,
+            csrf: "",
+            now_ms: 10_000_000,
+        };
+        assert_eq!(ctx(Lang::En).money(1_250), "12.50 EUR");
+        assert_eq!(ctx(Lang::Es).money(1_250), "12,50 EUR");
+        assert!(ctx(Lang::En).when(9_880_000).ends_with("(2 min ago)"));
+        assert!(ctx(Lang::Es).when(9_880_000).ends_with("(hace 2 min)"));
+        assert!(
+            ctx(Lang::En)
+                .when(10_000_000 + 3 * 86_400_000)
+                .ends_with("(in 3 days)")
+        );
+        assert!(
+            ctx(Lang::Es)
+                .when(10_000_000 + 3 * 86_400_000)
+                .ends_with("(dentro de 3 días)")
+        );
+        // A log without witnesses says so instead of naming none.
+        assert!(ctx(Lang::En).witnesses(&[]).contains("operator alone"));
+    }
+
+    #[test]
+    fn the_page_before_the_first_sync_has_its_forms_and_no_token() {
+        let params = params();
+        let me = PublicKey([1; 32]);
+        let ctx = Ctx {
+            lang: Lang::Es,
+            params: &params,
+            me: &me,
+            csrf: "c5rf",
+            now_ms: 0,
+        };
+        let html = page(&ctx, &View::default());
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"es\">"));
+        assert!(html.contains("Aún sin verificar"));
+        assert_eq!(html.matches("name=\"csrf\" value=\"c5rf\"").count(), 2);
+        assert!(!html.contains("<script>"), "no inline script (CSP)");
+    }
 
     #[test]
     fn text_is_escaped_for_content_and_attributes() {
