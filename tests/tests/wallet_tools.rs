@@ -132,6 +132,24 @@ async fn a_receipt_of_a_revocation_and_the_access_after_it_verifies_offline_and_
     );
     assert!(human.stdout.contains("consent"), "{}", human.stdout);
 
+    // And by the regulator's audit tool, with the log it trusts.
+    let audited = testigo_audit::check::receipt(
+        &file,
+        &testigo_audit::check::Trusted {
+            origin: log.origin.clone(),
+            log_key: log.log_key,
+            genesis_leaf: None,
+        },
+    )
+    .expect("the audit tool verifies the wallet's receipt");
+    assert_eq!(
+        audited.entries,
+        [
+            (revoked, "revoke_consent".to_owned()),
+            (after, "access".to_owned())
+        ]
+    );
+
     // A changed byte in the access (its price) is caught, naming the entry.
     let text = std::fs::read_to_string(&file).expect("read");
     let tampered: String = text
