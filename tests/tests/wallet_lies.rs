@@ -44,17 +44,17 @@ impl Setup {
         let mut operator = Party::operator();
         let wallet = Wallet::new();
         let me = wallet.init_tofu(&proxy.url()).await;
+        let enrolment = operator.entry(enroll(me));
         let mut setup = Self {
             cluster,
             proxy,
             wallet,
-            operator: Party::operator(),
+            operator,
             me,
             consent: 0,
             accounts,
         };
-        setup.submit(&operator.entry(enroll(me))).await;
-        setup.operator = operator;
+        setup.submit(&enrolment).await;
         let grant = setup
             .wallet
             .json(&[

@@ -132,6 +132,24 @@ async fn a_receipt_of_a_revocation_and_the_access_after_it_verifies_offline_and_
     );
     assert!(human.stdout.contains("consent"), "{}", human.stdout);
 
+    // And by the regulator's audit tool, with the log it trusts.
+    let audited = testigo_audit::check::receipt(
+        &file,
+        &testigo_audit::check::Trusted {
+            origin: log.origin.clone(),
+            log_key: log.log_key,
+            genesis_leaf: None,
+        },
+    )
+    .expect("the audit tool verifies the wallet's receipt");
+    assert_eq!(
+        audited.entries,
+        [
+            (revoked, "revoke_consent".to_owned()),
+            (after, "access".to_owned())
+        ]
+    );
+
     // A changed byte in the access (its price) is caught, naming the entry.
     let text = std::fs::read_to_string(&file).expect("read");
     let tampered: String = text
@@ -156,6 +174,15 @@ async fn a_receipt_of_a_revocation_and_the_access_after_it_verifies_offline_and_
             .contains(&format!("entry {after} is not included in the checkpoint")),
         "{run:?}"
     );
+    // With --json the same failure is one JSON line on standard error.
+    let run = wallet
+        .run(&["verify-proof", bad.to_str().expect("path"), "--json"])
+        .await;
+    assert_eq!(run.code, 6, "{run:?}");
+    let error: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("JSON error");
+    assert_eq!(error["error"]["kind"], "integrity");
+    assert_eq!(error["error"]["exit_code"], 6);
+    assert!(run.stdout.is_empty(), "{run:?}");
     // A checkpoint without the witness's cosignature lacks the quorum.
     let unwitnessed: String = text
         .lines()

@@ -7,11 +7,14 @@ pub const EXIT_CODES: &str = "Exit codes:
   0  done, everything verified
   1  local error (wallet directory, key file, wrong passphrase, bad file)
   2  usage error (bad arguments)
-  3  the node refused the request (its code and message are printed)
+  3  the node refused the request (its code and message are printed), or refused lines of an access-batch
   4  no node could be reached
   5  the node is busy: try again later
   6  INTEGRITY FAILURE: a node answered something that fails verification (a lying node; evidence is saved where it can be), or a receipt does not verify
   7  stale or unwitnessed: the only checkpoints on offer are older than allowed, older than the trusted one, or lack the witness quorum
+
+With --json, data goes to standard output as JSON (watch: one object per line) and an error to
+standard error as one JSON line: {\"error\": {\"exit_code\", \"kind\", \"message\"}}.
 
 Passphrase: from --passphrase-file, else $TESTIGO_WALLET_PASSPHRASE, else a prompt without echo.";
 
@@ -23,7 +26,12 @@ const EXAMPLES: &str = "Examples:
   testigo-wallet consent grant --any --category pd:Location --purpose dpv:ResearchAndDevelopment --price 0.05
   testigo-wallet consent revoke 12
   testigo-wallet claim 1.50 --payout-ref 'IBAN ES91 2100 0418 4502 0005 1332'
-  testigo-wallet verify";
+  testigo-wallet verify
+  testigo-wallet watch
+  testigo-wallet proof 12 31 --out revoked-then-used.testigo-receipt
+  testigo-wallet verify-proof revoked-then-used.testigo-receipt
+  testigo-wallet export-data --out my-data.json
+  testigo-wallet access-batch requests.jsonl --json";
 
 /// Testigo wallet: your verified view of who used your data, your consents, prices, earnings
 /// and receipts. Everything it shows is checked against the log's signatures first.
@@ -372,4 +380,62 @@ pub struct AccessArgs {
     /// The consent to use (its id); found among the consents received when not given.
     #[arg(long)]
     pub consent: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::*;
+
+    #[test]
+    fn every_command_takes_json_and_the_help_documents_exit_codes_and_examples() {
+        let mut cli = Cli::command();
+        cli.build();
+        let help = cli.render_long_help().to_string();
+        for needle in [
+            "Exit codes:",
+            "0  done",
+            "6  INTEGRITY FAILURE",
+            "7  stale",
+            "Examples:",
+        ] {
+            assert!(
+                help.contains(needle),
+                "{needle:?} missing from --help:\n{help}"
+            );
+        }
+        let leaves: Vec<Vec<String>> = cli
+            .get_subcommands()
+            .flat_map(|c| {
+                let name = c.get_name().to_owned();
+                let subs: Vec<Vec<String>> = c
+                    .get_subcommands()
+                    .map(|s| vec![name.clone(), s.get_name().to_owned()])
+                    .collect();
+                if subs.is_empty() {
+                    vec![vec![name]]
+                } else {
+                    subs
+                }
+            })
+            .filter(|path| path[0] != "help" && path.get(1).is_none_or(|s| s != "help"))
+            .collect();
+        assert!(leaves.len() >= 19, "{leaves:?}");
+        for path in leaves {
+            let cmd = cli
+                .find_subcommand(&path[0])
+                .and_then(|c| path.get(1).map_or(Some(c), |s| c.find_subcommand(s)))
+                .expect("subcommand");
+            assert!(
+                cmd.get_arguments().any(|a| a.get_id() == "json"),
+                "{path:?} does not take --json"
+            );
+            let help = cmd.clone().render_long_help().to_string();
+            assert!(help.contains("--json"), "{path:?}: {help}");
+        }
+        // A global flag parses after any command.
+        let parsed = Cli::try_parse_from(["testigo-wallet", "address", "--json"]).expect("parses");
+        assert!(parsed.global.json);
+    }
 }

@@ -72,6 +72,20 @@ impl WalletError {
         }
     }
 
+    /// A stable word for the kind of failure (the `kind` of a `--json` error).
+    pub fn kind(&self) -> &'static str {
+        match self.exit_code() {
+            exit::LOCAL => "local",
+            exit::USAGE => "usage",
+            exit::REFUSED => "refused",
+            exit::UNREACHABLE => "unreachable",
+            exit::BUSY => "busy",
+            exit::INTEGRITY => "integrity",
+            exit::STALE => "stale",
+            _ => "error",
+        }
+    }
+
     /// A local error with its cause.
     pub fn local(context: impl std::fmt::Display, cause: impl std::fmt::Display) -> Self {
         WalletError::Local(format!("{context}: {cause}"))

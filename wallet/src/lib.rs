@@ -78,10 +78,18 @@ where
             return code;
         }
     };
+    let json = cli.global.json;
     match execute(cli, io).await {
         Ok(()) => exit::OK,
         Err(e) => {
-            let _ = writeln!(io.err, "testigo-wallet: {e}");
+            let _ = if json {
+                let error = serde_json::json!({"error": {
+                    "exit_code": e.exit_code(), "kind": e.kind(), "message": e.to_string(),
+                }});
+                writeln!(io.err, "{error}")
+            } else {
+                writeln!(io.err, "testigo-wallet: {e}")
+            };
             e.exit_code()
         }
     }
