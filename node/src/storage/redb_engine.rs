@@ -43,7 +43,24 @@ fn guarded<T>(
 
 /// A redb database holding every [`Table`].
 pub(crate) struct RedbEngine {
-    db: Database,
+    /// `None` only while being dropped.
+    db: Option<Database>,
+}
+
+impl Drop for RedbEngine {
+    /// Closing commits redb's allocator state, and on a damaged file that can panic too: the
+    /// close is guarded like every other call, so a damaged store never crashes the process
+    /// that opened it (a node refusing to start, `fsck` naming the damage).
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take()
+            && let Err(e) = guarded("close", || {
+                drop(db);
+                Ok(())
+            })
+        {
+            tracing::error!(error = %e, "closing the redb file failed");
+        }
+    }
 }
 
 impl fmt::Debug for RedbEngine {
@@ -69,7 +86,15 @@ impl RedbEngine {
             txn.open_table(def(table)).map_err(StorageError::redb)?;
         }
         txn.commit().map_err(StorageError::redb)?;
-        Ok(Self { db })
+        Ok(Self { db: Some(db) })
+    }
+
+    fn db(&self) -> Result<&Database, StorageError> {
+        self.db.as_ref().ok_or_else(|| StorageError::Corrupt {
+            table: "redb",
+            key: "close".to_owned(),
+            reason: "the database is closed".to_owned(),
+        })
     }
 
     pub(crate) fn get_many(
@@ -78,7 +103,7 @@ impl RedbEngine {
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
         guarded("get", || {
-            let txn = self.db.begin_read().map_err(StorageError::redb)?;
+            let txn = self.db()?.begin_read().map_err(StorageError::redb)?;
             let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
             keys.iter()
                 .map(|key| {
@@ -106,7 +131,7 @@ impl RedbEngine {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Row>, StorageError> {
-        let txn = self.db.begin_read().map_err(StorageError::redb)?;
+        let txn = self.db()?.begin_read().map_err(StorageError::redb)?;
         let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
         let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
         let range = t
@@ -127,7 +152,7 @@ impl RedbEngine {
         high: &[u8],
     ) -> Result<Option<Row>, StorageError> {
         guarded("last", || {
-            let txn = self.db.begin_read().map_err(StorageError::redb)?;
+            let txn = self.db()?.begin_read().map_err(StorageError::redb)?;
             let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
             let mut range = t.range::<&[u8]>(low..=high).map_err(StorageError::redb)?;
             match range.next_back() {
@@ -147,7 +172,7 @@ impl RedbEngine {
     }
 
     fn commit_unguarded(&self, ops: &[Op]) -> Result<(), StorageError> {
-        let mut txn = self.db.begin_write().map_err(StorageError::redb)?;
+        let mut txn = self.db()?.begin_write().map_err(StorageError::redb)?;
         txn.set_durability(Durability::Immediate)
             .map_err(StorageError::redb)?;
         {
