@@ -43,6 +43,20 @@ pub fn chart_svg(title: &str, series: &Series) -> Result<String, ReportError> {
     Ok(svg)
 }
 
+/// A time axis label as precise as the axis needs: the time of day to the second across a few
+/// minutes (so ticks seconds apart do not all read the same minute), to the minute across a
+/// couple of days, and the date beyond that. UTC.
+fn time_label(ms: u64, span_ms: u64) -> String {
+    let full = utc(ms);
+    if span_ms <= 10 * 60 * 1000 {
+        full[11..19].to_owned()
+    } else if span_ms <= 2 * 86_400 * 1000 {
+        full[5..16].to_owned()
+    } else {
+        full[..10].to_owned()
+    }
+}
+
 fn draw(
     svg: &mut String,
     title: &str,
@@ -72,7 +86,7 @@ fn draw(
         .configure_mesh()
         .x_labels(5)
         .y_labels(6)
-        .x_label_formatter(&|ms| utc(*ms)[..16].to_owned())
+        .x_label_formatter(&|ms| time_label(*ms, end - start))
         .draw()?;
     for (i, (name, values)) in series.lines.iter().enumerate() {
         if values.iter().all(|v| *v == 0) {
@@ -100,4 +114,20 @@ fn draw(
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_label;
+
+    /// 2026-12-03 12:57:18 UTC.
+    const T: u64 = 1_796_302_638_000;
+
+    #[test]
+    fn time_labels_are_as_precise_as_the_axis_span() {
+        assert_eq!(time_label(T, 30_000), "12:57:18");
+        assert_eq!(time_label(T + 4_000, 30_000), "12:57:22");
+        assert_eq!(time_label(T, 3_600_000), "12-03 12:57");
+        assert_eq!(time_label(T, 30 * 86_400_000), "2026-12-03");
+    }
 }
