@@ -22,6 +22,7 @@ mod metrics;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::TryStreamExt as _;
 use testigo_client::{Client, ClientError, Signer};
@@ -63,7 +64,7 @@ pub struct MonitorConfig {
 }
 
 /// A violation the monitor alerts on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {
     /// A stable snake_case word: `bad_checkpoint`, `inconsistent`, `split_view`,
     /// `root_mismatch`, `rule_violation`, `bad_leaves`, `genesis_mismatch`.
@@ -93,7 +94,7 @@ pub enum MonitorError {
     #[error("no node to follow")]
     NoNodes,
     /// The first node's log could not be read or verified.
-    #[error("reading the log's genesis from {node}: {source}")]
+    #[error("reading the log's genesis from {node}")]
     Genesis {
         /// The node.
         node: String,
@@ -102,7 +103,7 @@ pub enum MonitorError {
         source: ClientError,
     },
     /// A URL is not usable.
-    #[error("node {node}: {source}")]
+    #[error("node {node}")]
     Node {
         /// The URL.
         node: String,
@@ -125,6 +126,8 @@ pub struct Progress {
     pub checkpoints_by_node: Vec<u64>,
     /// Violations alerted.
     pub violations: u64,
+    /// Event streams lost (and reconnected), from all nodes.
+    pub streams_lost: u64,
 }
 
 /// One note from one node's event stream.
@@ -135,8 +138,9 @@ struct Seen {
     witnessed: bool,
 }
 
-/// Follows the nodes until `shutdown` resolves, a stream ends (`Ok(vec![])`… with what was
-/// alerted so far), or, unless `keep_going`, the first violation, which it returns.
+/// Follows the nodes until `shutdown` resolves (returning what was alerted so far) or, unless
+/// `keep_going`, until the first violation, which it returns. Lost event streams are
+/// reconnected, with a warning on stderr.
 ///
 /// # Errors
 /// [`MonitorError`] if it cannot start: no node, or the first node's genesis is unreadable.
@@ -203,8 +207,11 @@ pub async fn monitor(
             () = &mut shutdown => break,
             seen = rx.recv() => seen,
         };
-        let Some(seen) = seen else { break };
-        state.take(seen).await;
+        match seen {
+            Some(Message::Note(seen)) => state.take(seen).await,
+            Some(Message::Lost { node, reason }) => state.lost(node, &reason),
+            None => break,
+        }
     }
     for follower in followers {
         follower.abort();
@@ -212,21 +219,55 @@ pub async fn monitor(
     Ok(state.violations)
 }
 
-/// Feeds one node's stream of one event kind into the queue; reconnects never (a stream that
-/// ends or breaks is reported as a violation-free end of that follower).
-async fn follow(client: Client, node: usize, witnessed: bool, tx: mpsc::Sender<Seen>) {
-    let Ok(mut events) = client.events().await else {
-        return;
+/// First wait before reconnecting to a node whose event stream broke; doubled up to
+/// [`MAX_RECONNECT`] while it stays down.
+const FIRST_RECONNECT: Duration = Duration::from_millis(500);
+/// Longest wait between reconnection attempts.
+const MAX_RECONNECT: Duration = Duration::from_secs(30);
+
+/// Feeds one node's stream of one event kind into the queue, for as long as the queue is open:
+/// a stream that cannot be opened, ends or breaks is reported ([`Message::Lost`]) and opened
+/// again after a growing wait, then the node's current note is taken again, so nothing announced
+/// meanwhile is missed for long.
+async fn follow(client: Client, node: usize, witnessed: bool, tx: mpsc::Sender<Message>) {
+    let mut wait = FIRST_RECONNECT;
+    loop {
+        let reason = match follow_once(&client, node, witnessed, &tx, &mut wait).await {
+            Ok(()) => return,
+            Err(reason) => reason,
+        };
+        if tx.send(Message::Lost { node, reason }).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_RECONNECT);
+    }
+}
+
+/// One connection: `Ok` when the queue closed (the monitor stopped), otherwise why the stream
+/// was lost.
+async fn follow_once(
+    client: &Client,
+    node: usize,
+    witnessed: bool,
+    tx: &mpsc::Sender<Message>,
+    wait: &mut Duration,
+) -> Result<(), String> {
+    let mut events = client.events().await.map_err(|e| e.to_string())?;
+    *wait = FIRST_RECONNECT;
+    let send = |note: String| {
+        tx.send(Message::Note(Seen {
+            node,
+            note,
+            witnessed,
+        }))
     };
     // What the node holds now, then every new one.
-    if !witnessed && let Ok(note) = client.checkpoint().await {
-        let _ = tx
-            .send(Seen {
-                node,
-                note,
-                witnessed: false,
-            })
-            .await;
+    if !witnessed {
+        let note = client.checkpoint().await.map_err(|e| e.to_string())?;
+        if send(note).await.is_err() {
+            return Ok(());
+        }
     }
     loop {
         let next = if witnessed {
@@ -236,21 +277,23 @@ async fn follow(client: Client, node: usize, witnessed: bool, tx: mpsc::Sender<S
         };
         match next {
             Ok(Some(event)) => {
-                if tx
-                    .send(Seen {
-                        node,
-                        note: event.note,
-                        witnessed,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
+                if send(event.note).await.is_err() {
+                    return Ok(());
                 }
             }
-            _ => return,
+            Ok(None) => return Err("the node ended its event stream".to_owned()),
+            Err(e) => return Err(e.to_string()),
         }
     }
+}
+
+/// What the followers tell the monitor.
+#[derive(Debug)]
+enum Message {
+    /// A note from a node.
+    Note(Seen),
+    /// A node's event stream was lost; its follower reconnects.
+    Lost { node: usize, reason: String },
 }
 
 struct Watcher {
@@ -273,6 +316,16 @@ struct Watcher {
 impl Watcher {
     fn should_stop(&self) -> bool {
         !self.config.keep_going && !self.violations.is_empty()
+    }
+
+    /// A node's stream was lost: a warning, not a violation (its follower reconnects).
+    fn lost(&mut self, node: usize, reason: &str) {
+        eprintln!(
+            "testigo-audit monitor: warning: {}: event stream lost ({reason}); reconnecting",
+            self.name(node)
+        );
+        self.metrics.stream_lost();
+        self.progress.send_modify(|p| p.streams_lost += 1);
     }
 
     fn name(&self, node: usize) -> String {
