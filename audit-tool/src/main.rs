@@ -533,6 +533,7 @@ fn monitor_command(args: &MonitorArgs) -> anyhow::Result<u8> {
         pinned_genesis,
         evidence_dir: args.evidence_dir.clone(),
         keep_going: args.keep_going,
+        max_step: monitor::MAX_STEP,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

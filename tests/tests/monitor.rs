@@ -4,6 +4,8 @@
 //! alerts on nothing; then one of the nodes it follows shows a second checkpoint of the same
 //! size, validly signed by the log key, with another root. The monitor stops with a
 //! `split_view`, counted in its Prometheus metric, and the evidence it saved verifies offline.
+//! A signed checkpoint past the head on a tree the log never had is alerted as `inconsistent`,
+//! nothing of it is replayed, and with `keep_going` the monitor goes on following the honest log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use testigo_client::Signer;
 use testigo_ledger::Hash;
 use testigo_ledger::api::Wait;
 use testigo_ledger::checkpoint::{Checkpoint, CosignedCheckpoint, Evidence, sign_checkpoint};
-use testigo_tests::cluster::{Cluster, ClusterOptions};
+use testigo_tests::cluster::{Cluster, ClusterOptions, TestNode};
 use testigo_tests::fixtures::{ORIGIN, Party, public};
 use testigo_tests::lying_node::Proxy;
 use tokio::sync::{oneshot, watch};
@@ -38,6 +40,21 @@ async fn reached(
             *progress.borrow()
         ),
     }
+}
+
+/// `(start, end)` of a `GET /v1/entries?start=S&end=E` path.
+fn entries_range(path: &str) -> Option<(u64, u64)> {
+    let query = path.strip_prefix("/v1/entries?")?;
+    let mut start = None;
+    let mut end = None;
+    for pair in query.split('&') {
+        match pair.split_once('=')? {
+            ("start", v) => start = v.parse().ok(),
+            ("end", v) => end = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((start?, end?))
 }
 
 /// The size a note signs.
@@ -73,6 +90,7 @@ async fn the_monitor_follows_a_live_log_and_its_witnesses_then_catches_a_split_v
         pinned_genesis: None,
         evidence_dir: evidence_dir.path().to_owned(),
         keep_going: false,
+        max_step: testigo_audit::monitor::MAX_STEP,
     };
     let metrics = Arc::new(Metrics::default());
     let (progress, mut watching) = watch::channel(Progress::default());
@@ -159,4 +177,88 @@ async fn the_monitor_follows_a_live_log_and_its_witnesses_then_catches_a_split_v
         }
         other => panic!("expected a split view, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_checkpoint_the_log_cannot_extend_to_is_alerted_and_the_monitor_keeps_following() {
+    let node = TestNode::start().await;
+    let mut operator = Party::operator();
+    for seed in 10..13 {
+        node.enroll_fresh(&mut operator, seed, Wait::Checkpointed)
+            .await;
+    }
+    // Both are reached through proxies, which record what the monitor asks.
+    let honest = Proxy::start(node.client.base()).await;
+    let lying = Proxy::start(node.client.base()).await;
+    let evidence_dir = tempfile::tempdir().expect("temporary directory");
+    let config = MonitorConfig {
+        nodes: vec![honest.url(), lying.url()],
+        signer: Signer::new(node.regulator.clone()),
+        pinned_genesis: None,
+        evidence_dir: evidence_dir.path().to_owned(),
+        keep_going: true,
+        // The log is replayed from its genesis in steps of at most 3 leaves, through the
+        // node's signed checkpoints, as a long log is.
+        max_step: 3,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let (progress, mut watching) = watch::channel(Progress::default());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(monitor(config, metrics.clone(), progress, async move {
+        let _ = stopped.await;
+    }));
+    let (size, _) = node.checkpoint_size_root().await;
+    reached(&mut watching, "the head", |p| p.verified_size >= size).await;
+    let asked: Vec<String> = honest.seen().into_iter().chain(lying.seen()).collect();
+    assert!(
+        asked.iter().any(|p| p.starts_with("/v1/checkpoints?from=")),
+        "{asked:?}"
+    );
+    let ranges: Vec<(u64, u64)> = asked.iter().filter_map(|p| entries_range(p)).collect();
+    assert!(ranges.len() > 1, "the catch-up took steps: {asked:?}");
+    assert!(
+        ranges.iter().all(|(start, end)| end - start <= 3),
+        "{asked:?}"
+    );
+
+    // The log key signs a checkpoint five leaves past the head, on a tree the log never had.
+    let ahead = size + 5;
+    let forged = Checkpoint::new(ORIGIN, ahead, Hash([9; 32])).expect("a checkpoint");
+    let forged = sign_checkpoint(&forged, &node.operator).to_text();
+    lying.announce("checkpoint", ahead, &forged);
+    let alerted = reached(&mut watching, "an alert", |p| p.violations > 0).await;
+    assert_eq!(
+        alerted.verified_size, size,
+        "nothing of the forged tree was replayed"
+    );
+
+    // It keeps following the honest log.
+    node.enroll_fresh(&mut operator, 13, Wait::Checkpointed)
+        .await;
+    let (newer, _) = node.checkpoint_size_root().await;
+    assert!(newer > size && newer < ahead);
+    let caught_up = reached(&mut watching, "the new head", |p| p.verified_size >= newer).await;
+    assert_eq!(caught_up.violations, 1, "{caught_up:?}");
+    let _ = stop.send(());
+    let violations = tokio::time::timeout(DEADLINE, running)
+        .await
+        .expect("the monitor stopped")
+        .expect("the monitor did not panic")
+        .expect("the monitor ran");
+    let [violation] = &violations[..] else {
+        panic!("expected one violation, got {violations:?}");
+    };
+    assert_eq!(violation.kind, "inconsistent", "{violation}");
+    assert_eq!(violation.node, lying.url());
+    assert!(
+        violation.message.contains(&format!(
+            "checkpoint of size {ahead} does not extend the verified one of size {size}"
+        )),
+        "{violation}"
+    );
+    assert!(
+        metrics
+            .encode()
+            .contains("testigo_monitor_violations_total{kind=\"inconsistent\"} 1")
+    );
 }

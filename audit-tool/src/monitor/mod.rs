@@ -45,7 +45,7 @@ const REMEMBERED_SIZES: usize = 4096;
 /// Events queued from the node streams.
 const QUEUE: usize = 256;
 /// Most leaves fetched and held at once, between two signed checkpoints (a node's batches are
-/// far smaller: 4,096 entries by default).
+/// far smaller: 4,096 entries by default): the default of [`MonitorConfig::max_step`].
 pub const MAX_STEP: u64 = 1 << 16;
 
 /// What to follow and where to keep evidence.
@@ -61,6 +61,9 @@ pub struct MonitorConfig {
     pub evidence_dir: PathBuf,
     /// Keep following after a violation (alerting each one) instead of stopping at the first.
     pub keep_going: bool,
+    /// Most leaves fetched and held at once ([`MAX_STEP`] unless a test wants catch-up steps
+    /// on a short log).
+    pub max_step: u64,
 }
 
 /// A violation the monitor alerts on.
@@ -545,42 +548,58 @@ impl Watcher {
     }
 
     /// Replays the leaves up to `target` from `node`: in one step when few, otherwise through
-    /// the node's signed checkpoints in between, so that at most [`MAX_STEP`] leaves are held.
+    /// the node's signed checkpoints in between, so that at most [`MAX_STEP`] leaves are held
+    /// and each step's root is checked before its leaves are replayed.
     async fn replay_to(&mut self, node: usize, target: &Checkpoint, note: &str) {
-        if target.size() - self.range.size() > MAX_STEP {
+        let max_step = self.config.max_step.max(1);
+        if target.size() - self.range.size() > max_step {
+            // Each step goes to the furthest signed checkpoint at most max_step leaves on; every
+            // note passed on the way is verified and held for split views.
             let client = self.clients[node].clone();
-            let between: Result<Vec<CheckpointEntry>, _> = client
-                .checkpoints_from(self.range.size() + 1)
-                .try_take_while(|c| std::future::ready(Ok(c.size < target.size())))
-                .try_collect()
-                .await;
-            let between = match between {
-                Ok(b) => b,
-                Err(e) => {
-                    let message = format!("its checkpoints after {}: {e}", self.range.size());
-                    return self.alert("bad_leaves", node, message, None);
-                }
-            };
-            for entry in between {
-                let step = match verify_checkpoint(
-                    entry.note.as_bytes(),
-                    &self.log.origin,
-                    &self.log.log_key,
-                ) {
-                    Ok(c) => c,
+            let mut between = Box::pin(
+                client
+                    .checkpoints_from(self.range.size() + 1)
+                    .try_take_while(|c| std::future::ready(Ok(c.size < target.size()))),
+            );
+            let mut reachable: Option<(Checkpoint, String)> = None;
+            loop {
+                let entry = match between.try_next().await {
+                    Ok(entry) => entry,
                     Err(e) => {
-                        let message = format!("{e}; note: {:?}", entry.note);
-                        return self.alert("bad_checkpoint", node, message, None);
+                        let message = format!("its checkpoints after {}: {e}", self.range.size());
+                        return self.alert("bad_leaves", node, message, None);
                     }
                 };
-                if step.size() <= self.range.size() {
+                let Some(CheckpointEntry { note: text, .. }) = entry else {
+                    break;
+                };
+                let checkpoint =
+                    match verify_checkpoint(text.as_bytes(), &self.log.origin, &self.log.log_key) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let message = format!("{e}; note: {text:?}");
+                            return self.alert("bad_checkpoint", node, message, None);
+                        }
+                    };
+                if checkpoint.size() <= self.range.size() {
                     continue;
                 }
-                if !self.split_view(node, &step, &entry.note)
-                    || !self.step(node, &step, &entry.note).await
+                if !self.split_view(node, &checkpoint, &text) {
+                    return;
+                }
+                if checkpoint.size() - self.range.size() > max_step
+                    && let Some((furthest, furthest_note)) = reachable.take()
+                    && !self.step(node, &furthest, &furthest_note).await
                 {
                     return;
                 }
+                reachable = Some((checkpoint, text));
+            }
+            if target.size() - self.range.size() > max_step
+                && let Some((furthest, furthest_note)) = reachable.take()
+                && !self.step(node, &furthest, &furthest_note).await
+            {
+                return;
             }
         }
         self.step(node, target, note).await;
@@ -590,13 +609,14 @@ impl Watcher {
     /// hash to its root, and only then replays them: a node serving wrong leaves changes
     /// nothing. True if the checkpoint is now the verified one.
     async fn step(&mut self, node: usize, checkpoint: &Checkpoint, note: &str) -> bool {
+        let max_step = self.config.max_step.max(1);
         let (start, end) = (self.range.size(), checkpoint.size());
         if end <= start {
             return true;
         }
-        if end - start > MAX_STEP {
+        if end - start > max_step {
             let message = format!(
-                "{} leaves between signed checkpoints {start} and {end}: more than the {MAX_STEP} the monitor holds at once",
+                "{} leaves between signed checkpoints {start} and {end}: more than the {max_step} the monitor holds at once",
                 end - start
             );
             self.alert("bad_leaves", node, message, None);
