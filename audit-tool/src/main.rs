@@ -277,6 +277,9 @@ struct MonitorArgs {
     /// Each violation as one JSON object per line on stdout, and the summary as JSON at the end.
     #[arg(long)]
     json: bool,
+    /// No progress lines on stderr (alerts and warnings are still printed).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -557,6 +560,24 @@ fn monitor_command(args: &MonitorArgs) -> anyhow::Result<u8> {
             "testigo-audit monitor: following {} node(s); Ctrl-C stops",
             args.nodes.len()
         );
+        if !args.quiet {
+            // A line when the verified size grew, at most every 10 s.
+            let mut changes = watching.clone();
+            tokio::spawn(async move {
+                let mut shown = Some(0);
+                while changes.changed().await.is_ok() {
+                    let p = changes.borrow_and_update().clone();
+                    if shown != Some(p.verified_size) {
+                        eprintln!(
+                            "testigo-audit monitor: verified to size {}; {} notes verified ({} witnessed); {} violation(s)",
+                            p.verified_size, p.checkpoints, p.witnessed, p.violations
+                        );
+                        shown = Some(p.verified_size);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                }
+            });
+        }
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
