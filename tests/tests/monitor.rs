@@ -4,7 +4,8 @@
 //! alerts on nothing; then one of the nodes it follows shows a second checkpoint of the same
 //! size, validly signed by the log key, with another root. The monitor stops with a
 //! `split_view`, counted in its Prometheus metric, and the evidence it saved verifies offline.
-//! A signed checkpoint past the head on a tree the log never had is alerted as `inconsistent`,
+//! A note the log key did not sign is a `bad_checkpoint`; a signed checkpoint past the head on a
+//! tree the log never had is alerted as `inconsistent`,
 //! nothing of it is replayed, and with `keep_going` the monitor goes on following the honest log.
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use testigo_ledger::Hash;
 use testigo_ledger::api::Wait;
 use testigo_ledger::checkpoint::{Checkpoint, CosignedCheckpoint, Evidence, sign_checkpoint};
 use testigo_tests::cluster::{Cluster, ClusterOptions, TestNode};
-use testigo_tests::fixtures::{ORIGIN, Party, public};
+use testigo_tests::fixtures::{ORIGIN, Party, key, public};
 use testigo_tests::lying_node::Proxy;
 use tokio::sync::{oneshot, watch};
 
@@ -221,6 +222,13 @@ async fn a_signed_checkpoint_the_log_cannot_extend_to_is_alerted_and_the_monitor
         "{asked:?}"
     );
 
+    // A note not signed by the log key.
+    let stranger = Checkpoint::new(ORIGIN, size + 1, Hash([8; 32])).expect("a checkpoint");
+    let stranger = sign_checkpoint(&stranger, &key(99)).to_text();
+    lying.announce("checkpoint", size + 1, &stranger);
+    let alerted = reached(&mut watching, "an alert", |p| p.violations > 0).await;
+    assert_eq!(alerted.verified_size, size);
+
     // The log key signs a checkpoint five leaves past the head, on a tree the log never had.
     let ahead = size + 5;
     let forged = Checkpoint::new(ORIGIN, ahead, Hash([9; 32])).expect("a checkpoint");
@@ -238,16 +246,18 @@ async fn a_signed_checkpoint_the_log_cannot_extend_to_is_alerted_and_the_monitor
     let (newer, _) = node.checkpoint_size_root().await;
     assert!(newer > size && newer < ahead);
     let caught_up = reached(&mut watching, "the new head", |p| p.verified_size >= newer).await;
-    assert_eq!(caught_up.violations, 1, "{caught_up:?}");
+    assert_eq!(caught_up.violations, 2, "{caught_up:?}");
     let _ = stop.send(());
     let violations = tokio::time::timeout(DEADLINE, running)
         .await
         .expect("the monitor stopped")
         .expect("the monitor did not panic")
         .expect("the monitor ran");
-    let [violation] = &violations[..] else {
-        panic!("expected one violation, got {violations:?}");
+    let [unsigned, violation] = &violations[..] else {
+        panic!("expected two violations, got {violations:?}");
     };
+    assert_eq!(unsigned.kind, "bad_checkpoint", "{unsigned}");
+    assert_eq!(unsigned.node, lying.url());
     assert_eq!(violation.kind, "inconsistent", "{violation}");
     assert_eq!(violation.node, lying.url());
     assert!(
@@ -260,5 +270,10 @@ async fn a_signed_checkpoint_the_log_cannot_extend_to_is_alerted_and_the_monitor
         metrics
             .encode()
             .contains("testigo_monitor_violations_total{kind=\"inconsistent\"} 1")
+    );
+    assert!(
+        metrics
+            .encode()
+            .contains("testigo_monitor_violations_total{kind=\"bad_checkpoint\"} 1")
     );
 }
