@@ -7,6 +7,7 @@
 //! A note the log key did not sign is a `bad_checkpoint`; a signed checkpoint past the head on a
 //! tree the log never had is alerted as `inconsistent`,
 //! nothing of it is replayed, and with `keep_going` the monitor goes on following the honest log.
+//! A cut link is a warning, not a violation: the monitor reconnects and follows on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use testigo_ledger::checkpoint::{Checkpoint, CosignedCheckpoint, Evidence, sign_
 use testigo_tests::cluster::{Cluster, ClusterOptions, TestNode};
 use testigo_tests::fixtures::{ORIGIN, Party, key, public};
 use testigo_tests::lying_node::Proxy;
+use testigo_tests::proxy::Relay;
 use tokio::sync::{oneshot, watch};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -276,4 +278,53 @@ async fn a_signed_checkpoint_the_log_cannot_extend_to_is_alerted_and_the_monitor
             .encode()
             .contains("testigo_monitor_violations_total{kind=\"bad_checkpoint\"} 1")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_event_stream_is_a_warning_and_the_monitor_reconnects() {
+    let node = TestNode::start().await;
+    // The monitor reaches the node through a link the test can cut.
+    let link = Relay::start(node.addr).await;
+    let evidence_dir = tempfile::tempdir().expect("temporary directory");
+    let config = MonitorConfig {
+        nodes: vec![format!("http://{}", link.addr())],
+        signer: Signer::new(node.regulator.clone()),
+        pinned_genesis: None,
+        evidence_dir: evidence_dir.path().to_owned(),
+        keep_going: false,
+        max_step: testigo_audit::monitor::MAX_STEP,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let (progress, mut watching) = watch::channel(Progress::default());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(monitor(config, metrics.clone(), progress, async move {
+        let _ = stopped.await;
+    }));
+    let (size, _) = node.checkpoint_size_root().await;
+    reached(&mut watching, "the head", |p| p.verified_size >= size).await;
+
+    link.cut();
+    reached(&mut watching, "a lost stream", |p| p.streams_lost > 0).await;
+    link.heal();
+    let mut operator = Party::operator();
+    node.enroll_fresh(&mut operator, 10, Wait::Checkpointed)
+        .await;
+    let (newer, _) = node.checkpoint_size_root().await;
+    let back = reached(&mut watching, "the head after the cut", |p| {
+        p.verified_size >= newer
+    })
+    .await;
+    assert_eq!(back.violations, 0, "{back:?}");
+    assert!(
+        metrics
+            .encode()
+            .contains(&format!("testigo_monitor_verified_size {newer}"))
+    );
+    let _ = stop.send(());
+    let violations = tokio::time::timeout(DEADLINE, running)
+        .await
+        .expect("the monitor stopped")
+        .expect("the monitor did not panic")
+        .expect("the monitor ran");
+    assert!(violations.is_empty(), "{violations:?}");
 }
