@@ -47,6 +47,18 @@ impl Trusted {
     }
 }
 
+/// Why a file handed to the regulator was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The file could not be read at all (missing, unreadable, over the size limit): nothing
+    /// was checked (exit 2).
+    #[error("{0:#}")]
+    Unreadable(anyhow::Error),
+    /// The file was read and does not prove what it claims (exit 1).
+    #[error("{0:#}")]
+    Refused(anyhow::Error),
+}
+
 /// What a verified piece of evidence shows.
 #[derive(Clone, Debug, Serialize)]
 pub struct EvidenceReport {
@@ -64,14 +76,17 @@ const MAX_EVIDENCE_BYTES: u64 = 1 << 20;
 /// Verifies the evidence in `path`: both notes signed by the log key and truly in conflict.
 ///
 /// # Errors
-/// If the file cannot be read, is not evidence, or does not prove a split view.
-pub fn evidence(path: &Path, trusted: &Trusted) -> anyhow::Result<EvidenceReport> {
-    let bytes = read_bounded(path, MAX_EVIDENCE_BYTES)?;
+/// [`CheckError::Unreadable`] if the file cannot be read; [`CheckError::Refused`] if it is not
+/// evidence or does not prove a split view or a fork.
+pub fn evidence(path: &Path, trusted: &Trusted) -> Result<EvidenceReport, CheckError> {
+    let bytes = read_bounded(path, MAX_EVIDENCE_BYTES).map_err(CheckError::Unreadable)?;
     let evidence: Evidence = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not evidence JSON", path.display()))?;
+        .with_context(|| format!("{} is not evidence JSON", path.display()))
+        .map_err(CheckError::Refused)?;
     evidence
         .verify(&trusted.origin, &trusted.log_key)
-        .with_context(|| format!("{} does not prove a split view", path.display()))?;
+        .with_context(|| format!("{} does not prove a split view or a fork", path.display()))
+        .map_err(CheckError::Refused)?;
     let (kind, first, second) = match &evidence {
         Evidence::SplitView { first, second } => ("split_view", first, second),
         Evidence::Fork { first, second, .. } => ("fork", first, second),
@@ -106,11 +121,16 @@ pub struct ReceiptReport {
 /// Verifies the receipt in `path` against the trusted log.
 ///
 /// # Errors
-/// If the file cannot be read, is not a receipt, or does not verify.
-pub fn receipt(path: &Path, trusted: &Trusted) -> anyhow::Result<ReceiptReport> {
-    let bytes = read_bounded(path, MAX_RECEIPT_BYTES as u64)?;
+/// [`CheckError::Unreadable`] if the file cannot be read; [`CheckError::Refused`] if it is not
+/// a receipt or does not verify.
+pub fn receipt(path: &Path, trusted: &Trusted) -> Result<ReceiptReport, CheckError> {
+    let bytes = read_bounded(path, MAX_RECEIPT_BYTES as u64).map_err(CheckError::Unreadable)?;
+    verify_receipt(path, &bytes, trusted).map_err(CheckError::Refused)
+}
+
+fn verify_receipt(path: &Path, bytes: &[u8], trusted: &Trusted) -> anyhow::Result<ReceiptReport> {
     let receipt =
-        Receipt::parse(&bytes).with_context(|| format!("{} is not a receipt", path.display()))?;
+        Receipt::parse(bytes).with_context(|| format!("{} is not a receipt", path.display()))?;
     let verified = receipt
         .verify(&trusted.log_key, trusted.genesis_leaf.as_ref())
         .with_context(|| format!("{} does not verify", path.display()))?;

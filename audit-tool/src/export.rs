@@ -1,10 +1,12 @@
 //! `testigo-audit export`: a node's log as an archive (PROTOCOL §14), read as a regulator.
 //!
-//! A new archive is written to a temporary file beside the target, synced and renamed, so a
-//! failed export leaves nothing. An existing archive is resumed: its whole records are kept (a
-//! record cut by an interrupted run is cut off), and the export appends from the next leaf and
-//! the next checkpoint, syncing what it wrote even when the node fails midway, so running the
-//! command again continues where this one stopped. What the node sends is not checked here:
+//! A new archive is written to a temporary file beside the target, synced and renamed, so the
+//! target never holds a record half-written by this run; if the node fails midway the records
+//! written so far are still synced and renamed into place, and a local write failure leaves
+//! nothing. An existing archive is resumed: its whole records are kept (a record cut by an
+//! interrupted run, a process killed mid-write, is cut off), and the export appends from the
+//! next leaf and the next checkpoint, syncing what it wrote even when the node fails midway, so
+//! running the command again continues where this one stopped. What the node sends is not checked here:
 //! `replay` does that, on the archive.
 
 use std::fs::{self, File, OpenOptions};
@@ -89,15 +91,20 @@ pub fn export(
     let written = (|| {
         let file = File::create(&tmp).map_err(|e| err(e.into()))?;
         let mut writer = ArchiveWriter::new(BufWriter::new(file)).map_err(err)?;
-        let done = copy(source, From::default(), &mut writer, progress)?;
+        let copied = copy(source, From::default(), &mut writer, progress);
+        if let Err(ExportError::Archive { .. }) = &copied {
+            return copied;
+        }
+        // Written whole, or cut by the node: either way the records written are kept (synced,
+        // then renamed into place), and a run after a cut one resumes after them.
         sync(writer).map_err(err)?;
         fs::rename(&tmp, out).map_err(|e| err(e.into()))?;
         if let Ok(dir) = File::open(dir) {
             let _ = dir.sync_all();
         }
-        Ok(done)
+        copied
     })();
-    if written.is_err() {
+    if written.is_err() && tmp.exists() {
         let _ = fs::remove_file(&tmp);
     }
     written

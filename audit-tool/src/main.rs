@@ -54,7 +54,25 @@ enum Command {
     /// The same report for one customer's data (GDPR Art. 15).
     #[command(after_help = SUBJECT_HELP)]
     Subject(SubjectArgs),
+    /// Follow a live node and its witnesses: verify every new checkpoint (signature, quorum,
+    /// consistency) and every new entry (replayed, root recomputed), catch split views between
+    /// them, and alert on any violation (a line on stderr, a Prometheus metric, exit 1).
+    #[command(after_help = MONITOR_HELP)]
+    Monitor(MonitorArgs),
 }
+
+const MONITOR_HELP: &str = "Examples:
+  testigo-audit monitor https://node.example:7700 https://witness1.example:7700 \\
+      https://witness2.example:7700 --key regulator.key --metrics 127.0.0.1:9464
+  testigo-audit monitor https://node.example:7700 --key regulator.key \\
+      --genesis BASE64HASH --evidence-dir /var/lib/testigo/evidence --keep-going --json
+Replays the log from its genesis first, then follows it live; every node's notes are held
+against the tree it replayed. A split view is saved as evidence JSON (check it with
+`testigo-audit evidence FILE`). Metrics on http://ADDR/metrics:
+testigo_monitor_violations_total{kind}, testigo_monitor_checkpoints_verified_total,
+testigo_monitor_verified_size, testigo_monitor_streams_lost_total.
+Exit codes: 0 stopped by Ctrl-C with no violation; 1 a violation (at the first one, or at
+Ctrl-C with --keep-going); 2 could not start (arguments, key, the first node's genesis).";
 
 const REPORT_HELP: &str = "Examples:
   testigo-audit report --archive log.archive --out reports/
@@ -236,6 +254,35 @@ struct SubjectArgs {
 }
 
 #[derive(Debug, Args)]
+struct MonitorArgs {
+    /// The nodes to follow: the operator's node, its witnesses, mirrors (the first one's genesis
+    /// is the log's unless --genesis pins it).
+    #[arg(value_name = "URL", required = true)]
+    nodes: Vec<String>,
+    /// The key file signing the bulk reads of leaves (a regulator's or a witness's).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The genesis leaf hash to trust, standard base64 [default: the first node's, on first use].
+    #[arg(long, value_name = "BASE64")]
+    genesis: Option<String>,
+    /// Where split-view evidence is written (evidence-NNNNNN.json).
+    #[arg(long, value_name = "DIR", default_value = "evidence")]
+    evidence_dir: PathBuf,
+    /// Serve Prometheus metrics on this address (GET /metrics).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+    /// Keep following after a violation (alerting each one) instead of stopping at the first.
+    #[arg(long)]
+    keep_going: bool,
+    /// Each violation as one JSON object per line on stdout, and the summary as JSON at the end.
+    #[arg(long)]
+    json: bool,
+    /// No progress lines on stderr (alerts and warnings are still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
 struct KeyArgs {
     /// The key file to create (refused if it exists).
     #[arg(long, value_name = "FILE")]
@@ -318,6 +365,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 .context("the subject key is not base64 of 32 bytes")?;
             report_command(&args.report, Some(subject))
         }
+        Command::Monitor(args) => monitor_command(&args),
         Command::Key(args) => {
             let key = testigo_ledger::entry::signature::generate_signing_key()
                 .context("no randomness for a key")?;
@@ -380,10 +428,15 @@ fn hex_prefix(key: &PublicKey) -> String {
     key.0[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A file that was read but does not verify: exit 1, not 2, unless it was never readable.
-fn refused(e: &anyhow::Error) -> anyhow::Result<u8> {
-    println!("does not verify: {e:#}");
-    Ok(exit::FAILED)
+/// A file that was read but does not verify: exit 1; one that could not be read: exit 2.
+fn refused(e: &check::CheckError) -> anyhow::Result<u8> {
+    match e {
+        check::CheckError::Refused(e) => {
+            println!("does not verify: {e:#}");
+            Ok(exit::FAILED)
+        }
+        check::CheckError::Unreadable(e) => anyhow::bail!("{e:#}"),
+    }
 }
 
 fn replay_command(args: &ReplayArgs) -> anyhow::Result<u8> {
@@ -462,4 +515,104 @@ fn print_report(report: &Report, stats: bool) {
             );
         }
     }
+}
+
+fn monitor_command(args: &MonitorArgs) -> anyhow::Result<u8> {
+    use std::sync::Arc;
+    use testigo_audit::monitor::{self, Metrics, MonitorConfig};
+
+    let signer = testigo_client::Signer::new(keyfile::load(&args.key)?);
+    let pinned_genesis = match &args.genesis {
+        Some(g) => Some(
+            PublicKey::from_base64(g)
+                .map(|k| Hash(k.0))
+                .context("--genesis is not base64 of 32 bytes")?,
+        ),
+        None => None,
+    };
+    let config = MonitorConfig {
+        nodes: args.nodes.clone(),
+        signer,
+        pinned_genesis,
+        evidence_dir: args.evidence_dir.clone(),
+        keep_going: args.keep_going,
+        max_step: monitor::MAX_STEP,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    runtime.block_on(async {
+        let metrics = Arc::new(Metrics::default());
+        if let Some(addr) = args.metrics {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics {addr}"))?;
+            eprintln!(
+                "testigo-audit monitor: metrics on http://{}/metrics",
+                listener.local_addr()?
+            );
+            tokio::spawn(monitor::serve_metrics(listener, metrics.clone()));
+        }
+        let (progress, watching) = tokio::sync::watch::channel(monitor::Progress::default());
+        eprintln!(
+            "testigo-audit monitor: following {} node(s); Ctrl-C stops",
+            args.nodes.len()
+        );
+        if !args.quiet {
+            // A line when the verified size grew, at most every 10 s.
+            let mut changes = watching.clone();
+            tokio::spawn(async move {
+                let mut shown = Some(0);
+                while changes.changed().await.is_ok() {
+                    let p = changes.borrow_and_update().clone();
+                    if shown != Some(p.verified_size) {
+                        eprintln!(
+                            "testigo-audit monitor: verified to size {}; {} notes verified ({} witnessed); {} violation(s)",
+                            p.verified_size, p.checkpoints, p.witnessed, p.violations
+                        );
+                        shown = Some(p.verified_size);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                }
+            });
+        }
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let violations = monitor::monitor(config, metrics, progress, shutdown).await?;
+        let done = watching.borrow().clone();
+        if args.json {
+            for v in &violations {
+                println!("{}", serde_json::to_string(v)?);
+            }
+            println!(
+                "{}",
+                serde_json::json!({
+                    "verified_size": done.verified_size,
+                    "checkpoints": done.checkpoints,
+                    "witnessed": done.witnessed,
+                    "streams_lost": done.streams_lost,
+                    "violations": violations.len(),
+                })
+            );
+        } else {
+            for v in &violations {
+                println!("VIOLATION {v}");
+            }
+            println!(
+                "verified to size {}; {} checkpoint notes verified ({} witnessed); {} violation(s)",
+                done.verified_size,
+                done.checkpoints,
+                done.witnessed,
+                violations.len()
+            );
+        }
+        Ok(if violations.is_empty() {
+            exit::OK
+        } else {
+            exit::FAILED
+        })
+    })
 }

@@ -250,8 +250,26 @@ async fn page_node(
     let mut leaves = Box::pin(client.entries_stream(from.leaf, size));
     let mut checkpoints = Box::pin(client.checkpoints_from(from.checkpoint.max(1)).peekable());
     let mut chunk = Vec::with_capacity(CHUNK);
+    // A resumed archive may end with the leaf that ends a checkpoint not yet written: it goes
+    // first, where a whole export puts it.
+    while let Some(Ok(c)) = checkpoints.as_mut().peek().await
+        && c.size <= from.leaf
+    {
+        if let Some(Ok(c)) = checkpoints.next().await {
+            chunk.push(Record::Checkpoint {
+                note: c.note.into_bytes(),
+            });
+        }
+    }
     while let Some(leaf) = leaves.next().await {
-        let leaf = leaf.map_err(node_err)?;
+        let leaf = match leaf {
+            Ok(leaf) => leaf,
+            Err(e) => {
+                // What arrived whole before the failure is delivered: an export keeps it.
+                let _ = flush(tx, &mut chunk);
+                return Err(node_err(e));
+            }
+        };
         let next = leaf.index + 1;
         chunk.push(Record::Leaf {
             index: leaf.index,
@@ -269,6 +287,7 @@ async fn page_node(
         if let Some(Err(_)) = checkpoints.as_mut().peek().await
             && let Some(Err(e)) = checkpoints.next().await
         {
+            let _ = flush(tx, &mut chunk);
             return Err(node_err(e));
         }
         if chunk.len() >= CHUNK {

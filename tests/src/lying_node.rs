@@ -1,9 +1,9 @@
 //! A loopback HTTP proxy between a wallet and a real node that can rewrite the node's answers:
 //! the lying node of the wallet's tests. Requests go through unchanged (signed reads stay
 //! valid: the path and the `Authorization` header are forwarded as they are). Its
-//! `GET /v1/events` is its own: a stream of the events the test announces ([`Proxy::announce`]),
-//! each subscriber getting every one from the first, so a node can show a monitor checkpoints
-//! its upstream never made.
+//! `GET /v1/events` is its own: the upstream's `checkpoint` events, relayed, merged with the
+//! events the test announces ([`Proxy::announce`], each subscriber getting every one from the
+//! first), so a node can show a monitor checkpoints its upstream never made.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -107,13 +107,7 @@ impl Proxy {
     /// Announces an event (`checkpoint` or `witnessed`, id `size`, data the note's lines) on
     /// its `GET /v1/events`, to every subscriber, present or future.
     pub fn announce(&self, kind: &str, size: u64, note: &str) {
-        let mut block = format!("event: {kind}\nid: {size}\n");
-        for line in note.strip_suffix('\n').unwrap_or(note).split('\n') {
-            block.push_str("data: ");
-            block.push_str(line);
-            block.push('\n');
-        }
-        block.push('\n');
+        let block = sse_block(kind, size, note);
         self.inner.events.send_modify(|events| events.push(block));
     }
 
@@ -131,7 +125,7 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     inner.seen.lock().expect("seen").push(path.clone());
     if path == "/v1/events" {
-        return events(&inner);
+        return events(&inner).await;
     }
     let stall = inner
         .rules
@@ -184,26 +178,50 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     response
 }
 
-/// Its own event stream: every announced event from the first, then each new one, until the
-/// proxy stops.
-fn events(inner: &Inner) -> Response {
-    let watching = inner.events.subscribe();
-    let stream = futures::stream::unfold((watching, 0usize), |(mut watching, sent)| async move {
-        loop {
-            let next = watching.borrow_and_update().get(sent).cloned();
-            if let Some(block) = next {
-                return Some((
-                    Ok::<_, std::convert::Infallible>(block),
-                    (watching, sent + 1),
-                ));
-            }
-            watching.changed().await.ok()?;
-        }
+/// Its own event stream: the upstream's checkpoint events, and every announced event from the
+/// first, then each new one, until the proxy stops.
+async fn events(inner: &Inner) -> Response {
+    let Ok(upstream) = inner.upstream.events().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let relayed = futures::stream::unfold(upstream, |mut upstream| async move {
+        let event = upstream.next_checkpoint().await.ok()??;
+        Some((
+            Ok::<_, std::convert::Infallible>(sse_block("checkpoint", event.size, &event.note)),
+            upstream,
+        ))
     });
+    let watching = inner.events.subscribe();
+    let announced =
+        futures::stream::unfold((watching, 0usize), |(mut watching, sent)| async move {
+            loop {
+                let next = watching.borrow_and_update().get(sent).cloned();
+                if let Some(block) = next {
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(block),
+                        (watching, sent + 1),
+                    ));
+                }
+                watching.changed().await.ok()?;
+            }
+        });
+    let stream = futures::stream::select(relayed, announced);
     let mut response = Response::new(Body::from_stream(stream));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
     );
     response
+}
+
+/// One server-sent event: `kind`, id `size`, the note's lines as data.
+fn sse_block(kind: &str, size: u64, note: &str) -> String {
+    let mut block = format!("event: {kind}\nid: {size}\n");
+    for line in note.strip_suffix('\n').unwrap_or(note).split('\n') {
+        block.push_str("data: ");
+        block.push_str(line);
+        block.push('\n');
+    }
+    block.push('\n');
+    block
 }

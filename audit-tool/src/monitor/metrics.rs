@@ -27,6 +27,7 @@ pub struct Metrics {
     violations: Family<KindLabel, Counter>,
     checkpoints: Counter,
     verified_size: Gauge,
+    streams_lost: Counter,
 }
 
 impl Default for Metrics {
@@ -35,6 +36,7 @@ impl Default for Metrics {
         let violations = Family::<KindLabel, Counter>::default();
         let checkpoints = Counter::default();
         let verified_size = Gauge::default();
+        let streams_lost = Counter::default();
         registry.register(
             "testigo_monitor_violations",
             "Violations seen, by kind (split_view, inconsistent, bad_checkpoint, root_mismatch, rule_violation, ...)",
@@ -50,11 +52,17 @@ impl Default for Metrics {
             "Leaves replayed whose root matched a checkpoint",
             verified_size.clone(),
         );
+        registry.register(
+            "testigo_monitor_streams_lost",
+            "Event streams from followed nodes that broke or ended and were reconnected",
+            streams_lost.clone(),
+        );
         Self {
             registry,
             violations,
             checkpoints,
             verified_size,
+            streams_lost,
         }
     }
 }
@@ -66,6 +74,10 @@ impl Metrics {
 
     pub(super) fn checkpoint_verified(&self) {
         self.checkpoints.inc();
+    }
+
+    pub(super) fn stream_lost(&self) {
+        self.streams_lost.inc();
     }
 
     pub(super) fn verified_to(&self, size: u64) {

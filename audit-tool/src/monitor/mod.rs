@@ -22,6 +22,7 @@ mod metrics;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::TryStreamExt as _;
 use testigo_client::{Client, ClientError, Signer};
@@ -44,7 +45,7 @@ const REMEMBERED_SIZES: usize = 4096;
 /// Events queued from the node streams.
 const QUEUE: usize = 256;
 /// Most leaves fetched and held at once, between two signed checkpoints (a node's batches are
-/// far smaller: 4,096 entries by default).
+/// far smaller: 4,096 entries by default): the default of [`MonitorConfig::max_step`].
 pub const MAX_STEP: u64 = 1 << 16;
 
 /// What to follow and where to keep evidence.
@@ -60,10 +61,13 @@ pub struct MonitorConfig {
     pub evidence_dir: PathBuf,
     /// Keep following after a violation (alerting each one) instead of stopping at the first.
     pub keep_going: bool,
+    /// Most leaves fetched and held at once ([`MAX_STEP`] unless a test wants catch-up steps
+    /// on a short log).
+    pub max_step: u64,
 }
 
 /// A violation the monitor alerts on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {
     /// A stable snake_case word: `bad_checkpoint`, `inconsistent`, `split_view`,
     /// `root_mismatch`, `rule_violation`, `bad_leaves`, `genesis_mismatch`.
@@ -93,7 +97,7 @@ pub enum MonitorError {
     #[error("no node to follow")]
     NoNodes,
     /// The first node's log could not be read or verified.
-    #[error("reading the log's genesis from {node}: {source}")]
+    #[error("reading the log's genesis from {node}")]
     Genesis {
         /// The node.
         node: String,
@@ -102,7 +106,7 @@ pub enum MonitorError {
         source: ClientError,
     },
     /// A URL is not usable.
-    #[error("node {node}: {source}")]
+    #[error("node {node}")]
     Node {
         /// The URL.
         node: String,
@@ -125,6 +129,8 @@ pub struct Progress {
     pub checkpoints_by_node: Vec<u64>,
     /// Violations alerted.
     pub violations: u64,
+    /// Event streams lost (and reconnected), from all nodes.
+    pub streams_lost: u64,
 }
 
 /// One note from one node's event stream.
@@ -135,8 +141,9 @@ struct Seen {
     witnessed: bool,
 }
 
-/// Follows the nodes until `shutdown` resolves, a stream ends (`Ok(vec![])`… with what was
-/// alerted so far), or, unless `keep_going`, the first violation, which it returns.
+/// Follows the nodes until `shutdown` resolves (returning what was alerted so far) or, unless
+/// `keep_going`, until the first violation, which it returns. Lost event streams are
+/// reconnected, with a warning on stderr.
 ///
 /// # Errors
 /// [`MonitorError`] if it cannot start: no node, or the first node's genesis is unreadable.
@@ -203,8 +210,11 @@ pub async fn monitor(
             () = &mut shutdown => break,
             seen = rx.recv() => seen,
         };
-        let Some(seen) = seen else { break };
-        state.take(seen).await;
+        match seen {
+            Some(Message::Note(seen)) => state.take(seen).await,
+            Some(Message::Lost { node, reason }) => state.lost(node, &reason),
+            None => break,
+        }
     }
     for follower in followers {
         follower.abort();
@@ -212,21 +222,55 @@ pub async fn monitor(
     Ok(state.violations)
 }
 
-/// Feeds one node's stream of one event kind into the queue; reconnects never (a stream that
-/// ends or breaks is reported as a violation-free end of that follower).
-async fn follow(client: Client, node: usize, witnessed: bool, tx: mpsc::Sender<Seen>) {
-    let Ok(mut events) = client.events().await else {
-        return;
+/// First wait before reconnecting to a node whose event stream broke; doubled up to
+/// [`MAX_RECONNECT`] while it stays down.
+const FIRST_RECONNECT: Duration = Duration::from_millis(500);
+/// Longest wait between reconnection attempts.
+const MAX_RECONNECT: Duration = Duration::from_secs(30);
+
+/// Feeds one node's stream of one event kind into the queue, for as long as the queue is open:
+/// a stream that cannot be opened, ends or breaks is reported ([`Message::Lost`]) and opened
+/// again after a growing wait, then the node's current note is taken again, so nothing announced
+/// meanwhile is missed for long.
+async fn follow(client: Client, node: usize, witnessed: bool, tx: mpsc::Sender<Message>) {
+    let mut wait = FIRST_RECONNECT;
+    loop {
+        let reason = match follow_once(&client, node, witnessed, &tx, &mut wait).await {
+            Ok(()) => return,
+            Err(reason) => reason,
+        };
+        if tx.send(Message::Lost { node, reason }).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_RECONNECT);
+    }
+}
+
+/// One connection: `Ok` when the queue closed (the monitor stopped), otherwise why the stream
+/// was lost.
+async fn follow_once(
+    client: &Client,
+    node: usize,
+    witnessed: bool,
+    tx: &mpsc::Sender<Message>,
+    wait: &mut Duration,
+) -> Result<(), String> {
+    let mut events = client.events().await.map_err(|e| e.to_string())?;
+    *wait = FIRST_RECONNECT;
+    let send = |note: String| {
+        tx.send(Message::Note(Seen {
+            node,
+            note,
+            witnessed,
+        }))
     };
     // What the node holds now, then every new one.
-    if !witnessed && let Ok(note) = client.checkpoint().await {
-        let _ = tx
-            .send(Seen {
-                node,
-                note,
-                witnessed: false,
-            })
-            .await;
+    if !witnessed {
+        let note = client.checkpoint().await.map_err(|e| e.to_string())?;
+        if send(note).await.is_err() {
+            return Ok(());
+        }
     }
     loop {
         let next = if witnessed {
@@ -236,21 +280,23 @@ async fn follow(client: Client, node: usize, witnessed: bool, tx: mpsc::Sender<S
         };
         match next {
             Ok(Some(event)) => {
-                if tx
-                    .send(Seen {
-                        node,
-                        note: event.note,
-                        witnessed,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
+                if send(event.note).await.is_err() {
+                    return Ok(());
                 }
             }
-            _ => return,
+            Ok(None) => return Err("the node ended its event stream".to_owned()),
+            Err(e) => return Err(e.to_string()),
         }
     }
+}
+
+/// What the followers tell the monitor.
+#[derive(Debug)]
+enum Message {
+    /// A note from a node.
+    Note(Seen),
+    /// A node's event stream was lost; its follower reconnects.
+    Lost { node: usize, reason: String },
 }
 
 struct Watcher {
@@ -273,6 +319,16 @@ struct Watcher {
 impl Watcher {
     fn should_stop(&self) -> bool {
         !self.config.keep_going && !self.violations.is_empty()
+    }
+
+    /// A node's stream was lost: a warning, not a violation (its follower reconnects).
+    fn lost(&mut self, node: usize, reason: &str) {
+        eprintln!(
+            "testigo-audit monitor: warning: {}: event stream lost ({reason}); reconnecting",
+            self.name(node)
+        );
+        self.metrics.stream_lost();
+        self.progress.send_modify(|p| p.streams_lost += 1);
     }
 
     fn name(&self, node: usize) -> String {
@@ -492,42 +548,58 @@ impl Watcher {
     }
 
     /// Replays the leaves up to `target` from `node`: in one step when few, otherwise through
-    /// the node's signed checkpoints in between, so that at most [`MAX_STEP`] leaves are held.
+    /// the node's signed checkpoints in between, so that at most [`MAX_STEP`] leaves are held
+    /// and each step's root is checked before its leaves are replayed.
     async fn replay_to(&mut self, node: usize, target: &Checkpoint, note: &str) {
-        if target.size() - self.range.size() > MAX_STEP {
+        let max_step = self.config.max_step.max(1);
+        if target.size() - self.range.size() > max_step {
+            // Each step goes to the furthest signed checkpoint at most max_step leaves on; every
+            // note passed on the way is verified and held for split views.
             let client = self.clients[node].clone();
-            let between: Result<Vec<CheckpointEntry>, _> = client
-                .checkpoints_from(self.range.size() + 1)
-                .try_take_while(|c| std::future::ready(Ok(c.size < target.size())))
-                .try_collect()
-                .await;
-            let between = match between {
-                Ok(b) => b,
-                Err(e) => {
-                    let message = format!("its checkpoints after {}: {e}", self.range.size());
-                    return self.alert("bad_leaves", node, message, None);
-                }
-            };
-            for entry in between {
-                let step = match verify_checkpoint(
-                    entry.note.as_bytes(),
-                    &self.log.origin,
-                    &self.log.log_key,
-                ) {
-                    Ok(c) => c,
+            let mut between = Box::pin(
+                client
+                    .checkpoints_from(self.range.size() + 1)
+                    .try_take_while(|c| std::future::ready(Ok(c.size < target.size()))),
+            );
+            let mut reachable: Option<(Checkpoint, String)> = None;
+            loop {
+                let entry = match between.try_next().await {
+                    Ok(entry) => entry,
                     Err(e) => {
-                        let message = format!("{e}; note: {:?}", entry.note);
-                        return self.alert("bad_checkpoint", node, message, None);
+                        let message = format!("its checkpoints after {}: {e}", self.range.size());
+                        return self.alert("bad_leaves", node, message, None);
                     }
                 };
-                if step.size() <= self.range.size() {
+                let Some(CheckpointEntry { note: text, .. }) = entry else {
+                    break;
+                };
+                let checkpoint =
+                    match verify_checkpoint(text.as_bytes(), &self.log.origin, &self.log.log_key) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let message = format!("{e}; note: {text:?}");
+                            return self.alert("bad_checkpoint", node, message, None);
+                        }
+                    };
+                if checkpoint.size() <= self.range.size() {
                     continue;
                 }
-                if !self.split_view(node, &step, &entry.note)
-                    || !self.step(node, &step, &entry.note).await
+                if !self.split_view(node, &checkpoint, &text) {
+                    return;
+                }
+                if checkpoint.size() - self.range.size() > max_step
+                    && let Some((furthest, furthest_note)) = reachable.take()
+                    && !self.step(node, &furthest, &furthest_note).await
                 {
                     return;
                 }
+                reachable = Some((checkpoint, text));
+            }
+            if target.size() - self.range.size() > max_step
+                && let Some((furthest, furthest_note)) = reachable.take()
+                && !self.step(node, &furthest, &furthest_note).await
+            {
+                return;
             }
         }
         self.step(node, target, note).await;
@@ -537,13 +609,14 @@ impl Watcher {
     /// hash to its root, and only then replays them: a node serving wrong leaves changes
     /// nothing. True if the checkpoint is now the verified one.
     async fn step(&mut self, node: usize, checkpoint: &Checkpoint, note: &str) -> bool {
+        let max_step = self.config.max_step.max(1);
         let (start, end) = (self.range.size(), checkpoint.size());
         if end <= start {
             return true;
         }
-        if end - start > MAX_STEP {
+        if end - start > max_step {
             let message = format!(
-                "{} leaves between signed checkpoints {start} and {end}: more than the {MAX_STEP} the monitor holds at once",
+                "{} leaves between signed checkpoints {start} and {end}: more than the {max_step} the monitor holds at once",
                 end - start
             );
             self.alert("bad_leaves", node, message, None);
