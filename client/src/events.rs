@@ -9,7 +9,7 @@ use hyper::header::CONTENT_TYPE;
 use crate::{Client, ClientError};
 
 /// Largest event accepted: a note with 16 signature lines is about 2 KiB.
-const MAX_EVENT_BYTES: usize = 64 << 10;
+pub const MAX_EVENT_BYTES: usize = 64 << 10;
 
 /// One `checkpoint` event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,8 +24,41 @@ pub struct CheckpointEvent {
 #[derive(Debug)]
 pub struct Events {
     body: Incoming,
-    buffer: Vec<u8>,
+    buffer: EventBuffer,
     url: String,
+}
+
+/// The framing of an event stream, apart from the connection: bytes in as they arrive, whole
+/// events out. What [`Events`] reads through, and what the `sse_events` fuzz target drives.
+#[derive(Clone, Debug, Default)]
+pub struct EventBuffer {
+    buffer: Vec<u8>,
+}
+
+impl EventBuffer {
+    /// Appends bytes received.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next whole event of kind `wanted` (`checkpoint`, `witnessed`), skipping the others
+    /// and comments; `Ok(None)` until one has arrived whole.
+    ///
+    /// # Errors
+    /// The bytes held, once more than [`MAX_EVENT_BYTES`] are held without a whole event: the
+    /// stream is not one this client reads.
+    pub fn next_event(&mut self, wanted: &str) -> Result<Option<CheckpointEvent>, usize> {
+        while let Some(end) = find(&self.buffer, b"\n\n") {
+            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+            if let Some(event) = parse_event(&String::from_utf8_lossy(&block), wanted) {
+                return Ok(Some(event));
+            }
+        }
+        if self.buffer.len() > MAX_EVENT_BYTES {
+            return Err(self.buffer.len());
+        }
+        Ok(None)
+    }
 }
 
 impl Client {
@@ -55,7 +88,7 @@ impl Client {
         }
         Ok(Events {
             body: response.into_body(),
-            buffer: Vec::new(),
+            buffer: EventBuffer::default(),
             url,
         })
     }
@@ -82,18 +115,18 @@ impl Events {
 
     async fn next_of(&mut self, wanted: &str) -> Result<Option<CheckpointEvent>, ClientError> {
         loop {
-            while let Some(end) = find(&self.buffer, b"\n\n") {
-                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                if let Some(event) = parse_event(&String::from_utf8_lossy(&block), wanted) {
-                    return Ok(Some(event));
+            match self.buffer.next_event(wanted) {
+                Ok(Some(event)) => return Ok(Some(event)),
+                Ok(None) => {}
+                Err(held) => {
+                    return Err(ClientError::Protocol {
+                        url: self.url.clone(),
+                        status: 200,
+                        message: format!(
+                            "{held} bytes without a whole event (at most {MAX_EVENT_BYTES})"
+                        ),
+                    });
                 }
-            }
-            if self.buffer.len() > MAX_EVENT_BYTES {
-                return Err(ClientError::Protocol {
-                    url: self.url.clone(),
-                    status: 200,
-                    message: format!("an event larger than {MAX_EVENT_BYTES} bytes"),
-                });
             }
             let Some(frame) = self.body.frame().await else {
                 return Ok(None);
@@ -104,7 +137,7 @@ impl Events {
                 retry_after: None,
             })?;
             if let Ok(data) = frame.into_data() {
-                self.buffer.extend_from_slice(&data);
+                self.buffer.push(&data);
             }
         }
     }
@@ -162,5 +195,25 @@ mod tests {
             parse_checkpoint_event("event: checkpoint\ndata: x\n\n"),
             None
         );
+    }
+
+    #[test]
+    fn events_split_anywhere_come_out_whole_and_an_endless_one_is_refused() {
+        let stream = b": keep-alive\n\nevent: witnessed\nid: 3\ndata: a\n\nevent: checkpoint\nid: 4\ndata: b\n\n";
+        for cut in 0..stream.len() {
+            let mut buffer = EventBuffer::default();
+            buffer.push(&stream[..cut]);
+            let early = buffer.next_event("checkpoint").unwrap();
+            buffer.push(&stream[cut..]);
+            let event = early.or_else(|| buffer.next_event("checkpoint").unwrap());
+            assert_eq!(
+                event.map(|e| (e.size, e.note)),
+                Some((4, "b\n".into())),
+                "cut at {cut}"
+            );
+        }
+        let mut buffer = EventBuffer::default();
+        buffer.push(&vec![b'x'; MAX_EVENT_BYTES + 1]);
+        assert_eq!(buffer.next_event("checkpoint"), Err(MAX_EVENT_BYTES + 1));
     }
 }

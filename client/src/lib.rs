@@ -43,7 +43,7 @@ use testigo_ledger::api::{
 use testigo_ledger::entry::Leaf;
 
 pub use error::{ClientError, Integrity, Retry};
-pub use events::{CheckpointEvent, Events};
+pub use events::{CheckpointEvent, EventBuffer, Events, MAX_EVENT_BYTES};
 pub use signer::{Signer, now_ms};
 pub use transport::{Answer, Options};
 
