@@ -243,3 +243,28 @@ impl Wallet {
         files
     }
 }
+
+/// A primary with one witness at quorum 1: the log a wallet test verifies against.
+pub async fn witnessed_cluster() -> crate::cluster::Cluster {
+    crate::cluster::Cluster::start(crate::cluster::ClusterOptions {
+        witnesses: 1,
+        started: 1,
+        quorum: 1,
+        ..crate::cluster::ClusterOptions::default()
+    })
+    .await
+}
+
+/// Submits an operator entry to `cluster`'s primary, answered once witnessed; its index.
+pub async fn operator_submits(
+    cluster: &crate::cluster::Cluster,
+    leaf: &testigo_ledger::entry::Leaf,
+) -> u64 {
+    cluster
+        .primary
+        .as_operator()
+        .submit(leaf, testigo_ledger::api::Wait::Witnessed)
+        .await
+        .expect("operator entry")
+        .index
+}

@@ -13,10 +13,10 @@ use testigo_client::ClientError;
 use testigo_ledger::PublicKey;
 use testigo_ledger::api::Wait;
 use testigo_tests::browser::{Browser, output_dir};
-use testigo_tests::cluster::{Cluster, ClusterOptions};
+use testigo_tests::cluster::Cluster;
 use testigo_tests::fixtures::{Party, Use, deposit, enroll, register};
 use testigo_tests::lying_node::Proxy;
-use testigo_tests::wallet::{PASSPHRASE, Wallet};
+use testigo_tests::wallet::{PASSPHRASE, Wallet, operator_submits, witnessed_cluster};
 use testigo_wallet::dashboard::Dashboard;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -26,26 +26,6 @@ const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 const PATIENCE: Duration = Duration::from_secs(20);
 /// Accesses timed from submission to visible.
 const TIMED_ACCESSES: usize = 20;
-
-async fn cluster() -> Cluster {
-    Cluster::start(ClusterOptions {
-        witnesses: 1,
-        started: 1,
-        quorum: 1,
-        ..ClusterOptions::default()
-    })
-    .await
-}
-
-async fn operator_submits(cluster: &Cluster, leaf: &testigo_ledger::entry::Leaf) -> u64 {
-    cluster
-        .primary
-        .as_operator()
-        .submit(leaf, Wait::Witnessed)
-        .await
-        .expect("operator entry")
-        .index
-}
 
 /// An enrolled subject's wallet, a registered buyer with funds, and the operator.
 async fn subject_and_buyer(cluster: &Cluster, node: &str) -> (Wallet, PublicKey, Party, Party) {
@@ -147,7 +127,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grant_see_accesses_live_revoke_in_one_click_and_the_next_access_is_refused() {
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let url = cluster.primary.client.base().to_owned();
     let (wallet, me, mut buyer, mut operator) = subject_and_buyer(&cluster, &url).await;
     let dash = dashboard(&wallet, &[]).await;
@@ -485,7 +465,7 @@ fn get(path: &str, host: &str, cookie: Option<&str>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_session_may_look_or_act_and_a_lying_node_or_split_view_raises_an_alert() {
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let proxy = Proxy::start(cluster.primary.client.base()).await;
     let (wallet, me, mut buyer, _) = subject_and_buyer(&cluster, &proxy.url()).await;
     let dash = dashboard(&wallet, &[]).await;
@@ -722,7 +702,7 @@ impl std::io::Write for Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_prints_a_loopback_url_whose_token_opens_a_session() {
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let wallet = Wallet::new();
     wallet.init_tofu(cluster.primary.client.base()).await;
     let out = Output::default();

@@ -1,35 +1,14 @@
 //! The wallet end to end: real nodes (a primary and a witness), real wallets run in-process, and
 //! a lying proxy between a wallet and the node.
 
-use testigo_ledger::api::Wait;
-use testigo_tests::cluster::{Cluster, ClusterOptions};
+use testigo_tests::cluster::Cluster;
 use testigo_tests::fixtures::{Party, deposit, enroll, register, settle};
 use testigo_tests::lying_node::Proxy;
-use testigo_tests::wallet::Wallet;
-
-async fn cluster() -> Cluster {
-    Cluster::start(ClusterOptions {
-        witnesses: 1,
-        started: 1,
-        quorum: 1,
-        ..ClusterOptions::default()
-    })
-    .await
-}
-
-async fn operator_submits(cluster: &Cluster, leaf: &testigo_ledger::entry::Leaf) -> u64 {
-    cluster
-        .primary
-        .as_operator()
-        .submit(leaf, Wait::Witnessed)
-        .await
-        .expect("operator entry")
-        .index
-}
+use testigo_tests::wallet::{Wallet, operator_submits, witnessed_cluster};
 
 #[tokio::test]
 async fn the_whole_story_is_seen_verified_in_human_and_json_output() {
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let url = cluster.primary.client.base().to_owned();
     let mut operator = Party::operator();
     let (subject, buyer1, buyer2) = (Wallet::new(), Wallet::new(), Wallet::new());
@@ -150,7 +129,7 @@ async fn the_whole_story_is_seen_verified_in_human_and_json_output() {
 
 #[tokio::test]
 async fn a_wrong_passphrase_is_a_clear_error_and_changes_nothing() {
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let wallet = Wallet::new();
     wallet.init_tofu(cluster.primary.client.base()).await;
     let before = wallet.trust_state();
@@ -174,7 +153,7 @@ async fn a_wrong_passphrase_is_a_clear_error_and_changes_nothing() {
 
 /// Sets up a wallet behind a proxy with an enrolled subject that has two accesses, synced once.
 async fn lied_to() -> (Cluster, Proxy, Wallet) {
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let proxy = Proxy::start(cluster.primary.client.base()).await;
     let mut operator = Party::operator();
     let wallet = Wallet::new();

@@ -1,30 +1,9 @@
 //! The wallet's receipts, `watch`, batch submission and data export, end to end: real nodes (a
 //! primary and a witness) and real wallets run in-process.
 
-use testigo_ledger::api::Wait;
-use testigo_tests::cluster::{Cluster, ClusterOptions};
+use testigo_tests::cluster::Cluster;
 use testigo_tests::fixtures::{Party, Use, enroll};
-use testigo_tests::wallet::Wallet;
-
-async fn cluster() -> Cluster {
-    Cluster::start(ClusterOptions {
-        witnesses: 1,
-        started: 1,
-        quorum: 1,
-        ..ClusterOptions::default()
-    })
-    .await
-}
-
-async fn operator_submits(cluster: &Cluster, leaf: &testigo_ledger::entry::Leaf) -> u64 {
-    cluster
-        .primary
-        .as_operator()
-        .submit(leaf, Wait::Witnessed)
-        .await
-        .expect("operator entry")
-        .index
-}
+use testigo_tests::wallet::{Wallet, operator_submits, witnessed_cluster};
 
 /// A subject enrolled with one consent (to anyone, location for ads, free); returns its index.
 async fn enrolled_with_consent(
@@ -65,7 +44,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn a_receipt_of_a_revocation_and_the_access_after_it_verifies_offline_and_tampering_is_named()
 {
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let mut operator = Party::operator();
     let wallet = Wallet::new();
     let (me, consent) = enrolled_with_consent(&cluster, &mut operator, &wallet).await;
@@ -223,7 +202,7 @@ async fn a_receipt_of_a_revocation_and_the_access_after_it_verifies_offline_and_
 
 #[tokio::test]
 async fn watch_prints_each_new_access_verified_and_reconnects_after_a_node_restart() {
-    let mut cluster = cluster().await;
+    let mut cluster = witnessed_cluster().await;
     let mut operator = Party::operator();
     let wallet = Wallet::new();
     let (me, consent) = enrolled_with_consent(&cluster, &mut operator, &wallet).await;
@@ -270,7 +249,7 @@ async fn watch_prints_each_new_access_verified_and_reconnects_after_a_node_resta
 #[tokio::test]
 async fn a_batch_file_is_submitted_with_progress_and_every_line_is_accepted_or_refused_by_name() {
     use testigo_tests::fixtures::{deposit, register};
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let url = cluster.primary.client.base().to_owned();
     let mut operator = Party::operator();
     let (subject, buyer) = (Wallet::new(), Wallet::new());
@@ -390,7 +369,7 @@ async fn a_batch_file_is_submitted_with_progress_and_every_line_is_accepted_or_r
 #[tokio::test]
 async fn the_gdpr_export_names_every_recipient_and_gives_each_consent_as_a_27560_record() {
     use testigo_tests::fixtures::register;
-    let cluster = cluster().await;
+    let cluster = witnessed_cluster().await;
     let mut operator = Party::operator();
     let (subject, buyer) = (Wallet::new(), Wallet::new());
     let (me, consent) = enrolled_with_consent(&cluster, &mut operator, &subject).await;
