@@ -259,7 +259,7 @@ pub fn fsck_data_dir(
 /// Compares the `grants` table, row for row, with the grant lists the restored state derives
 /// from its consents: each grant at its position in its two lists, each list's length, nothing
 /// else.
-fn check_grant_lists(store: &Store, state: &State) -> Result<(), FsckError> {
+pub(crate) fn check_grant_lists(store: &Store, state: &State) -> Result<(), FsckError> {
     let mut expected: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     for (index, _) in state.consents() {
         for at in state.grant_positions(index) {

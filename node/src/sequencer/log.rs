@@ -673,4 +673,69 @@ mod tests {
                 .is_some()
         );
     }
+
+    /// A checkpoint saves each party's grant list beside its consents; the reader pages it
+    /// back, and a damaged row is caught by the read and by `fsck` alike.
+    #[test]
+    fn grant_lists_are_saved_with_the_snapshot_and_checked_when_read() {
+        use testigo_ledger::entry::{Body, DataCategory, GrantConsent, Purpose, sign_body};
+        use testigo_ledger::state::GrantList;
+
+        use crate::reader::{LogRead as _, ReadError};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(Store::open(&dir.path().join("store"), &StoreConfig::default()).unwrap());
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let mut backend = LogBackend::new(
+            Engine::new(SparseMap::new()),
+            Tail::default(),
+            store.clone(),
+            Some(key.clone()),
+            ORIGIN.into(),
+            Arc::new(Metrics::new()),
+        );
+        let subject = SigningKey::from_bytes(&[4; 32]);
+        let alice = PublicKey(subject.verifying_key().to_bytes());
+        let buyer = PublicKey([9; 32]);
+        let grant = |nonce: u64| {
+            let body = Body::GrantConsent(GrantConsent {
+                nonce,
+                accessor: None,
+                categories: vec![DataCategory::Location],
+                purposes: vec![Purpose::ServiceProvision],
+                price: 5,
+                valid_from: 0,
+                valid_until: None,
+            });
+            sign_body(ORIGIN, &subject, &body)
+        };
+        let mut leaves = vec![genesis(&key), enroll(&key, 1, &subject)];
+        leaves.extend((0..3).map(grant));
+        let results = backend.append(leaves, 10).unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        backend.checkpoint(11).unwrap();
+
+        let (mine, next) = store.consents(&alice, 0, 10).unwrap();
+        assert_eq!(mine.iter().map(|c| c.index).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(next, None);
+        let (page, next) = store.consents(&buyer, 0, 2).unwrap();
+        assert_eq!(page.iter().map(|c| c.index).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(next, Some(4));
+        assert_eq!(store.next_nonce(&alice).unwrap(), Some(3));
+        crate::fsck::check_grant_lists(&store, backend.engine.state()).unwrap();
+
+        // The subject's list now claims grant 4 at position 1, where grant 3 was.
+        store.raw_put(
+            crate::storage::Table::Grants,
+            crate::storage::grant_key(&GrantList::BySubject(alice), 1),
+            4u64.to_be_bytes().to_vec(),
+        );
+        assert!(matches!(
+            store.consents(&alice, 0, 10),
+            Err(ReadError::Store(StorageError::Corrupt { .. }))
+        ));
+        let found = crate::fsck::check_grant_lists(&store, backend.engine.state()).unwrap_err();
+        assert!(found.to_string().contains("grant lists"), "{found}");
+    }
 }

@@ -95,9 +95,9 @@ pub use error::{Inconsistent, StorageError};
 
 use batch::Prepared;
 use engine::Engine;
-pub(crate) use layout::{GRANT_LIST_LEN, grant_key};
+pub(crate) use layout::{GRANT_LIST_LEN, Table, grant_key};
 use layout::{
-    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_STATE, Table, account_key, decode_u64, u64_key,
+    META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_STATE, account_key, decode_u64, u64_key,
 };
 use tiles::TileCache;
 
