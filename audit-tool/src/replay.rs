@@ -430,6 +430,14 @@ impl Audit {
                     format!("the state map failed: {e}"),
                 ));
             }
+            // The replay's state is whole, so nothing is ever missing; said plainly if it were.
+            Err(EngineError::NotResident(n)) => {
+                return self.fail(Failure::new(
+                    At::Leaf(index),
+                    "state_map",
+                    format!("the replayed state lacks {n}"),
+                ));
+            }
         };
         if effects.kind == BodyKind::StateRoot {
             self.stats.state_map += elapsed;

@@ -229,6 +229,8 @@ impl Auditor {
                 let reason = match e {
                     EngineError::Rejected(r) => r.to_string(),
                     EngineError::Map(m) => format!("state map: {m}"),
+                    // The monitor's state is whole: nothing is ever missing.
+                    EngineError::NotResident(n) => format!("state: {n}"),
                 };
                 self.stop(index, reason);
             }

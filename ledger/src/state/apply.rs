@@ -126,6 +126,11 @@ impl State {
 
     /// Writes a checked plan. Nothing here can fail.
     fn commit(&mut self, plan: Plan) -> Effects {
+        if self.partial.is_some() {
+            let touched: Vec<_> = plan.touched.iter().map(|(k, _)| *k).collect();
+            let root = matches!(plan.change, Change::StateRoot);
+            self.settle_partial(&touched, plan.index, root);
+        }
         for (key, record) in plan.touched {
             self.accounts.insert(key, record);
             self.dirty.insert(key);

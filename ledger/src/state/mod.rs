@@ -35,6 +35,7 @@ pub mod history;
 mod invariants;
 mod rejection;
 mod replay;
+mod resident;
 mod rules;
 mod snapshot;
 mod tx;
@@ -49,6 +50,7 @@ pub use rejection::{KeyProblem, Rejection};
 pub use replay::{
     Engine, EngineError, ReplayCause, ReplayError, ReplayOutcome, replay, replay_into,
 };
+pub use resident::{Evicted, Loaded, Needs, Residency};
 pub use snapshot::{Changes, RestoreError, SNAPSHOT_FORMAT, StateHeader};
 
 use crate::entry::{BodyKind, DataCategory, Leaf, Purpose, WitnessKey};
@@ -183,6 +185,9 @@ pub struct State {
     grants_by_accessor: BTreeMap<Option<PublicKey>, Vec<u64>>,
     /// Claims made or settled since the last `StateRoot`, for snapshots.
     dirty_claims: BTreeSet<u64>,
+    /// `Some` for a partial state: a working set over a store ([`resident`]). Its grant lists are
+    /// then lengths only, and `grants_by_subject` and `grants_by_accessor` stay empty.
+    partial: Option<Box<resident::Partial>>,
 }
 
 impl State {
@@ -269,6 +274,10 @@ impl State {
 
     /// Records grant `index` in the per-party indexes.
     fn index_grant(&mut self, index: u64, consent: &Consent) {
+        if self.partial.is_some() {
+            self.number_grant(index, consent);
+            return;
+        }
         GrantIndexes {
             by_subject: &mut self.grants_by_subject,
             by_accessor: &mut self.grants_by_accessor,
@@ -337,7 +346,12 @@ pub struct GrantPosition {
 impl State {
     /// The two lists grant `index` is in (its subject's, and its accessor's or the any-accessor
     /// list) with its position in each; empty if there is no such grant.
+    ///
+    /// A partial state knows the positions of the grants made since the last `StateRoot` only.
     pub fn grant_positions(&self, index: u64) -> Vec<GrantPosition> {
+        if let Some(partial) = &self.partial {
+            return partial.positions(index);
+        }
         let Some(consent) = self.consents.get(&index) else {
             return Vec::new();
         };

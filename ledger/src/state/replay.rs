@@ -9,7 +9,7 @@
 
 use ed25519_dalek::SigningKey;
 
-use super::{Effects, Rejection, State};
+use super::{Effects, Evicted, Loaded, Needs, Rejection, Residency, State};
 use crate::entry::signature::verify_leaves;
 use crate::entry::{Body, BodyKind, Leaf, StateRoot, sign_body};
 use crate::hash::Hash;
@@ -25,6 +25,10 @@ pub enum EngineError {
     /// the state has `StateRoot`s, which the next `StateRoot` reuses ([`Engine`] docs).
     #[error("state map: {0}")]
     Map(#[from] MapError),
+    /// The state is partial and lacks what the leaf reads ([`State::missing`]): load it and
+    /// apply again. Nothing changed.
+    #[error("not resident: {0}")]
+    NotResident(Needs),
 }
 
 /// A [`State`] and the [`StateMap`] its `StateRoot`s commit to.
@@ -72,6 +76,22 @@ impl<M: StateMap> Engine<M> {
         &mut self.map
     }
 
+    /// What applying `leaf` would read that a partial state lacks ([`State::missing`]).
+    pub fn missing(&self, leaf: &Leaf) -> Needs {
+        self.state.missing(leaf)
+    }
+
+    /// Takes in what the store holds for some [`Needs`] ([`State::admit`]).
+    pub fn admit(&mut self, loaded: Loaded) {
+        self.state.admit(loaded);
+    }
+
+    /// Drops clean residents of a partial state beyond `keep` ([`State::evict`]); call it only
+    /// when every `StateRoot` applied is saved.
+    pub fn evict(&mut self, keep: Residency) -> Evicted {
+        self.state.evict(keep)
+    }
+
     /// Takes the engine apart.
     pub fn into_parts(self) -> (State, M) {
         (self.state, self.map)
@@ -109,6 +129,10 @@ impl<M: StateMap> Engine<M> {
         sequenced_at: u64,
         verify: bool,
     ) -> Result<Effects, EngineError> {
+        let missing = self.state.missing(leaf);
+        if !missing.is_empty() {
+            return Err(EngineError::NotResident(missing));
+        }
         // Every other rule first, so a leaf refused for them writes no map version.
         let plan = self.state.check(leaf, sequenced_at, verify)?;
         if let Some(claimed) = plan.claimed_map_root() {
@@ -207,6 +231,9 @@ pub enum ReplayCause {
     /// The map failed.
     #[error("state map: {0}")]
     Map(MapError),
+    /// The engine's state is partial and lacks what the leaf reads: replay runs on whole states.
+    #[error("not resident: {0}")]
+    NotResident(Needs),
 }
 
 /// A replay stopped at `index`.
@@ -330,6 +357,7 @@ fn apply_one<M: StateMap>(
         cause: match e {
             EngineError::Rejected(r) => ReplayCause::Rejected(r),
             EngineError::Map(m) => ReplayCause::Map(m),
+            EngineError::NotResident(n) => ReplayCause::NotResident(n),
         },
     })?;
     if effects.kind == BodyKind::StateRoot {

@@ -183,6 +183,7 @@ impl State {
             dirty_claims: BTreeSet::new(),
             grants_by_subject: BTreeMap::new(),
             grants_by_accessor: BTreeMap::new(),
+            partial: None,
         };
         let mut indexes = GrantIndexes {
             by_subject: &mut state.grants_by_subject,
@@ -193,5 +194,18 @@ impl State {
         }
         state.check_invariants()?;
         Ok(state)
+    }
+
+    /// A partial state ([`State::new_partial`]) as of a saved header: nothing resident, every
+    /// record, consent and claim left in the store it was saved to, to be loaded as leaves need
+    /// them. Nothing is dirty: the state is as of a `StateRoot`.
+    pub fn restore_partial(header: StateHeader) -> State {
+        State {
+            params: Some(header.params),
+            next_index: header.next_index,
+            last_sequenced_at: header.last_sequenced_at,
+            total_deposits: header.total_deposits,
+            ..State::new_partial()
+        }
     }
 }

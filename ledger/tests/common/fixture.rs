@@ -26,6 +26,8 @@ pub struct Fixture {
     pub leaves: Vec<Leaf>,
     /// The effects of every applied leaf, by index.
     pub effects: Vec<Effects>,
+    /// Every leaf offered to the engine, applied or refused, in order.
+    pub attempts: Vec<Leaf>,
     next_nonce: HashMap<PublicKey, u64>,
 }
 
@@ -55,6 +57,7 @@ impl Fixture {
             now: T0,
             leaves: Vec::new(),
             effects: Vec::new(),
+            attempts: Vec::new(),
             next_nonce: HashMap::new(),
         }
     }
@@ -99,6 +102,7 @@ impl Fixture {
     pub fn apply(&mut self, leaf: Leaf) -> Result<Effects, Rejection> {
         let before = self.state().clone();
         let at = leaf.sequenced_at;
+        self.attempts.push(leaf.clone());
         match self.engine.apply(&leaf, at) {
             Ok(effects) => {
                 if let Ok(body) = leaf.decode_body()
@@ -117,6 +121,7 @@ impl Fixture {
                 Err(r)
             }
             Err(EngineError::Map(e)) => panic!("in-memory map failed: {e}"),
+            Err(EngineError::NotResident(n)) => panic!("a whole state lacks {n}"),
         }
     }
 
@@ -203,6 +208,7 @@ impl Fixture {
             .engine
             .append_state_root(&key("operator"), self.now)
             .expect("state root");
+        self.attempts.push(leaf.clone());
         self.leaves.push(leaf);
         self.effects.push(effects.clone());
         self.now += 1_000;
