@@ -249,8 +249,9 @@ pub fn fsck_data_dir(
     let store = Store::open(&config.store_path(), &store_config)?;
     let report = fsck(&store, progress)?;
     if let Some(latest) = store.latest_checkpoint()? {
-        let engine = crate::recovery::restore(&store, latest.size)
-            .map_err(|e| bad(Some(latest.size - 1), e.to_string()))?;
+        let engine =
+            crate::recovery::restore(&store, latest.size, crate::recovery::Residence::Whole)
+                .map_err(|e| bad(Some(latest.size - 1), e.to_string()))?;
         check_grant_lists(&store, engine.state())?;
     }
     Ok(report)

@@ -18,6 +18,7 @@ mod follower;
 mod log;
 mod recent;
 mod refusal;
+pub(crate) mod resident;
 mod task;
 #[cfg(test)]
 pub(crate) mod test_support;

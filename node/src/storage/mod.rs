@@ -542,6 +542,34 @@ impl Store {
         self.indexed(Table::Claims, from, limit)
     }
 
+    /// The saved consent granted at leaf `index`, if any.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn consent(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine.get(Table::Consents, &u64_key(index))
+    }
+
+    /// The saved claim made at leaf `index`, if any.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn claim(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        self.engine.get(Table::Claims, &u64_key(index))
+    }
+
+    /// The saved length of a grant list (0 for a list never saved).
+    ///
+    /// # Errors
+    /// Engine errors, or [`StorageError::Corrupt`] for a length that does not decode.
+    pub fn grant_list_len(&self, list: &GrantList) -> Result<u64, StorageError> {
+        let key = grant_key(list, GRANT_LIST_LEN);
+        match self.engine.get(Table::Grants, &key)? {
+            Some(bytes) => decode_u64(Table::Grants.name(), &key, &bytes),
+            None => Ok(0),
+        }
+    }
+
     fn indexed(
         &self,
         table: Table,
