@@ -67,7 +67,9 @@ impl Client {
         })
     }
 
-    /// Proves `new` consistent with `trusted` (an append-only extension of it).
+    /// Proves `new` consistent with `trusted` (an append-only extension of it) and returns the
+    /// RFC 6962 proof checked (empty for equal sizes and from the empty tree), for a caller that
+    /// keeps it to re-check offline.
     ///
     /// # Errors
     /// [`Integrity::Consistency`] with both notes and the proof.
@@ -75,7 +77,7 @@ impl Client {
         &self,
         trusted: &VerifiedCheckpoint,
         new: &VerifiedCheckpoint,
-    ) -> Result<(), ClientError> {
+    ) -> Result<Vec<Hash>, ClientError> {
         let (from, to) = (trusted.checkpoint.size(), new.checkpoint.size());
         let inconsistent = |proof: Vec<Hash>, error| Integrity::Consistency {
             trusted_size: from,
@@ -87,7 +89,7 @@ impl Client {
         };
         if from == 0 {
             // Every tree extends the empty one; RFC 9162 has no proof from it.
-            return Ok(());
+            return Ok(Vec::new());
         }
         let path = if from == to {
             Vec::new()
@@ -103,7 +105,7 @@ impl Client {
             &path,
         )
         .map_err(|error| inconsistent(path.clone(), error))?;
-        Ok(())
+        Ok(path)
     }
 
     /// `key`'s record at the latest checkpoint, verified through the whole chain: checkpoint

@@ -151,7 +151,9 @@ async fn a_wrong_passphrase_is_a_clear_error_and_changes_nothing() {
     assert_eq!(again.code, 1, "a second init refuses: {again:?}");
 }
 
-/// Sets up a wallet behind a proxy with an enrolled subject that has two accesses, synced once.
+/// Sets up a wallet behind a proxy with an enrolled subject that has two accesses, synced once,
+/// then two more accesses the wallet has not fetched: a sync resumes with only those, so they
+/// are what a lying node can tamper with.
 async fn lied_to() -> (Cluster, Proxy, Wallet) {
     let cluster = witnessed_cluster().await;
     let proxy = Proxy::start(cluster.primary.client.base()).await;
@@ -173,11 +175,16 @@ async fn lied_to() -> (Cluster, Proxy, Wallet) {
         ])
         .await;
     let consent = grant["index"].as_u64().expect("index");
-    for _ in 0..2 {
-        let leaf = operator.entry(testigo_tests::fixtures::Use::consented(me, consent, 0).body());
-        operator_submits(&cluster, &leaf).await;
+    for round in 0..2 {
+        for _ in 0..2 {
+            let leaf =
+                operator.entry(testigo_tests::fixtures::Use::consented(me, consent, 0).body());
+            operator_submits(&cluster, &leaf).await;
+        }
+        if round == 0 {
+            wallet.json(&["sync"]).await;
+        }
     }
-    wallet.json(&["sync"]).await;
     (cluster, proxy, wallet)
 }
 

@@ -1,6 +1,8 @@
 //! More lying nodes between a wallet and a real log (a primary and a witness): a stale
-//! checkpoint, one older than the trusted one, one inconsistent with it, and an account record
-//! for another checkpoint. Each is refused with its reason, and `trust.json` stays as it was.
+//! checkpoint, one older than the trusted one, one inconsistent with it, an account record
+//! for another checkpoint, and, for a sync that resumes the held history, a page that starts at
+//! the wrong position or serves again a leaf already held. Each is refused with its reason, and
+//! `trust.json` stays as it was. Also: a sync after a sync asks only for the new history.
 
 use std::sync::{Arc, Mutex};
 
@@ -224,4 +226,152 @@ async fn an_account_record_for_another_checkpoint_is_refused_and_nothing_advance
         before,
         "the trusted state did not advance"
     );
+}
+
+/// The `from` of every history request among `paths`.
+fn history_froms(paths: &[String]) -> Vec<u64> {
+    paths
+        .iter()
+        .filter(|p| p.contains("/history?"))
+        .map(|p| {
+            let from = p.split("from=").nth(1).expect("a from");
+            from.split('&')
+                .next()
+                .expect("value")
+                .parse()
+                .expect("a number")
+        })
+        .collect()
+}
+
+fn held(trust: &[u8]) -> serde_json::Value {
+    let state: serde_json::Value = serde_json::from_slice(trust).expect("trust.json");
+    state["trusted"].clone()
+}
+
+#[tokio::test]
+async fn a_second_sync_fetches_only_the_new_history_and_verify_rechecks_it_offline() {
+    let mut s = Setup::start().await;
+    let first = held(&s.wallet.trust_state());
+    let held_len = first["history"].as_array().expect("history").len() as u64;
+    assert!(held_len >= 2, "the grant and an access are held: {first}");
+    // The setup synced more than once (granting syncs), so some checkpoints are kept already.
+    let kept_before = first["kept"].as_array().expect("kept").len() as u64;
+    for round in 1..=2u64 {
+        let mark = s.proxy.seen().len();
+        s.access().await;
+        s.access().await;
+        let synced = s.wallet.json(&["sync"]).await;
+        assert_eq!(synced["fetched"], 2, "{synced}");
+        let froms = history_froms(&s.proxy.seen()[mark..]);
+        assert_eq!(
+            froms,
+            vec![held_len + 2 * (round - 1)],
+            "only the history after the held leaves is asked for"
+        );
+        let state = held(&s.wallet.trust_state());
+        let kept = state["kept"].as_array().expect("kept");
+        assert_eq!(
+            kept.len() as u64,
+            kept_before + round,
+            "each earlier checkpoint proves leaves, so it is kept: {state}"
+        );
+        let sizes: Vec<u64> = state["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .map(|h| h["inclusion"]["size"].as_u64().expect("size"))
+            .collect();
+        assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+        assert_eq!(sizes.last(), Some(&size_of(&s.trusted_note())));
+    }
+    let verified = s.wallet.run(&["verify"]).await.ok();
+    assert!(
+        verified.stdout.starts_with("OK"),
+        "offline, every kept note, consistency and inclusion proof holds: {verified:?}"
+    );
+    let all = held_len + 4;
+    assert!(
+        verified
+            .stdout
+            .contains(&format!("all {all} history entries verify")),
+        "{verified:?}"
+    );
+    // A receipt of a leaf proven in an older checkpoint is rebuilt against the latest one.
+    let out = s.wallet.dir().join("first.testigo-receipt");
+    let oldest = first["history"][0]["inclusion"]["index"]
+        .as_u64()
+        .expect("index");
+    s.wallet
+        .run(&[
+            "proof",
+            &oldest.to_string(),
+            "--out",
+            out.to_str().expect("path"),
+        ])
+        .await
+        .ok();
+    s.wallet
+        .run(&["verify-proof", out.to_str().expect("path")])
+        .await
+        .ok();
+}
+
+/// Rewrites each history page with `f`.
+fn rewrite_pages(
+    f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static,
+) -> impl Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync + 'static {
+    move |path: &str, body: &[u8]| {
+        if !path.contains("/history?") {
+            return None;
+        }
+        let mut page: serde_json::Value = serde_json::from_slice(body).ok()?;
+        f(&mut page);
+        serde_json::to_vec(&page).ok()
+    }
+}
+
+#[tokio::test]
+async fn a_resumed_page_at_the_wrong_position_is_refused_and_nothing_advances() {
+    let mut s = Setup::start().await;
+    s.access().await;
+    let before = s.wallet.trust_state();
+    // The new leaf, announced as if it were one further on in the history.
+    s.proxy.rewrite(rewrite_pages(|page| {
+        let from = page["from"].as_u64().expect("from");
+        page["from"] = serde_json::json!(from + 1);
+    }));
+    let run = s.wallet.run(&["sync"]).await;
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(
+        run.stderr.contains("the page starts at history position"),
+        "{run:?}"
+    );
+    assert_eq!(s.wallet.trust_state(), before, "trust.json is unchanged");
+}
+
+#[tokio::test]
+async fn a_resumed_page_serving_a_held_leaf_again_is_refused_and_nothing_advances() {
+    let mut s = Setup::start().await;
+    s.access().await;
+    let before = s.wallet.trust_state();
+    let last_held = held(&before)["history"]
+        .as_array()
+        .expect("history")
+        .last()
+        .cloned()
+        .expect("a held leaf");
+    let last_index = last_held["inclusion"]["index"].as_u64().expect("index");
+    // The last held leaf again in place of the new one, at the position after the held ones.
+    s.proxy.rewrite(rewrite_pages(move |page| {
+        page["entries"] = serde_json::json!([last_held.clone()]);
+    }));
+    let run = s.wallet.run(&["sync"]).await;
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("not after the last held leaf {last_index}")),
+        "{run:?}"
+    );
+    assert_eq!(s.wallet.trust_state(), before, "trust.json is unchanged");
 }

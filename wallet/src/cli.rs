@@ -85,7 +85,8 @@ pub enum Command {
     Address,
     /// Write the key file, still encrypted, to FILE for a backup.
     Export(ExportArgs),
-    /// Fetch and verify the account and its whole history, and save the new trusted state.
+    /// Fetch and verify the account and the history entries after those held, and save the new
+    /// trusted state.
     Sync,
     /// The verified history: who accessed what, why, under which legal basis, when, at what price.
     History(HistoryArgs),

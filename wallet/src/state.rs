@@ -4,28 +4,35 @@
 //! previous state, which `verify` re-checks from scratch.
 //!
 //! It holds the pinned log (its genesis leaf: every parameter is re-derived from it), how it
-//! was pinned, the nodes to ask, and the latest trusted checkpoint with everything proven
-//! against it: the account answer (`StateRoot` leaf, its inclusion, the map proof, the record)
-//! and the account's whole history with inclusion proofs. Nothing in it is believed on reading:
-//! [`WalletState::verify`] runs the same checks as a sync.
+//! was pinned, the nodes to ask, the latest trusted checkpoint with the account answer proven
+//! against it (`StateRoot` leaf, its inclusion, the map proof, the record), and the account's
+//! whole history, each leaf with its inclusion proof in the checkpoint trusted when it was
+//! fetched. The older checkpoints that prove leaves are kept, each with a consistency proof to
+//! the next, so that a sync fetches only the new leaves and `verify` still re-checks all of it
+//! offline. Nothing in it is believed on reading: [`WalletState::verify`] runs the same checks
+//! as a sync.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use testigo_ledger::api::{AccountProof, Bytes, History, HistoryEntry};
+use testigo_ledger::api::{AccountProof, Bytes, HistoryEntry};
 use testigo_ledger::entry::Leaf;
 use testigo_ledger::entry::signature::verify_leaves;
 use testigo_ledger::state::LogParams;
 use testigo_ledger::verify::{
-    HistoryCursor, VerifiedAccount, VerifiedEntry, verify_account, verify_genesis,
+    HeldHistory, KeptCheckpoint, VerifiedAccount, VerifiedEntry, verify_account, verify_genesis,
+    verify_held_history,
 };
 use testigo_ledger::{Hash, PublicKey};
 
 use crate::error::{Result, WalletError};
 use crate::fsutil;
 
-/// Version of `trust.json`.
-pub const STATE_VERSION: u32 = 1;
+/// Version of `trust.json`: 2 keeps the older checkpoints that prove history leaves.
+pub const STATE_VERSION: u32 = 2;
+/// The version before: one checkpoint proving every leaf. Its layout is version 2's with no
+/// kept checkpoint, so it is read as such (and written as version 2 at the next sync).
+const STATE_VERSION_ONE: u32 = 1;
 /// The largest `trust.json` read (a history of ~100,000 entries).
 pub const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
 /// The key file's name in the wallet directory.
@@ -67,7 +74,8 @@ pub struct WalletState {
     pub trusted: Option<Trusted>,
 }
 
-/// The latest trusted checkpoint with the account's proofs against it.
+/// The latest trusted checkpoint with the account's proofs against it, and the account's
+/// history with the older checkpoints its leaves are proven in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trusted {
@@ -75,7 +83,13 @@ pub struct Trusted {
     pub note: String,
     /// The account answer proven against it.
     pub account: AccountProof,
-    /// The account's history, each leaf with its inclusion proof in that checkpoint.
+    /// Older trusted checkpoints that prove at least one leaf of `history`, by growing size,
+    /// each with a consistency proof to the next (the last one's to `note`). Absent in a
+    /// version 1 file: none.
+    #[serde(default)]
+    pub kept: Vec<KeptCheckpoint>,
+    /// The account's history, each leaf with its inclusion proof in the checkpoint trusted when
+    /// it was fetched (`inclusion.size` names it: `note`'s or one of `kept`).
     pub history: Vec<HistoryEntry>,
 }
 
@@ -88,6 +102,8 @@ pub struct Checked {
     pub account: Option<VerifiedAccount>,
     /// The verified history.
     pub entries: Vec<VerifiedEntry>,
+    /// The history to resume from at the next sync (`None` before the first).
+    pub held: Option<HeldHistory>,
     /// `sequenced_at` of the trusted checkpoint's last leaf.
     pub last_leaf_ms: Option<u64>,
 }
@@ -98,12 +114,26 @@ impl WalletState {
     /// # Errors
     /// [`WalletError::Local`] saying what is wrong.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let state: Self = serde_json::from_slice(bytes)
+        let mut state: Self = serde_json::from_slice(bytes)
             .map_err(|e| WalletError::local("trust.json is not a wallet trust state", e))?;
-        if state.version != STATE_VERSION {
+        match state.version {
+            STATE_VERSION => {}
+            STATE_VERSION_ONE => state.version = STATE_VERSION,
+            other => {
+                return Err(WalletError::Local(format!(
+                    "trust.json is version {other}, this wallet reads versions {STATE_VERSION_ONE} and {STATE_VERSION}"
+                )));
+            }
+        }
+        if let Some(trusted) = &state.trusted
+            && trusted.kept.len() > trusted.history.len()
+        {
+            // Each kept checkpoint proves a leaf; refused before any proof is checked, so a
+            // forged file cannot make `verify` check more notes than the history has leaves.
             return Err(WalletError::Local(format!(
-                "trust.json is version {}, this wallet reads version {STATE_VERSION}",
-                state.version
+                "trust.json keeps {} checkpoints for {} history leaves",
+                trusted.kept.len(),
+                trusted.history.len()
             )));
         }
         Ok(state)
@@ -142,34 +172,31 @@ impl WalletState {
             .map_err(|e| WalletError::Integrity(format!("the pinned genesis: {e}")))
     }
 
-    /// Re-checks everything held: the genesis against its pin, the trusted checkpoint (log key
-    /// and quorum), the account answer against it, every history leaf's inclusion, involvement
-    /// and signature, and the chain against the record's length and head.
+    /// Re-checks everything held, without the network: the genesis against its pin, the
+    /// trusted checkpoint and every kept one (log key and quorum), the consistency proofs
+    /// between them, the account answer against the latest, every history leaf's inclusion (in
+    /// the checkpoint its proof names), involvement and signature, and the chain against the
+    /// record's length and head.
     ///
     /// # Errors
     /// [`WalletError::Integrity`] naming what fails.
     pub fn verify(&self) -> Result<Checked> {
-        self.clone().into_checked()
-    }
-
-    /// [`WalletState::verify`], consuming the state: the history is verified where it lies
-    /// instead of being copied first (what `testigo-wallet verify` does).
-    ///
-    /// # Errors
-    /// As [`WalletState::verify`].
-    pub fn into_checked(self) -> Result<Checked> {
         let params = self.params()?;
-        let Some(trusted) = self.trusted else {
+        let Some(trusted) = &self.trusted else {
             return Ok(Checked {
                 params,
                 account: None,
                 entries: Vec::new(),
+                held: None,
                 last_leaf_ms: None,
             });
         };
         let account = verify_account(&trusted.note, &params, &self.account, &trusted.account)
             .map_err(|e| WalletError::Integrity(format!("the trusted account proof: {e}")))?;
-        let entries = verify_history_owned(&params, &account, trusted.history)?;
+        let (entries, held) =
+            verify_held_history(&params, &account, &trusted.kept, &trusted.history)
+                .map_err(|e| WalletError::Integrity(format!("the history: {e}")))?;
+        verify_signatures(&params, &entries)?;
         let last_leaf_ms = Leaf::from_bytes(&trusted.account.state_root.leaf.0)
             .map(|l| l.sequenced_at)
             .ok();
@@ -177,47 +204,23 @@ impl WalletState {
             params,
             account: Some(account),
             entries,
+            held: Some(held),
             last_leaf_ms,
         })
+    }
+
+    /// [`WalletState::verify`], consuming the state (what `testigo-wallet verify` does).
+    ///
+    /// # Errors
+    /// As [`WalletState::verify`].
+    pub fn into_checked(self) -> Result<Checked> {
+        self.verify()
     }
 
     /// Where evidence is saved.
     pub fn evidence_dir(dir: &Path) -> PathBuf {
         dir.join(EVIDENCE_DIR)
     }
-}
-
-/// Verifies a whole history held as one page (proofs against `account`'s checkpoint), then every
-/// signature, batched through the ledger's predicate.
-///
-/// # Errors
-/// [`WalletError::Integrity`] naming the first failing leaf.
-pub fn verify_history_held(
-    params: &LogParams,
-    account: &VerifiedAccount,
-    history: &[HistoryEntry],
-) -> Result<Vec<VerifiedEntry>> {
-    verify_history_owned(params, account, history.to_vec())
-}
-
-fn verify_history_owned(
-    params: &LogParams,
-    account: &VerifiedAccount,
-    history: Vec<HistoryEntry>,
-) -> Result<Vec<VerifiedEntry>> {
-    let mut cursor = HistoryCursor::new(account);
-    let page = History {
-        key: account.key,
-        checkpoint_size: account.checkpoint.size(),
-        from: 0,
-        entries: history,
-        next: None,
-    };
-    let entries = cursor
-        .push_page(&page)
-        .map_err(|e| WalletError::Integrity(format!("the history: {}", e.reason)))?;
-    verify_signatures(params, &entries)?;
-    Ok(entries)
 }
 
 /// Checks every entry's signature with `verify_leaves` (batched).

@@ -1,20 +1,24 @@
 //! One contact with the log (DESIGN §8): every configured node's checkpoint is checked against
 //! the log key, against the others and against the trusted one (two signed checkpoints of one
 //! size with different roots are saved as split-view evidence), the newest one witnessed by the
-//! quorum is proven consistent with the trusted one and fresh, and the account and its whole
-//! history are proven against it. Nothing is written unless all of it holds; then the new trust
-//! state replaces the old in one atomic rename.
+//! quorum is proven consistent with the trusted one and fresh, and the account is proven against
+//! it. The history held (re-checked offline first) is resumed: only the leaves after it are
+//! fetched, proven in the new checkpoint, and the held head extended by them must be the new
+//! record's. Nothing is written unless all of it holds; then the new trust state replaces the
+//! old in one atomic rename.
 
 use std::path::{Path, PathBuf};
 
 use testigo_client::{Client, VerifiedCheckpoint};
+use testigo_ledger::Hash;
 use testigo_ledger::api::HistoryEntry;
 use testigo_ledger::checkpoint::{Checkpoint, Evidence, verify_checkpoint};
 use testigo_ledger::entry::Leaf;
 use testigo_ledger::replication::is_stale;
 use testigo_ledger::state::LogParams;
 use testigo_ledger::verify::{
-    HistoryCursor, VerifiedAccount, VerifiedEntry, verify_account, verify_log_checkpoint,
+    HistoryCursor, KeptCheckpoint, VerifiedAccount, VerifiedEntry, verify_account,
+    verify_log_checkpoint,
 };
 
 use crate::error::{Result, WalletError};
@@ -34,8 +38,11 @@ struct Offer {
 pub struct Synced {
     /// The account at the new trusted checkpoint.
     pub account: VerifiedAccount,
-    /// Its verified history.
+    /// Its verified history, the held leaves and the new ones.
     pub entries: Vec<VerifiedEntry>,
+    /// How many of `entries` this contact fetched (the others were held and re-checked
+    /// offline).
+    pub fetched: usize,
     /// `sequenced_at` of the checkpoint's last leaf.
     pub last_leaf_ms: u64,
     /// The node the checkpoint and proofs came from.
@@ -90,6 +97,16 @@ pub async fn sync(
         Some(t) => Some(trusted_checkpoint(t, params)?),
         None => None,
     };
+    // What is held is resumed, so it is re-checked first (offline: every proof and signature).
+    let before = match &state.trusted {
+        Some(_) => Some(state.verify().map_err(|e| match e {
+            WalletError::Integrity(m) => {
+                WalletError::Integrity(format!("trust.json does not verify: {m}"))
+            }
+            other => other,
+        })?),
+        None => None,
+    };
     check_split_view(dir, params, clients, trusted.as_ref(), &offers)?;
 
     // Only a checkpoint the quorum cosigned counts from here on.
@@ -123,6 +140,7 @@ pub async fn sync(
         )));
     };
     let client = &clients[node];
+    let mut to_chosen = Vec::new();
     if let Some(trusted) = &trusted {
         if chosen.checkpoint.size() < trusted.checkpoint.size() {
             return Err(WalletError::Stale(format!(
@@ -132,7 +150,7 @@ pub async fn sync(
                 trusted.checkpoint.size()
             )));
         }
-        client
+        to_chosen = client
             .prove_consistent(trusted, &chosen)
             .await
             .map_err(WalletError::client(format!(
@@ -174,12 +192,34 @@ pub async fn sync(
             now_ms.saturating_sub(last_leaf_ms) / 1000
         )));
     }
-    let (entries, history) = fetch_history(client, &account).await?;
-    verify_signatures(params, &entries)?;
+    let cursor = match before.as_ref().and_then(|b| b.held.as_ref()) {
+        Some(held) => HistoryCursor::resume(&account, held).map_err(|e| {
+            WalletError::Integrity(format!(
+                "{}: the account record at size {}: {e}",
+                client.base(),
+                chosen.checkpoint.size()
+            ))
+        })?,
+        None => HistoryCursor::new(&account),
+    };
+    let (new_entries, new_history) = fetch_history(client, cursor, &account).await?;
+    verify_signatures(params, &new_entries)?;
+    let kept = match (&state.trusted, &trusted) {
+        (Some(held), Some(trusted)) => {
+            kept_checkpoints(client, params, held, trusted, &chosen, to_chosen).await?
+        }
+        _ => Vec::new(),
+    };
 
+    let fetched = new_entries.len();
+    let mut entries = before.map(|b| b.entries).unwrap_or_default();
+    entries.extend(new_entries);
+    let mut history = state.trusted.take().map(|t| t.history).unwrap_or_default();
+    history.extend(new_history);
     state.trusted = Some(Trusted {
         note: chosen.note.clone(),
         account: answer,
+        kept,
         history,
     });
     state.save(dir)?;
@@ -191,6 +231,7 @@ pub async fn sync(
     Ok(Synced {
         account,
         entries,
+        fetched,
         last_leaf_ms,
         node: client.base().to_owned(),
         notes,
@@ -278,13 +319,57 @@ pub fn save_evidence(dir: &Path, evidence: &Evidence) -> Result<PathBuf> {
     Err(WalletError::Local("the evidence directory is full".into()))
 }
 
-/// Fetches and verifies the whole history page by page against the verified record, keeping
-/// the raw entries (with their proofs) for the trust state.
+/// The checkpoints to keep once `chosen` is the trusted one: those kept so far, and the one
+/// trusted until now if it proves a held leaf, each with a consistency proof to the next.
+/// When the one trusted until now proves nothing, the last kept one needs a proof straight to
+/// `chosen`, which is asked for and checked here.
+async fn kept_checkpoints(
+    client: &Client,
+    params: &LogParams,
+    held: &Trusted,
+    trusted: &VerifiedCheckpoint,
+    chosen: &VerifiedCheckpoint,
+    to_chosen: Vec<Hash>,
+) -> Result<Vec<KeptCheckpoint>> {
+    let size = trusted.checkpoint.size();
+    let mut kept = held.kept.clone();
+    if size == chosen.checkpoint.size() {
+        return Ok(kept);
+    }
+    if held.history.iter().any(|h| h.inclusion.size == size) {
+        kept.push(KeptCheckpoint {
+            note: trusted.note.clone(),
+            consistency: to_chosen,
+        });
+        return Ok(kept);
+    }
+    if let Some(last) = kept.last_mut() {
+        let (checkpoint, cosigners) = verify_log_checkpoint(last.note.as_bytes(), params)
+            .map_err(|e| WalletError::Integrity(format!("a kept checkpoint in trust.json: {e}")))?;
+        let older = VerifiedCheckpoint {
+            note: last.note.clone(),
+            checkpoint,
+            cosigners,
+        };
+        last.consistency = client
+            .prove_consistent(&older, chosen)
+            .await
+            .map_err(WalletError::client(format!(
+                "{} cannot prove its checkpoint consistent with an older trusted one (both notes are printed)",
+                client.base()
+            )))?;
+    }
+    Ok(kept)
+}
+
+/// Fetches and verifies the history page by page from where `cursor` stands (the held length,
+/// or 0) against the verified record, keeping the raw entries (with their proofs) for the
+/// trust state.
 async fn fetch_history(
     client: &Client,
+    mut cursor: HistoryCursor,
     account: &VerifiedAccount,
 ) -> Result<(Vec<VerifiedEntry>, Vec<HistoryEntry>)> {
-    let mut cursor = HistoryCursor::new(account);
     let mut entries = Vec::new();
     let mut raw = Vec::new();
     let size = Some(account.checkpoint.size());

@@ -9,6 +9,10 @@
 //!                                            chained into the committed length and head
 //! ```
 //!
+//! A wallet that already holds a verified prefix of its history ([`HeldHistory`]) resumes the
+//! chain with [`HistoryCursor::resume`]: it asks only for the leaves after the held ones, proven
+//! in the new checkpoint, and the held head extended by them must give the new record's head.
+//!
 //! Every failure carries its evidence: the checkpoint text and the answer exactly as received,
 //! so a wallet can print it, save it, or hand it to an auditor.
 
@@ -23,8 +27,8 @@ use crate::state::{AccountRecord, LogParams};
 
 use super::history::Chain;
 use super::{
-    AccountProofError, HistoryCommitment, HistoryError, MapProofError, ProofError, TreeHead,
-    VerifiedEntry, verify_account_at_state_root, verify_inclusion,
+    AccountProofError, HeldHistory, HistoryCommitment, HistoryError, MapProofError, ProofError,
+    TreeHead, VerifiedEntry, verify_account_at_state_root, verify_inclusion,
 };
 
 /// An account's record, proven from a checkpoint the log's key signed and its quorum cosigned.
@@ -299,9 +303,81 @@ pub enum HistoryPageError {
         /// Its `next`.
         next: u64,
     },
+    /// A resumed page's first leaf is not after the last leaf already held: the node serves
+    /// again (or in another order) what was verified before.
+    #[error("the page's first leaf has index {index}, not after the last held leaf {last_held}")]
+    BeforeHeld {
+        /// The leaf's index.
+        index: u64,
+        /// The last held leaf's index.
+        last_held: u64,
+    },
+    /// A resumed history has the record's length, but its head is not the record's: the held
+    /// leaves and the new ones do not chain into it, so the log's past of this account was
+    /// rewritten (or a new leaf is not the one the log chained).
+    #[error(
+        "the record's history (length {committed_len}, head {committed_head}) does not extend the \
+         held one (length {held_len}, head {held_head}) with the leaves served: the log's past of \
+         this account was rewritten"
+    )]
+    NotAnExtension {
+        /// Leaves held before this sync.
+        held_len: u64,
+        /// Their head.
+        held_head: Hash,
+        /// The record's length.
+        committed_len: u64,
+        /// The record's head.
+        committed_head: Hash,
+    },
     /// A leaf, or the history as a whole, is not the committed one.
     #[error(transparent)]
     History(HistoryError),
+}
+
+/// Why a held history cannot be resumed towards a new record.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeError {
+    /// The held history is another account's.
+    #[error("the held history is account {held}'s, the record is account {record}'s")]
+    WrongAccount {
+        /// The held history's account.
+        held: PublicKey,
+        /// The record's account.
+        record: PublicKey,
+    },
+    /// The new record counts fewer leaves than are held: leaves verified before were taken out.
+    #[error(
+        "the record counts {committed_len} history leaves, fewer than the {held_len} already \
+         verified: the log's past of this account was rewritten"
+    )]
+    Shorter {
+        /// Leaves held.
+        held_len: u64,
+        /// Leaves the record counts.
+        committed_len: u64,
+    },
+    /// The new record counts as many leaves as are held, with another head.
+    #[error(
+        "the record's history has the held length {len} but head {committed_head}, not the held \
+         {held_head}: the log's past of this account was rewritten"
+    )]
+    Rewritten {
+        /// The length both have.
+        len: u64,
+        /// The held head.
+        held_head: Hash,
+        /// The record's head.
+        committed_head: Hash,
+    },
+    /// A held leaf is not before the record's `StateRoot`: the new record cannot count it.
+    #[error("the last held leaf {index} is not before the record's StateRoot at {as_of}")]
+    BeyondCommitment {
+        /// The last held leaf's index.
+        index: u64,
+        /// The record's `StateRoot` index.
+        as_of: u64,
+    },
 }
 
 /// A history page that failed, with its evidence.
@@ -323,6 +399,8 @@ pub struct HistoryCursor {
     tree: TreeHead,
     committed: HistoryCommitment,
     chain: Chain,
+    /// What was held when the cursor resumed (`None`: it started at the beginning).
+    resumed: Option<(HistoryCommitment, u64)>,
     done: bool,
 }
 
@@ -334,8 +412,62 @@ impl HistoryCursor {
             tree,
             committed: account.commitment(),
             chain: Chain::new(account.key, account.as_of, tree),
+            resumed: None,
             done: false,
         }
+    }
+
+    /// Resumes `held` (a prefix verified earlier) towards `account`'s record: the first page
+    /// must start at the held length, with leaves after the last held one, proven in
+    /// `account`'s checkpoint, and the held head extended by them must give the record's head.
+    ///
+    /// # Errors
+    /// A [`ResumeError`] when the record cannot extend what is held: another account, a shorter
+    /// history, the same length with another head, or a held leaf the record cannot count.
+    pub fn resume(account: &VerifiedAccount, held: &HeldHistory) -> Result<Self, ResumeError> {
+        if held.account() != account.key {
+            return Err(ResumeError::WrongAccount {
+                held: held.account(),
+                record: account.key,
+            });
+        }
+        let had = held.commitment();
+        let committed = account.commitment();
+        if committed.len < had.len {
+            return Err(ResumeError::Shorter {
+                held_len: had.len,
+                committed_len: committed.len,
+            });
+        }
+        if committed.len == had.len && committed.head != had.head {
+            return Err(ResumeError::Rewritten {
+                len: had.len,
+                held_head: had.head,
+                committed_head: committed.head,
+            });
+        }
+        if let Some(index) = held.last_index()
+            && index >= account.as_of
+        {
+            return Err(ResumeError::BeyondCommitment {
+                index,
+                as_of: account.as_of,
+            });
+        }
+        let tree = account.tree();
+        Ok(Self {
+            tree,
+            committed,
+            chain: Chain::resume(account.as_of, tree, held),
+            resumed: held.last_index().map(|last| (had, last)),
+            done: false,
+        })
+    }
+
+    /// The whole history verified, to resume from at the next sync; `None` until the last page
+    /// was verified.
+    pub fn held(&self) -> Option<HeldHistory> {
+        self.done.then(|| self.chain.held())
     }
 
     /// The history position the next page must start at.
@@ -387,6 +519,15 @@ impl HistoryCursor {
                 got: page.from,
             });
         }
+        if let (Some((held, last_held)), Some(first)) = (self.resumed, page.entries.first())
+            && self.chain.len() == held.len
+            && first.inclusion.index <= last_held
+        {
+            return Err(HistoryPageError::BeforeHeld {
+                index: first.inclusion.index,
+                last_held,
+            });
+        }
         let mut verified = Vec::with_capacity(page.entries.len());
         for entry in &page.entries {
             let proof = &entry.inclusion;
@@ -410,7 +551,7 @@ impl HistoryCursor {
             None => {
                 self.chain
                     .finish(&self.committed)
-                    .map_err(HistoryPageError::History)?;
+                    .map_err(|e| self.not_extended(e))?;
                 self.done = true;
             }
             Some(next) => {
@@ -435,6 +576,21 @@ impl HistoryCursor {
 
     fn chain_account(&self) -> PublicKey {
         self.chain.account()
+    }
+
+    /// A resumed chain with the right length and the wrong head does not extend what was held.
+    fn not_extended(&self, error: HistoryError) -> HistoryPageError {
+        match (self.resumed, error) {
+            (Some((held, _)), HistoryError::HeadMismatch { expected, .. }) => {
+                HistoryPageError::NotAnExtension {
+                    held_len: held.len,
+                    held_head: held.head,
+                    committed_len: self.committed.len,
+                    committed_head: expected,
+                }
+            }
+            (_, error) => HistoryPageError::History(error),
+        }
     }
 }
 

@@ -127,7 +127,7 @@ pub enum HistoryError {
 }
 
 /// What an earlier leaf of the history tells about later ones (module docs, rule 3).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Earlier {
     /// A grant by this account, or naming it as accessor.
     Grant { accessor: Option<PublicKey> },
@@ -156,6 +156,39 @@ pub fn verify_history(
     Ok(verified)
 }
 
+/// A prefix of an account's history that was verified earlier (every leaf included, involving
+/// the account and in order): its length, its head, its last index, and the grants and claims
+/// later leaves may refer to. A wallet keeps it to resume the chain with only the new leaves
+/// (`verify::HistoryCursor::resume`); it is built only by verifying, never from stored bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldHistory {
+    account: PublicKey,
+    head: Hash,
+    len: u64,
+    last_index: Option<u64>,
+    earlier: BTreeMap<u64, Earlier>,
+}
+
+impl HeldHistory {
+    /// The account whose history this is.
+    pub fn account(&self) -> PublicKey {
+        self.account
+    }
+
+    /// Length and head of the chain over the held leaves.
+    pub fn commitment(&self) -> HistoryCommitment {
+        HistoryCommitment {
+            len: self.len,
+            head: self.head,
+        }
+    }
+
+    /// Index of the last held leaf (`None` for an empty history).
+    pub fn last_index(&self) -> Option<u64> {
+        self.last_index
+    }
+}
+
 /// The history verified so far: what [`verify_history`] checks, one leaf at a time, so that a
 /// history served in pages can be checked page by page (`verify::HistoryCursor`).
 #[derive(Clone, Debug)]
@@ -182,6 +215,30 @@ impl Chain {
         }
     }
 
+    /// Continues `held` towards the record at the `StateRoot` with index `as_of` in `tree`.
+    pub(crate) fn resume(as_of: u64, tree: TreeHead, held: &HeldHistory) -> Self {
+        Self {
+            account: held.account,
+            as_of,
+            tree,
+            head: held.head,
+            len: held.len,
+            previous: held.last_index,
+            earlier: held.earlier.clone(),
+        }
+    }
+
+    /// What has been chained so far, to resume from later.
+    pub(crate) fn held(&self) -> HeldHistory {
+        HeldHistory {
+            account: self.account,
+            head: self.head,
+            len: self.len,
+            last_index: self.previous,
+            earlier: self.earlier.clone(),
+        }
+    }
+
     /// The account whose history this is.
     pub(crate) fn account(&self) -> PublicKey {
         self.account
@@ -195,6 +252,19 @@ impl Chain {
     /// Checks the next leaf of the history (rules 1–3 of the module docs) and chains it.
     pub(crate) fn push(
         &mut self,
+        index: u64,
+        leaf_bytes: &[u8],
+        proof: &[Hash],
+    ) -> Result<VerifiedEntry, HistoryError> {
+        let tree = self.tree;
+        self.push_in(&tree, index, leaf_bytes, proof)
+    }
+
+    /// [`Chain::push`] with the leaf's inclusion proven in `tree` instead: an earlier verified
+    /// checkpoint, consistent with the chain's own tree (the caller checks that).
+    pub(crate) fn push_in(
+        &mut self,
+        tree: &TreeHead,
         index: u64,
         leaf_bytes: &[u8],
         proof: &[Hash],
@@ -215,18 +285,12 @@ impl Chain {
             });
         }
         let leaf_hash = Blake3.hash_leaf(leaf_bytes);
-        verify_inclusion(
-            &Blake3,
-            index,
-            self.tree.size,
-            &leaf_hash,
-            proof,
-            &self.tree.root,
-        )
-        .map_err(|error| match error {
-            ProofError::RootMismatch { .. } => HistoryError::Altered { index },
-            error => HistoryError::BadProof { index, error },
-        })?;
+        verify_inclusion(&Blake3, index, tree.size, &leaf_hash, proof, &tree.root).map_err(
+            |error| match error {
+                ProofError::RootMismatch { .. } => HistoryError::Altered { index },
+                error => HistoryError::BadProof { index, error },
+            },
+        )?;
         let malformed = |reason: String| HistoryError::Malformed { index, reason };
         let leaf = Leaf::from_bytes(leaf_bytes).map_err(|e| malformed(e.to_string()))?;
         let body = leaf.decode_body().map_err(|e| malformed(e.to_string()))?;

@@ -5,6 +5,7 @@
 
 mod account;
 mod chain;
+mod held;
 mod history;
 mod map;
 mod proof;
@@ -12,10 +13,13 @@ mod proof;
 pub use account::{AccountProofError, verify_account_at_state_root};
 pub use chain::{
     AccountError, AccountFailure, GenesisError, HistoryCursor, HistoryPageError,
-    HistoryPageFailure, VerifiedAccount, verify_account, verify_genesis, verify_log_checkpoint,
+    HistoryPageFailure, ResumeError, VerifiedAccount, verify_account, verify_genesis,
+    verify_log_checkpoint,
 };
+pub use held::{HeldError, KeptCheckpoint, verify_held_history};
 pub use history::{
-    HistoryCommitment, HistoryEntry, HistoryError, TreeHead, VerifiedEntry, verify_history,
+    HeldHistory, HistoryCommitment, HistoryEntry, HistoryError, TreeHead, VerifiedEntry,
+    verify_history,
 };
 pub use map::{MapProofError, map_root_from_proof, verify_account_proof, verify_map_proof};
 pub use proof::{

@@ -72,16 +72,31 @@ pub(crate) async fn proof(ctx: &mut Ctx<'_>, args: &ProofArgs) -> Result<()> {
                     "entry {index} is not in your verified history (see `testigo-wallet history`)"
                 ))
             })?;
+        // A leaf fetched at an earlier sync is proven in an older checkpoint; the receipt
+        // carries the latest, so its proof is asked for again (and checked with the rest below).
+        let proof = if held.inclusion.size == size {
+            held.inclusion.path.clone()
+        } else {
+            client
+                .inclusion(*index, size)
+                .await
+                .map_err(WalletError::client(format!(
+                    "asking {} for the inclusion proof of entry {index}",
+                    client.base()
+                )))?
+                .path
+        };
         entries.push(ReceiptEntry {
             index: *index,
             leaf: held.leaf.0.clone(),
-            proof: held.inclusion.path.clone(),
+            proof,
         });
     }
     let receipt = Receipt::new(entries, trusted.note.clone())
         .map_err(|e| WalletError::Local(format!("building the receipt: {e}")))?;
-    // The history proofs were verified at sync; the genesis proof came just now. Checking the
-    // whole receipt as its reader will catches a node that lied about the latter.
+    // The history proofs in the latest checkpoint were verified at sync; the genesis proof and
+    // those of leaves fetched at earlier syncs came just now. Checking the whole receipt as its
+    // reader will catches a node that lied about the latter.
     let verified = receipt
         .verify(&c.params.log_key, Some(&c.state.genesis_hash))
         .map_err(|e| {

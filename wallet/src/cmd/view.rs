@@ -60,14 +60,16 @@ pub(crate) async fn sync(ctx: &mut Ctx<'_>) -> Result<()> {
         let mut value = summary;
         value["node"] = json!(c.synced.node);
         value["nodes"] = json!(c.synced.notes);
+        value["fetched"] = json!(c.synced.fetched);
         ctx.json(&value)
     } else {
         ctx.out(&format!(
-            "Verified: checkpoint of size {} {}, last leaf {}; {} history entries, all signed, included and chained into your record.\n",
+            "Verified: checkpoint of size {} {}, last leaf {}; {} history entries ({} new), all signed, included and chained into your record.\n",
             c.synced.account.checkpoint.size(),
             witnessing(&c.params),
             format::time(c.synced.last_leaf_ms, ctx.now_ms),
-            c.synced.entries.len()
+            c.synced.entries.len(),
+            c.synced.fetched
         ))
     }
 }

@@ -1,7 +1,8 @@
 //! The dashboard's wallet process: it holds the key (never sent to the browser), keeps the
 //! verified view and follows the log. Every change it shows comes from a full verified sync
 //! ([`crate::sync::sync`]: checkpoint witnessed by the quorum, consistent with the trusted one,
-//! the account and its whole history proven against it), run when the primary announces a
+//! the account proven against it, its history resumed from the held one with only the new
+//! leaves fetched, and the whole of it chained into the record), run when the primary announces a
 //! witnessed checkpoint on `/v1/events`, when the checkpoint a node serves changes (polled as a
 //! fallback, so a node without events, or behind a proxy, is still followed), and after each
 //! action. Each view change bumps a version the browser is told about over server-sent events.
