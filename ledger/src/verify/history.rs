@@ -162,8 +162,8 @@ pub fn verify_history(
 /// (`verify::HistoryCursor::resume`); it is built only by verifying, never from stored bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeldHistory {
-    account: PublicKey,
-    head: Hash,
+    pub(super) account: PublicKey,
+    pub(super) head: Hash,
     len: u64,
     last_index: Option<u64>,
     earlier: BTreeMap<u64, Earlier>,

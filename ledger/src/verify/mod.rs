@@ -9,6 +9,8 @@ mod held;
 mod history;
 mod map;
 mod proof;
+#[cfg(test)]
+mod resume_tests;
 
 pub use account::{AccountProofError, verify_account_at_state_root};
 pub use chain::{
