@@ -237,45 +237,17 @@ impl State {
         let Some(partial) = self.partial.as_deref_mut() else {
             return;
         };
-        for (key, record) in loaded.accounts {
-            if self.accounts.contains_key(&key) {
-                continue;
-            }
-            match record {
-                Some(record) => {
-                    self.accounts.insert(key, record);
-                }
-                None => {
-                    partial.absent_accounts.insert(key);
-                }
-            }
-        }
-        for (index, consent) in loaded.consents {
-            if self.consents.contains_key(&index) {
-                continue;
-            }
-            match consent {
-                Some(consent) => {
-                    self.consents.insert(index, consent);
-                }
-                None => {
-                    partial.absent_consents.insert(index);
-                }
-            }
-        }
-        for (index, claim) in loaded.claims {
-            if self.claims.contains_key(&index) {
-                continue;
-            }
-            match claim {
-                Some(claim) => {
-                    self.claims.insert(index, claim);
-                }
-                None => {
-                    partial.absent_claims.insert(index);
-                }
-            }
-        }
+        take_in(
+            &mut self.accounts,
+            &mut partial.absent_accounts,
+            loaded.accounts,
+        );
+        take_in(
+            &mut self.consents,
+            &mut partial.absent_consents,
+            loaded.consents,
+        );
+        take_in(&mut self.claims, &mut partial.absent_claims, loaded.claims);
         for (list, len) in loaded.grant_lists {
             partial.grant_lens.entry(list).or_insert(len);
         }
@@ -363,6 +335,28 @@ impl State {
         partial.absent_claims.remove(&index);
         if root {
             partial.new_positions.clear();
+        }
+    }
+}
+
+/// Adds loaded entries to `map`, and those the store does not hold to `absent`, keeping any
+/// entry already resident.
+fn take_in<K: Ord, V>(
+    map: &mut BTreeMap<K, V>,
+    absent: &mut BTreeSet<K>,
+    loaded: Vec<(K, Option<V>)>,
+) {
+    for (key, value) in loaded {
+        if map.contains_key(&key) {
+            continue;
+        }
+        match value {
+            Some(value) => {
+                map.insert(key, value);
+            }
+            None => {
+                absent.insert(key);
+            }
         }
     }
 }

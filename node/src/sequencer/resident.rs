@@ -78,34 +78,26 @@ fn load(engine: &Engine<SparseMap>, store: &Store, needs: &Needs) -> Result<Load
         loaded.accounts.push((*key, record));
     }
     for index in &needs.consents {
-        let consent = store
-            .consent(*index)?
-            .map(|bytes| {
-                decode(
-                    &bytes,
-                    "consents",
-                    &index.to_be_bytes(),
-                    Consent::from_bytes,
-                )
-            })
-            .transpose()?;
+        let consent = saved(
+            store,
+            *index,
+            Store::consent,
+            "consents",
+            Consent::from_bytes,
+        )?;
         if let Some(consent) = &consent {
             check_consent(store, *index, consent)?;
         }
         loaded.consents.push((*index, consent));
     }
     for index in &needs.claims {
-        let claim = store
-            .claim(*index)?
-            .map(|bytes| {
-                decode(
-                    &bytes,
-                    "claims",
-                    &index.to_be_bytes(),
-                    ClaimRecord::from_bytes,
-                )
-            })
-            .transpose()?;
+        let claim = saved(
+            store,
+            *index,
+            Store::claim,
+            "claims",
+            ClaimRecord::from_bytes,
+        )?;
         if let Some(claim) = &claim {
             check_claim(store, *index, claim)?;
         }
@@ -117,6 +109,22 @@ fn load(engine: &Engine<SparseMap>, store: &Store, needs: &Needs) -> Result<Load
             .push((*list, store.grant_list_len(list)?));
     }
     Ok(loaded)
+}
+
+/// `Store::consent` or `Store::claim`.
+type SavedRow = fn(&Store, u64) -> Result<Option<Vec<u8>>, StorageError>;
+
+/// The saved consent or claim at `index`, decoded.
+fn saved<T>(
+    store: &Store,
+    index: u64,
+    read: SavedRow,
+    table: &'static str,
+    from_bytes: fn(&[u8]) -> Result<T, BodyError>,
+) -> Result<Option<T>, StorageError> {
+    read(store, index)?
+        .map(|bytes| decode(&bytes, table, &index.to_be_bytes(), from_bytes))
+        .transpose()
 }
 
 fn decode<T>(
