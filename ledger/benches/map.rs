@@ -1,9 +1,12 @@
 //! State map benchmarks: one `StateRoot` batch of 1,000 touched accounts, proof generation and
-//! verification, at 10^5 and 10^6 accounts, for `SparseMap` and for `JmtStateMap` (the reference
-//! it replaces), next to raw BLAKE3 of 64 bytes (one internal-node hash) as the yardstick.
+//! verification, at 10^5 and 10^6 accounts, for `SparseMap` in memory, for a paged `SparseMap`
+//! (16-bit buckets, as the node runs it) over an in-memory bucket store, and for `JmtStateMap`
+//! (the reference), next to raw BLAKE3 of 64 bytes (one internal-node hash) as the yardstick.
+//! The paged figures are the map's own work (reading a bucket back, checking it, hashing it
+//! again); the node's store adds its range scans.
 //!
 //! `cargo bench -p testigo-ledger --bench map`; `TESTIGO_MAP_BENCH_ACCOUNTS=100000` limits the
-//! sizes (populating jmt with 10^6 accounts takes about 15 s). Besides criterion's report,
+//! sizes, `TESTIGO_MAP_BENCH_ONLY=paged` (or `sparse`, `jmt`) the kinds (populating jmt with 10^6 accounts takes about 15 s). Besides criterion's report,
 //! prints updates/s, the ratio to raw BLAKE3 hashes/s, proof sizes, `SparseMap`'s populate time
 //! (all accounts in one batch, as the node rebuilds the map at start-up) and the resident memory
 //! it takes per account, record included (VmRSS growth from before the records are made to after
@@ -17,10 +20,13 @@
 //! `LD_PRELOAD=/lib/x86_64-linux-gnu/libjemalloc.so.2` (Debian `libjemalloc2`).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use testigo_ledger::map::{JmtStateMap, MapKey, MapUpdate, MemoryMapStore, SparseMap, StateMap};
+use testigo_ledger::map::{
+    JmtStateMap, MapKey, MapUpdate, MemoryBuckets, MemoryMapStore, PagedLoader, SparseMap, StateMap,
+};
 use testigo_ledger::verify::verify_map_proof;
 
 const BATCH: usize = 1_000;
@@ -52,9 +58,14 @@ fn batch(n: u64, round: u64) -> Vec<MapUpdate> {
         .collect()
 }
 
+/// Bucket depth of the paged map, as the node's.
+const BUCKET_BITS: usize = 16;
+
 struct Fixture<M> {
     name: &'static str,
     map: M,
+    /// A paged map's store, which each batch is committed to (untimed).
+    buckets: Option<Arc<MemoryBuckets>>,
     next_version: u64,
     accounts: u64,
     /// Time spent pruning (freeing the versions that batches replaced), apart from the updates.
@@ -83,6 +94,7 @@ impl Fixture<JmtStateMap<MemoryMapStore>> {
         Self {
             name: "jmt",
             map,
+            buckets: None,
             next_version: version,
             accounts,
             pruning: Duration::ZERO,
@@ -121,6 +133,49 @@ impl Fixture<SparseMap> {
         Self {
             name: "sparse",
             map,
+            buckets: None,
+            next_version: 1,
+            accounts,
+            pruning: Duration::ZERO,
+        }
+    }
+}
+
+impl Fixture<SparseMap> {
+    /// A paged map loaded from a store of `accounts` records, as a node starts; with
+    /// `fresh_heap`, also the resident memory the tree adds beyond the store's records.
+    fn paged(accounts: u64, fresh_heap: bool) -> Self {
+        let buckets = Arc::new(MemoryBuckets::new());
+        let held: Vec<MapUpdate> = (0..accounts)
+            .map(|i| (account_key(i), Some(record(i, 0))))
+            .collect();
+        buckets.commit(0, held);
+        let rss_before = rss_bytes();
+        let started = Instant::now();
+        let mut loader = PagedLoader::new(BUCKET_BITS);
+        for (key, value) in buckets.values() {
+            loader.push(key, value).expect("sorted");
+        }
+        let map = SparseMap::load_paged(buckets.clone(), 0, loader);
+        let took = started.elapsed();
+        let memory = if fresh_heap {
+            let grown = rss_bytes().saturating_sub(rss_before);
+            format!(
+                "the tree adds {} KiB of VmRSS ({:.1} B per account)",
+                grown >> 10,
+                grown as f64 / accounts as f64,
+            )
+        } else {
+            "memory not measured (heap reused)".into()
+        };
+        println!(
+            "paged: loaded {accounts} accounts in {:.2} s, {BUCKET_BITS}-bit buckets; {memory}",
+            took.as_secs_f64(),
+        );
+        Self {
+            name: "paged",
+            map,
+            buckets: Some(buckets),
             next_version: 1,
             accounts,
             pruning: Duration::ZERO,
@@ -133,9 +188,13 @@ impl<M: StateMap> Fixture<M> {
     /// after it, timed apart into `pruning`.
     fn timed_update(&mut self) -> Duration {
         let updates = batch(self.accounts, self.next_version);
+        let committed = self.buckets.as_ref().map(|_| updates.clone());
         let started = Instant::now();
         black_box(self.map.apply(self.next_version, updates).expect("apply"));
         let took = started.elapsed();
+        if let (Some(buckets), Some(updates)) = (&self.buckets, committed) {
+            buckets.commit(self.next_version, updates);
+        }
         let started = Instant::now();
         self.map.prune(self.next_version).expect("prune");
         self.pruning += started.elapsed();
@@ -250,16 +309,30 @@ fn bench_map(c: &mut Criterion) {
     });
     let hashes_per_sec = raw_blake3_per_sec();
 
-    // The largest SparseMap first, so that its memory figure counts no heap reused from another
-    // map; every SparseMap before any jmt map, so that jmt's freed nodes, scattered over the heap,
-    // do not change the cost of the allocations it measures.
+    // Only the first map made measures its memory, on a heap no other map used (the largest
+    // first); every SparseMap before any jmt map, so that jmt's freed nodes, scattered over the
+    // heap, do not change the cost of the allocations it measures.
+    // `TESTIGO_MAP_BENCH_ONLY=paged|sparse|jmt` runs one kind, so that its memory figure is
+    // measured on a fresh heap whichever it is.
+    let only = std::env::var("TESTIGO_MAP_BENCH_ONLY").ok();
+    let runs = |kind: &str| only.as_deref().is_none_or(|only| only == kind);
     let mut sizes = sizes();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
-    for (i, &accounts) in sizes.iter().enumerate() {
-        Fixture::sparse(accounts, i == 0).bench(c, hashes_per_sec);
+    let mut fresh = true;
+    if runs("paged") {
+        for &accounts in &sizes {
+            Fixture::paged(accounts, std::mem::take(&mut fresh)).bench(c, hashes_per_sec);
+        }
     }
-    for &accounts in sizes.iter().rev() {
-        Fixture::jmt(accounts).bench(c, hashes_per_sec);
+    if runs("sparse") {
+        for &accounts in &sizes {
+            Fixture::sparse(accounts, std::mem::take(&mut fresh)).bench(c, hashes_per_sec);
+        }
+    }
+    if runs("jmt") {
+        for &accounts in sizes.iter().rev() {
+            Fixture::jmt(accounts).bench(c, hashes_per_sec);
+        }
     }
 }
 

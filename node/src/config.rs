@@ -13,6 +13,7 @@
 //! id = "12D3KooW…"                       # the peer's id (`testigo-node peer-id`)
 //! addr = "/ip4/127.0.0.1/tcp/7711"       # optional: dial it (else it dials this node)
 //! storage = "redb"                       # or "sled" (not power-loss safe, see README)
+//! state_map_bucket_bits = 16              # the state map's top levels kept in memory
 //! batch_max_entries = 4096
 //! batch_max_delay_ms = 50
 //!
@@ -26,6 +27,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// The most state-map levels kept in memory: 2^24 buckets, some 2 GiB.
+pub const MAX_MAP_BUCKET_BITS: usize = 24;
 
 /// The largest batch delay allowed: a checkpoint at least four times a second.
 pub const MAX_BATCH_DELAY_MS: u64 = 250;
@@ -112,6 +116,10 @@ pub struct Config {
     pub witness_clock_offset_ms: i64,
     /// The storage engine.
     pub storage: StorageEngine,
+    /// The state map keeps this many top levels in memory, and each bucket of accounts below
+    /// them in the store (`2^bits` buckets: 16 holds about 16 MiB in memory, whatever the
+    /// number of accounts, and an update reads `accounts / 65,536` records back). 0..=24.
+    pub state_map_bucket_bits: usize,
     /// A batch closes after this many entries...
     pub batch_max_entries: usize,
     /// ...or this many milliseconds after its first entry, whichever comes first.
@@ -167,6 +175,7 @@ impl Default for Config {
             witness_poll_ms: 1000,
             witness_clock_offset_ms: 0,
             storage: StorageEngine::Redb,
+            state_map_bucket_bits: crate::storage::DEFAULT_MAP_BUCKET_BITS,
             batch_max_entries: 4096,
             batch_max_delay_ms: 50,
             queue_capacity: 1024,
@@ -235,6 +244,12 @@ impl Config {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.batch_max_entries == 0 {
             return bad("batch_max_entries must be at least 1".into());
+        }
+        if self.state_map_bucket_bits > MAX_MAP_BUCKET_BITS {
+            return bad(format!(
+                "state_map_bucket_bits must be 0..={MAX_MAP_BUCKET_BITS}, not {}",
+                self.state_map_bucket_bits
+            ));
         }
         if !(1..=MAX_BATCH_DELAY_MS).contains(&self.batch_max_delay_ms) {
             return bad(format!(
@@ -432,5 +447,14 @@ mod tests {
             ..Config::default()
         };
         assert!(matches!(config.validate(), Err(ConfigError::Invalid(_))));
+        let config = Config {
+            state_map_bucket_bits: MAX_MAP_BUCKET_BITS + 1,
+            ..Config::default()
+        };
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(
+            refused.contains("state_map_bucket_bits must be 0..=24"),
+            "{refused}"
+        );
     }
 }

@@ -246,7 +246,7 @@ pub fn fsck_data_dir(
         engine,
         ..crate::storage::StoreConfig::default()
     };
-    let store = Store::open(&config.store_path(), &store_config)?;
+    let store = std::sync::Arc::new(Store::open(&config.store_path(), &store_config)?);
     let report = fsck(&store, progress)?;
     if let Some(latest) = store.latest_checkpoint()? {
         let engine =

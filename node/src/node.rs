@@ -109,6 +109,7 @@ async fn open_store(config: &Config) -> Result<Arc<Store>, NodeError> {
     };
     let store_config = StoreConfig {
         engine,
+        map_bucket_bits: config.state_map_bucket_bits,
         ..StoreConfig::default()
     };
     let store_dir = config.store_path();

@@ -9,14 +9,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use testigo_ledger::checkpoint::{SignedNote, verify_checkpoint_note};
 use testigo_ledger::entry::{Body, Leaf};
-use testigo_ledger::map::{SparseMap, StateMap as _, account_map_key};
+use testigo_ledger::map::{BucketSource, PagedLoader, SparseMap};
 use testigo_ledger::merkle::root;
 use testigo_ledger::state::{AccountRecord, ClaimRecord, Consent, Engine, State, StateHeader};
 use testigo_ledger::{Blake3, PublicKey};
 
 use crate::metrics::Metrics;
 use crate::node::NodeError;
-use crate::sequencer::resident::{self, make_resident};
+use crate::sequencer::resident::{self, make_resident, paged_map};
 use crate::sequencer::{Backend, CheckpointInfo, LogBackend, Tail};
 use crate::storage::{StorageError, Store};
 
@@ -48,7 +48,7 @@ pub(crate) fn recover(
     }
     let (mut engine, mut latest) = match store.latest_checkpoint()? {
         None => (
-            Engine::from_parts(State::new_partial(), SparseMap::new()),
+            Engine::from_parts(State::new_partial(), paged_map(&store)),
             None,
         ),
         Some(stored) => {
@@ -157,7 +157,7 @@ pub(crate) enum Residence {
 /// the saved records, and the checkpoint's closing `StateRoot` applied, which checks the map root
 /// and the leaf's signature with the same rules as any other `StateRoot`.
 pub(crate) fn restore(
-    store: &Store,
+    store: &Arc<Store>,
     size: u64,
     residence: Residence,
 ) -> Result<Engine<SparseMap>, NodeError> {
@@ -175,21 +175,28 @@ pub(crate) fn restore(
         )));
     }
     let whole = residence == Residence::Whole;
+    let version = store.records_version()?.ok_or_else(|| {
+        inconsistent("a checkpoint is stored but no map version for its records".into())
+    })?;
     let mut accounts = Vec::new();
-    let mut updates = Vec::new();
+    let mut loader = PagedLoader::new(store.map_bucket_bits());
     let mut after = None;
     loop {
         let page = store.records(after.as_ref(), RESTORE_PAGE)?;
-        let Some((last, _)) = page.last() else { break };
+        let Some((last, _, _)) = page.last() else {
+            break;
+        };
         after = Some(*last);
-        for (key, bytes) in page {
+        for (map_key, key, bytes) in page {
             let record = AccountRecord::from_bytes(&bytes).map_err(|e| {
                 inconsistent(format!("the saved record of {key} does not decode: {e}"))
             })?;
             if whole {
                 accounts.push((key, record));
             }
-            updates.push((account_map_key(&key), Some(bytes)));
+            loader
+                .push(map_key, bytes)
+                .map_err(|e| inconsistent(format!("rebuilding the state map: {e}")))?;
         }
     }
     let state = if whole {
@@ -209,9 +216,8 @@ pub(crate) fn restore(
     } else {
         State::restore_partial(header)
     };
-    let mut map = SparseMap::new();
-    map.apply(0, updates)
-        .map_err(|e| inconsistent(format!("rebuilding the state map: {e}")))?;
+    // Checked below: the checkpoint's `StateRoot` is applied again, against this map's root.
+    let map = SparseMap::load_paged(Arc::clone(store) as Arc<dyn BucketSource>, version, loader);
     let mut engine = Engine::from_parts(state, map);
     let bytes = store
         .leaf(root_index)?
@@ -277,6 +283,7 @@ fn saved<T>(
 mod tests {
     use ed25519_dalek::SigningKey;
     use tempfile::TempDir;
+    use testigo_ledger::map::account_map_key;
     use testigo_ledger::state::AccountRecord;
 
     use super::*;
@@ -327,8 +334,8 @@ mod tests {
         let latest = latest.unwrap();
         assert_eq!(latest.size, 5);
         let alice = PublicKey(subject(11).verifying_key().to_bytes());
-        let record = latest.map.get(&account_map_key(&alice)).unwrap();
-        assert_eq!(AccountRecord::from_bytes(record).unwrap().history_len, 1);
+        let record = latest.map.get(&account_map_key(&alice)).unwrap().unwrap();
+        assert_eq!(AccountRecord::from_bytes(&record).unwrap().history_len, 1);
 
         // Sequenced, acknowledged, then a crash before the checkpoint.
         let key = operator();
@@ -352,7 +359,7 @@ mod tests {
             crate::reader::LogRead::next_nonce(&store, &public).unwrap(),
             Some(5)
         );
-        assert!(latest.map.get(&account_map_key(&bob)).is_some());
+        assert!(latest.map.get(&account_map_key(&bob)).unwrap().is_some());
     }
 
     #[test]

@@ -49,6 +49,9 @@ async fn start(dir: &Path, engine: &str) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_testigo-node"))
         .args(["run", "--http", "127.0.0.1:0", "--storage", engine])
         .args(["--batch-max-delay-ms", "5", "--batch-max-entries", "64"])
+        // One-bit buckets: every account's record lives only in the store, read back and checked
+        // against the map at every change, and the map is rebuilt from it at every restart.
+        .args(["--state-map-bucket-bits", "1"])
         .arg("--data-dir")
         .arg(dir)
         .env("RUST_LOG", "warn")

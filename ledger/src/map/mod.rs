@@ -22,7 +22,9 @@
 //!   build compiles it.
 //! - [`SparseMap`]: our own path-compressed, persistent binary tree in memory, several times faster
 //!   and smaller (`sparse`'s docs say why it is shaped as it is), with [`MapSnapshot`] handles
-//!   that keep a version readable while the map moves on.
+//!   that keep a version readable while the map moves on. [`SparseMap::paged`] keeps only its
+//!   top levels in memory and its buckets in a [`BucketSource`] (the node's account records), so
+//!   that its memory does not grow with the number of keys.
 //!
 //! Callers never see `jmt`: they program against [`StateMap`], and the proofs are our own
 //! [`MapProof`] wire format, so changing the tree changes nothing a client parses (a tree with
@@ -44,7 +46,10 @@ pub mod conformance;
 pub use jmt_map::JmtStateMap;
 pub use memory::MemoryMapStore;
 pub use proof::{MAP_PROOF_FORMAT, MAX_MAP_PROOF_SIBLINGS, MapLeaf, MapProof};
-pub use sparse::{MapSnapshot, SparseMap};
+pub use sparse::{
+    BucketRows, BucketSource, MapSnapshot, MemoryBuckets, PagedLoader, SparseMap, Stored,
+    bucket_bounds,
+};
 pub use store::{MapNodeStore, MapStoreError, MapWriteBatch, PruneStats, StaleNode};
 
 pub(crate) use hasher::{internal_hash, leaf_hash, value_hash};
@@ -172,6 +177,14 @@ pub enum MapError {
     /// The version has not been written yet.
     #[error("map version {version} was not written: the latest version is {latest:?}")]
     VersionNotWritten { version: u64, latest: Option<u64> },
+    /// A paged map's snapshot could not read its version from the store, which holds `stored`
+    /// (the store moved on past what the map still remembers, or has not caught up): ask again,
+    /// at a newer version if this one stays unanswerable.
+    #[error(
+        "map version {version} is not readable from the store, which holds version {stored:?}: \
+         ask again"
+    )]
+    Moved { version: u64, stored: Option<u64> },
     /// The node store failed; retrying may help if the engine's error is transient.
     #[error("map node store: {0}")]
     Store(#[from] MapStoreError),

@@ -20,13 +20,13 @@ use testigo_ledger::api::{
     parse_key_segment,
 };
 use testigo_ledger::entry::{Body, Leaf};
-use testigo_ledger::map::account_map_key;
+use testigo_ledger::map::{MapError, MapSnapshot, account_map_key};
 use testigo_ledger::state::AccountRecord;
 use testigo_ledger::state::history::{IndirectParty, direct_parties};
 
 use super::auth::Signed;
 use super::proofs::query;
-use super::{ApiError, AppState, checkpoint_size, read};
+use super::{ApiError, AppState, checkpoint_size, read, storage_corrupt};
 use crate::reader::{LogRead, ReadError};
 use crate::sequencer::{CheckpointInfo, KEPT_MAP_VERSIONS};
 
@@ -96,6 +96,36 @@ fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<Arc<CheckpointIn
     }
 }
 
+/// Reads `checkpoint`'s version of the state map beside the sequencer: a paged map reads its
+/// buckets from the store, checked against the map's hashes. A read that meets the store
+/// mid-commit ([`MapError::Moved`]) is asked again, a few times, before the client is told to
+/// retry.
+async fn map_read<T: Send + 'static>(
+    state: &AppState,
+    checkpoint: &CheckpointInfo,
+    read: impl Fn(&MapSnapshot) -> Result<T, MapError> + Send + 'static,
+) -> Result<T, ApiError> {
+    const ATTEMPTS: usize = 3;
+    let map = checkpoint.map.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut answer = read(&map);
+        for _ in 1..ATTEMPTS {
+            if !matches!(answer, Err(MapError::Moved { .. })) {
+                break;
+            }
+            answer = read(&map);
+        }
+        answer
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    answer.map_err(|e| match e {
+        MapError::Moved { .. } => ApiError::Busy("the state map moved on while it was read"),
+        MapError::Corrupt(reason) => storage_corrupt(&state.metrics, None, &reason),
+        other => ApiError::internal(other),
+    })
+}
+
 /// `GET /v1/accounts/{key}?size=N`.
 pub(crate) async fn account(
     State(state): State<Arc<AppState>>,
@@ -111,7 +141,8 @@ pub(crate) async fn account(
     // The checkpoint holds its own version of the map, so the proof is against exactly the
     // `StateRoot` that closes it, however many checkpoints have been made since. An account not
     // in the map gets its non-inclusion proof.
-    let (record, proof) = checkpoint.map.prove(&account_map_key(&key));
+    let map_key = account_map_key(&key);
+    let (record, proof) = map_read(&state, &checkpoint, move |map| map.prove(&map_key)).await?;
     let state_root = match checkpoint.state_root.get() {
         Some(cached) => cached.clone(),
         None => {
@@ -179,12 +210,18 @@ pub(crate) async fn history(
     }
     // The record committed at `size` says how long the history is, when its map version is
     // still kept: a damaged index that drops or adds a leaf is caught by the count.
-    let history_len = checkpoint_at(&state, Some(size)).ok().map(|c| {
-        c.map
-            .get(&account_map_key(&key))
-            .and_then(|bytes| AccountRecord::from_bytes(bytes).ok())
-            .map_or(0, |record| record.history_len)
-    });
+    let history_len = match checkpoint_at(&state, Some(size)) {
+        Err(_) => None,
+        Ok(checkpoint) => {
+            let map_key = account_map_key(&key);
+            let record = map_read(&state, &checkpoint, move |map| map.get(&map_key)).await?;
+            Some(
+                record
+                    .and_then(|bytes| AccountRecord::from_bytes(&bytes).ok())
+                    .map_or(0, |record| record.history_len),
+            )
+        }
+    };
     let entries = read(&state, move |r| {
         let mut indexes = r.account_leaves(&key, from, HISTORY_PAGE + 1, size)?;
         let more = indexes.len() > HISTORY_PAGE;

@@ -262,6 +262,10 @@ pub(crate) struct RunArgs {
     /// Storage engine: redb (default) or sled (not power-loss safe).
     #[arg(long, value_enum)]
     pub(crate) storage: Option<StorageEngine>,
+    /// The state map's levels kept in memory, 0..=24; below them, each bucket of accounts is
+    /// read from the store when one of them changes [default: 16].
+    #[arg(long, value_name = "BITS")]
+    pub(crate) state_map_bucket_bits: Option<usize>,
     /// A batch (and its checkpoint) closes after this many entries [default: 4096].
     #[arg(long)]
     pub(crate) batch_max_entries: Option<usize>,
@@ -386,6 +390,9 @@ impl RunArgs {
         }
         if let Some(n) = self.batch_max_entries {
             config.batch_max_entries = n;
+        }
+        if let Some(bits) = self.state_map_bucket_bits {
+            config.state_map_bucket_bits = bits;
         }
         if let Some(ms) = self.batch_max_delay_ms {
             config.batch_max_delay_ms = ms;

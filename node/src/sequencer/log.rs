@@ -12,10 +12,13 @@
 //! the same atomic commit as the `StateRoot` leaf and the signed note: the per-account and
 //! (signer, nonce) index entries of every leaf since the previous checkpoint (kept meanwhile in
 //! [`Tail`]), and the state snapshot as of the `StateRoot` ([`State::changes`]: the changed
-//! account records, consents and claims, and the header). The state map lives in memory
-//! ([`SparseMap`]): it is rebuilt from the saved records at start, and the `StateRoot` leaf then
-//! re-checks it (`node::load`). Writing the map's nodes and pruning them at every checkpoint was
-//! measured as two thirds of the sequencer's time, which is why they are not stored.
+//! account records, consents and claims, and the header). The state map is paged over those
+//! records ([`SparseMap::paged`], `resident::MAP_BUCKET_BITS`): its top levels and a hash per
+//! bucket are in memory, the records of a bucket are one range of the records table, and the
+//! records are saved with the map version they are as of. It is rebuilt from the saved records
+//! at start, and the `StateRoot` leaf then re-checks it (`node::load`). Writing a jmt's nodes and
+//! pruning them at every checkpoint was measured as two thirds of the sequencer's time, which is
+//! why no tree node is stored.
 //!
 //! A crash between checkpoints loses nothing acknowledged: the leaves are on disk, and on start
 //! the node applies them again from the last snapshot, which also rebuilds their index entries.
@@ -464,6 +467,11 @@ impl LogBackend {
     ) -> Result<Vec<CheckpointInfo>, BackendError> {
         for (size, _, note, _) in &closed {
             batch.set_checkpoint(*size, note.clone());
+        }
+        // The records saved with the last `StateRoot` are its map version: what the paged state
+        // map reads its buckets as.
+        if let Some((_, _, _, map)) = closed.last() {
+            batch.set_records_version(map.version());
         }
         let committing = Instant::now();
         self.store.commit(batch).map_err(fatal)?;

@@ -5,9 +5,11 @@
 //! to [`RESIDENT_BOUND`] clean entries of each kind, so the node's memory does not grow with its
 //! accounts.
 
+use std::sync::Arc;
 use testigo_ledger::PublicKey;
 use testigo_ledger::entry::{Body, BodyError, Leaf};
-use testigo_ledger::map::{SparseMap, StateMap as _, account_map_key};
+
+use testigo_ledger::map::{BucketSource, SparseMap, StateMap as _, account_map_key};
 use testigo_ledger::state::{
     AccountRecord, ClaimRecord, Consent, Engine, Loaded, Needs, Residency,
 };
@@ -18,6 +20,14 @@ use crate::storage::{StorageError, Store};
 /// checkpoints. A resident account costs some 300 bytes, a consent some 250: about 40 MiB in
 /// all at this bound, whatever the number of accounts.
 pub(crate) const RESIDENT_BOUND: usize = 65_536;
+
+/// An empty state map, paged over the store's account records at the store's bucket depth.
+pub(crate) fn paged_map(store: &Arc<Store>) -> SparseMap {
+    SparseMap::paged(
+        Arc::clone(store) as Arc<dyn BucketSource>,
+        store.map_bucket_bits(),
+    )
+}
 
 /// The bound as the ledger takes it.
 pub(crate) fn residency() -> Residency {

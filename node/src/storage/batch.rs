@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use testigo_ledger::map::MapWriteBatch;
+use testigo_ledger::map::{MapWriteBatch, account_map_key};
 use testigo_ledger::merkle::{HashReader, Integration, NodeId, StoreError, integrate};
 use testigo_ledger::state::GrantPosition;
 use testigo_ledger::{Hash, PublicKey, TreeHasher};
 
 use super::check::parse_checkpoint;
 use super::layout::{
-    GRANT_LIST_LEN, META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_MAP_LATEST, META_STATE,
-    META_TREE_SIZE, Op, Table, account_key, decode_u64, grant_key, prefixed_u64, u64_key,
+    GRANT_LIST_LEN, META_LATEST_CHECKPOINT, META_LOG_PARAMS, META_MAP_LATEST, META_RECORDS_VERSION,
+    META_STATE, META_TREE_SIZE, Op, Table, account_key, decode_u64, grant_key, prefixed_u64,
+    u64_key,
 };
 use super::{StorageError, Store};
 
@@ -32,6 +33,7 @@ pub struct WriteBatch {
     claims: BTreeMap<u64, Vec<u8>>,
     grants: Vec<(GrantPosition, u64)>,
     state_header: Option<Vec<u8>>,
+    records_version: Option<u64>,
     map: Vec<MapWriteBatch>,
     checkpoints: Vec<(u64, String)>,
     cosignatures: Vec<(u64, String, String)>,
@@ -68,6 +70,7 @@ impl WriteBatch {
             && self.claims.is_empty()
             && self.grants.is_empty()
             && self.state_header.is_none()
+            && self.records_version.is_none()
             && self.map.is_empty()
             && self.checkpoints.is_empty()
             && self.cosignatures.is_empty()
@@ -115,6 +118,12 @@ impl WriteBatch {
     /// Sets an account's state record (the last call per account wins).
     pub fn put_record(&mut self, account: PublicKey, record: Vec<u8>) {
         self.records.insert(account, Some(record));
+    }
+
+    /// Records that the account records, with this batch's, are those of state-map version
+    /// `version` (what a paged state map reads them as).
+    pub fn set_records_version(&mut self, version: u64) {
+        self.records_version = Some(version);
     }
 
     /// Deletes an account's state record.
@@ -305,11 +314,23 @@ impl Store {
             ops.push(Op::Put(Table::Nonces, account_key(&signer, first), value));
         }
         for (account, record) in &batch.records {
-            let key = account.as_bytes().to_vec();
+            let key = account_map_key(account).to_vec();
             ops.push(match record {
-                Some(record) => Op::Put(Table::Records, key, record.clone()),
+                Some(record) => {
+                    let mut value = Vec::with_capacity(32 + record.len());
+                    value.extend_from_slice(account.as_bytes());
+                    value.extend_from_slice(record);
+                    Op::Put(Table::Records, key, value)
+                }
                 None => Op::Delete(Table::Records, key),
             });
+        }
+        if let Some(version) = batch.records_version {
+            ops.push(Op::Put(
+                Table::Meta,
+                META_RECORDS_VERSION.to_vec(),
+                u64_key(version),
+            ));
         }
         for (index, consent) in &batch.consents {
             ops.push(Op::Put(Table::Consents, u64_key(*index), consent.clone()));

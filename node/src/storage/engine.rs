@@ -146,6 +146,25 @@ impl Engine {
         }
     }
 
+    /// As [`Engine::scan`], with the value of the meta key `meta` read from the same snapshot
+    /// (redb; sled reads it just before).
+    pub(crate) fn scan_with_meta(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+        meta: &[u8],
+    ) -> Result<(Option<Vec<u8>>, Vec<Row>), StorageError> {
+        match self {
+            Engine::Redb(e) => e.scan_with_meta(table, start, end, limit, meta),
+            Engine::Sled(e) => {
+                let meta = e.get_many(Table::Meta, &[meta.to_vec()])?.pop().flatten();
+                Ok((meta, e.scan(table, start, end, limit)?))
+            }
+        }
+    }
+
     /// The entry with the largest key in `low..=high`.
     pub(crate) fn last_in(
         &self,

@@ -13,7 +13,7 @@ use super::StorageError;
 
 /// Version of this layout, stored under [`META_FORMAT`]. Bump it with every incompatible
 /// change, so an old binary refuses a newer directory instead of misreading it.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Hashes per tile (C2SP tlog-tiles width).
 pub(crate) const TILE_WIDTH: u64 = 256;
@@ -33,7 +33,9 @@ pub(crate) enum Table {
     /// `signer (32) ‖ first nonce (u64)` → `(nonce (u64) ‖ leaf index (u64))` pairs, ascending:
     /// the signer's nonces of one checkpoint, as one chunk.
     Nonces,
-    /// `account (32)` → account record bytes, as of the latest checkpoint's `StateRoot`.
+    /// `map key (32)` → `account (32) ‖ account record bytes`, as of the latest checkpoint's
+    /// `StateRoot` (map version [`META_RECORDS_VERSION`]). Keyed by the account's state-map key
+    /// (`account_map_key`), so one of the map's buckets is one range of this table.
     Records,
     /// `grant index (u64)` → consent bytes, as of the latest checkpoint's `StateRoot`.
     Consents,
@@ -113,6 +115,8 @@ pub(crate) const META_LOG_PARAMS: &[u8] = b"log_params";
 /// Meta key: the state header (`StateHeader::to_bytes`) as of the latest checkpoint's
 /// `StateRoot`, written with it.
 pub(crate) const META_STATE: &[u8] = b"state_header";
+/// Meta key: the state-map version (u64) that [`Table::Records`] holds, written with it.
+pub(crate) const META_RECORDS_VERSION: &[u8] = b"records_map_version";
 /// Meta key: the latest map version written (u64); absent before the first.
 pub(crate) const META_MAP_LATEST: &[u8] = b"map_latest_version";
 /// Meta key: the map's oldest kept version (u64); absent means 0.

@@ -73,6 +73,7 @@ mod engine;
 mod error;
 mod layout;
 mod map_store;
+mod records;
 mod redb_engine;
 mod sled_engine;
 mod tiles;
@@ -92,6 +93,7 @@ use testigo_ledger::{Hash, PublicKey};
 pub use batch::{PendingTree, WriteBatch};
 pub use engine::{EngineKind, UnknownEngine};
 pub use error::{Inconsistent, StorageError};
+pub use records::SavedRecord;
 
 use batch::Prepared;
 use engine::Engine;
@@ -110,7 +112,17 @@ pub struct StoreConfig {
     pub engine_cache_bytes: usize,
     /// Full tiles kept in memory (8 KiB each).
     pub tile_cache_tiles: NonZeroUsize,
+    /// The bucket depth of the state map paged over the account records
+    /// ([`DEFAULT_MAP_BUCKET_BITS`]).
+    pub map_bucket_bits: usize,
 }
+
+/// The state map's default bucket depth: the map keeps its top 16 levels in memory, at most
+/// 65,536 buckets of some 100 bytes each plus the nodes above them (under 16 MiB in all), and the
+/// records of a bucket of two or more accounts only in the store. A bucket holds
+/// `accounts / 65,536` records on average: 15 at 1M accounts, 61 at 4M, 610 at 40M, which is
+/// what an update to one of them reads back and hashes again.
+pub const DEFAULT_MAP_BUCKET_BITS: usize = 16;
 
 impl Default for StoreConfig {
     /// redb, a 64 MiB page cache and 1024 cached tiles (8 MiB): enough for the hot right edge of
@@ -120,6 +132,7 @@ impl Default for StoreConfig {
             engine: EngineKind::Redb,
             engine_cache_bytes: 64 << 20,
             tile_cache_tiles: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+            map_bucket_bits: DEFAULT_MAP_BUCKET_BITS,
         }
     }
 }
@@ -151,6 +164,8 @@ pub struct Store {
     /// [`check::PUBLISHED_FILE`]).
     published: PathBuf,
     writer: Mutex<()>,
+    /// The bucket depth of the state map paged over the records.
+    map_bucket_bits: usize,
     /// The next nonce of each account whose record changed since the saved snapshot (the
     /// `records` table is as of the latest `StateRoot`), with the index of the leaf that set it:
     /// kept by the sequencer beside the store, so that a nonce read never waits on it.
@@ -177,6 +192,7 @@ impl Store {
             anchor: RwLock::new(None),
             published: dir.join(check::PUBLISHED_FILE),
             writer: Mutex::new(()),
+            map_bucket_bits: config.map_bucket_bits,
             live_nonces: RwLock::new(HashMap::new()),
             #[cfg(test)]
             fail_at: Mutex::new(None),
@@ -185,6 +201,11 @@ impl Store {
         store.tree_size.store(tree_size, Ordering::Release);
         store.startup_check()?;
         Ok(store)
+    }
+
+    /// The bucket depth of the state map paged over the account records.
+    pub fn map_bucket_bits(&self) -> usize {
+        self.map_bucket_bits
     }
 
     /// The engine in use.
@@ -374,37 +395,6 @@ impl Store {
             }
         }
         Ok(None)
-    }
-
-    /// An account's state record.
-    ///
-    /// # Errors
-    /// Engine errors.
-    pub fn record(&self, account: &PublicKey) -> Result<Option<Vec<u8>>, StorageError> {
-        self.engine.get(Table::Records, account.as_bytes())
-    }
-
-    /// Up to `limit` account records in key order, after `after` (from the first if `None`): for
-    /// loading the state snapshot at startup, page by page.
-    ///
-    /// # Errors
-    /// Engine errors; [`StorageError::Corrupt`] for a malformed key.
-    pub fn records(
-        &self,
-        after: Option<&PublicKey>,
-        limit: usize,
-    ) -> Result<Vec<(PublicKey, Vec<u8>)>, StorageError> {
-        let start = match after {
-            None => Vec::new(),
-            Some(key) => match next_prefix(key.as_bytes()) {
-                Some(next) => next,
-                None => return Ok(Vec::new()),
-            },
-        };
-        let rows = self.engine.scan(Table::Records, &start, None, limit)?;
-        rows.into_iter()
-            .map(|(key, value)| Ok((layout::public_key(Table::Records.name(), &key)?, value)))
-            .collect()
     }
 
     /// Up to `limit` saved consents, by grant index, from index `from`.

@@ -124,6 +124,25 @@ impl RedbEngine {
         guarded("scan", || self.scan_unguarded(table, start, end, limit))
     }
 
+    pub(crate) fn scan_with_meta(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+        meta: &[u8],
+    ) -> Result<(Option<Vec<u8>>, Vec<Row>), StorageError> {
+        guarded("scan", || {
+            let txn = self.db()?.begin_read().map_err(StorageError::redb)?;
+            let m = txn
+                .open_table(def(Table::Meta))
+                .map_err(StorageError::redb)?;
+            let meta = m.get(meta).map_err(StorageError::redb)?;
+            let meta = meta.map(|v| v.value().to_vec());
+            Ok((meta, Self::range_in(&txn, table, start, end, limit)?))
+        })
+    }
+
     fn scan_unguarded(
         &self,
         table: Table,
@@ -132,6 +151,16 @@ impl RedbEngine {
         limit: usize,
     ) -> Result<Vec<Row>, StorageError> {
         let txn = self.db()?.begin_read().map_err(StorageError::redb)?;
+        Self::range_in(&txn, table, start, end, limit)
+    }
+
+    fn range_in(
+        txn: &redb::ReadTransaction,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StorageError> {
         let t = txn.open_table(def(table)).map_err(StorageError::redb)?;
         let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
         let range = t

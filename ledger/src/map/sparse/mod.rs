@@ -44,17 +44,27 @@
 //! exactly once.
 
 mod node;
+mod paged;
 mod proof;
 mod update;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
-use self::node::{Node, release};
+pub use self::paged::{
+    BucketRows, BucketSource, MemoryBuckets, PagedLoader, Stored, bucket_bounds,
+};
+
+use self::node::{Bottom, Node, release};
+use self::paged::{Pager, Paging, Slot};
+use self::update::Rows as _;
 use crate::hash::Hash;
 use crate::map::proof::MapProof;
 use crate::map::store::PruneStats;
-use crate::map::{EMPTY_MAP_ROOT, MapError, MapKey, MapUpdate, StateMap, check_next_version};
+use crate::map::{
+    EMPTY_MAP_ROOT, KEY_BITS, MapError, MapKey, MapUpdate, StateMap, check_next_version,
+};
 
 /// The state map as a compact, persistent binary sparse Merkle tree: the same roots and proofs as
 /// `JmtStateMap`, in memory.
@@ -62,12 +72,18 @@ use crate::map::{EMPTY_MAP_ROOT, MapError, MapKey, MapUpdate, StateMap, check_ne
 /// [`StateMap::prune`] counts in [`PruneStats`] the tree nodes it frees (`nodes`, leaves
 /// included) and the values freed with their leaves (`values`); what a live [`MapSnapshot`] still
 /// holds is freed, uncounted, when the last such snapshot is dropped.
+///
+/// A map made with [`SparseMap::paged`] keeps in memory only its top levels and a stub for each
+/// bucket of keys under one prefix, the keys themselves being in a [`BucketSource`] (`paged.rs`
+/// says how versions are then answered).
 #[derive(Default)]
 pub struct SparseMap {
     /// Versions `oldest_kept..=latest`, oldest first.
     versions: VecDeque<MapSnapshot>,
     /// As `MapNodeStore::oldest_kept`: the argument of the last effective prune, 0 before any.
     oldest_kept: u64,
+    /// The store of a paged map's buckets, `None` for a map wholly in memory.
+    paging: Option<Paging>,
 }
 
 /// A cheap, immutable handle on one version of a [`SparseMap`]: cloning it clones one
@@ -77,12 +93,50 @@ pub struct MapSnapshot {
     version: u64,
     root: Option<Node>,
     len: usize,
+    /// How a paged map's snapshot reads its buckets.
+    pager: Option<Pager>,
 }
 
 impl SparseMap {
     /// An empty map, with no version written.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty paged map: buckets of two or more keys under one `bits`-bit prefix live in
+    /// `source`, which must hold, after each version its owner commits, exactly the keys and
+    /// values of that version, and report it. Memory is then about `2^(bits + 1)` nodes, however
+    /// many keys there are.
+    pub fn paged(source: Arc<dyn BucketSource>, bits: usize) -> Self {
+        Self {
+            paging: Some(Paging::new(source, bits)),
+            ..Self::default()
+        }
+    }
+
+    /// A paged map whose first version is `version`, with the keys `loader` was given, which must
+    /// be exactly what `source` holds as of `version` (a node's start-up: the map rebuilt from its
+    /// store; the caller checks the root against its log).
+    pub fn load_paged(source: Arc<dyn BucketSource>, version: u64, loader: PagedLoader) -> Self {
+        let bits = loader.bits();
+        let (root, len) = loader.finish();
+        let paging = Paging::new(source, bits);
+        let pager = paging.pager(Arc::new(Slot::default()), version);
+        Self {
+            versions: VecDeque::from([MapSnapshot {
+                version,
+                root,
+                len,
+                pager: Some(pager),
+            }]),
+            oldest_kept: version,
+            paging: Some(paging),
+        }
+    }
+
+    /// The bucket depth of a paged map, 256 (no buckets) for one wholly in memory.
+    pub fn bucket_bits(&self) -> usize {
+        self.paging.as_ref().map_or(KEY_BITS, |paging| paging.bits)
     }
 
     /// A cheap, immutable handle on one version (clone of an Arc); valid even after the map moves
@@ -139,20 +193,44 @@ impl SparseMap {
 impl StateMap for SparseMap {
     fn apply(&mut self, version: u64, updates: Vec<MapUpdate>) -> Result<Hash, MapError> {
         check_next_version(self.latest(), version)?;
-        let (root, len) = self
-            .versions
-            .back()
-            .map_or((None, 0), |latest| (latest.root.as_ref(), latest.len));
-        let mut batch = update::prepare(root, updates);
+        if let Some(paging) = &mut self.paging {
+            let stored = paging.source.version().map_err(MapError::Store)?;
+            paging.collect(stored);
+        }
+        let latest = self.versions.back();
+        let (root, len) = latest.map_or((None, 0), |latest| (latest.root.as_ref(), latest.len));
+        let rows = self
+            .paging
+            .as_ref()
+            .map(|paging| paging as &dyn update::Rows);
+        let mut batch = update::prepare(root, updates, rows)?;
+        let bits = self.bucket_bits();
         let root = if batch.ops.is_empty() {
             root.cloned()
         } else {
-            update::apply(root, &mut batch.ops)
+            update::apply(root, &mut batch.ops, bits)
+        };
+        let pager = match &mut self.paging {
+            None => None,
+            Some(paging) => {
+                let previous = latest.and_then(|latest| latest.pager.as_ref());
+                let changed_at = match previous {
+                    Some(previous) if batch.changes.is_empty() => previous.changed_at(),
+                    _ => version,
+                };
+                let undo = paging.record(version, batch.changes);
+                let after = match previous {
+                    Some(previous) => previous.link(version, undo),
+                    None => Arc::new(Slot::default()),
+                };
+                Some(paging.pager(after, changed_at))
+            }
         };
         let snapshot = MapSnapshot {
             version,
             root,
             len: (len + batch.inserted).saturating_sub(batch.deleted),
+            pager,
         };
         let hash = snapshot.root();
         self.versions.push_back(snapshot);
@@ -168,11 +246,27 @@ impl StateMap for SparseMap {
     }
 
     fn get(&self, key: &MapKey, version: u64) -> Result<Option<Vec<u8>>, MapError> {
-        Ok(self.version(version)?.get(key).map(<[u8]>::to_vec))
+        let snapshot = self.version(version)?;
+        if let Some(paging) = &self.paging
+            && Some(version) == self.latest()
+            && let Some(Bottom::Stub(stub)) = snapshot.root.as_ref().map(|r| r.leaf_for(key))
+            && stub.holds(key)
+        {
+            // The latest version is the store's plus what is pending: one row, no bucket.
+            return paging.latest_value(key);
+        }
+        snapshot.get(key)
     }
 
     fn prove(&self, key: &MapKey, version: u64) -> Result<(Option<Vec<u8>>, MapProof), MapError> {
-        Ok(self.version(version)?.prove(key))
+        let snapshot = self.version(version)?;
+        if let Some(paging) = &self.paging
+            && Some(version) == self.latest()
+        {
+            let bucket = |stub: &node::Stub| paged::expand(stub, paging.rows(stub)?);
+            return proof::prove(snapshot.root.as_ref(), key, bucket);
+        }
+        snapshot.prove(key)
     }
 
     fn prune(&mut self, oldest_kept: u64) -> Result<PruneStats, MapError> {
@@ -213,15 +307,42 @@ impl MapSnapshot {
     }
 
     /// The value of `key`, if present.
-    pub fn get(&self, key: &MapKey) -> Option<&[u8]> {
-        let leaf = self.root.as_ref()?.leaf_for(key);
-        (leaf.key() == key).then(|| leaf.value())
+    ///
+    /// # Errors
+    /// For a paged map's key in a stub: [`MapError::Moved`] if the store no longer holds (or
+    /// does not yet hold) what this version needs, so ask again; [`MapError::Store`] or
+    /// [`MapError::Corrupt`] if the store fails or its bucket does not give the stub's hash.
+    pub fn get(&self, key: &MapKey) -> Result<Option<Vec<u8>>, MapError> {
+        let Some(root) = self.root.as_ref() else {
+            return Ok(None);
+        };
+        match root.leaf_for(key) {
+            Bottom::Leaf(leaf) => Ok((leaf.key() == key).then(|| leaf.value().to_vec())),
+            Bottom::Stub(stub) if !stub.holds(key) => Ok(None),
+            Bottom::Stub(stub) => {
+                let bucket = self.expand(stub)?;
+                Ok(match bucket.leaf_for(key) {
+                    Bottom::Leaf(leaf) if leaf.key() == key => Some(leaf.value().to_vec()),
+                    _ => None,
+                })
+            }
+        }
     }
 
     /// The value of `key` (`None` if absent) and a proof of it against [`MapSnapshot::root`],
     /// the same proof `JmtStateMap::prove` gives for the same contents.
-    pub fn prove(&self, key: &MapKey) -> (Option<Vec<u8>>, MapProof) {
-        proof::prove(self.root.as_ref(), key)
+    ///
+    /// # Errors
+    /// As [`MapSnapshot::get`].
+    pub fn prove(&self, key: &MapKey) -> Result<(Option<Vec<u8>>, MapProof), MapError> {
+        proof::prove(self.root.as_ref(), key, |stub| self.expand(stub))
+    }
+
+    fn expand(&self, stub: &node::Stub) -> Result<Node, MapError> {
+        match &self.pager {
+            Some(pager) => pager.expand(stub, self.version),
+            None => Err(MapError::Corrupt("a stub in a map without a store".into())),
+        }
     }
 
     /// Number of keys at this version.

@@ -18,16 +18,67 @@ use std::sync::Arc;
 use crate::hash::Hash;
 use crate::map::hasher::PLACEHOLDER;
 use crate::map::store::PruneStats;
-use crate::map::{KEY_BITS, MapKey, internal_hash, key_bit as bit, leaf_hash, value_hash};
+use crate::map::{
+    KEY_BITS, MapKey, common_prefix, internal_hash, key_bit as bit, leaf_hash, value_hash,
+};
 
 /// A non-empty subtree, shared between versions behind an [`Arc`].
 ///
-/// 16 bytes: the two pointer variants share one word through the pointers' niche, so an internal
-/// node with its two children and its hash is 72 bytes.
+/// 16 bytes (a tag and a pointer), so an internal node with its two children and its hash is 72
+/// bytes.
 #[derive(Clone)]
 pub(super) enum Node {
     Leaf(Arc<Leaf>),
     Internal(Arc<Internal>),
+    /// A bucket kept in the store (a paged map, `paged.rs`): every key under one `bits`-bit
+    /// prefix, at least two of them, known here only by its hash.
+    Stub(Arc<Stub>),
+}
+
+/// What a key's bits lead to at the bottom of the tree in memory.
+pub(super) enum Bottom<'a> {
+    Leaf(&'a Leaf),
+    Stub(&'a Stub),
+}
+
+/// A bucket whose keys are in the store: the subtree of every key sharing the first `bits` bits
+/// of `prefix`, standing at depth `at <= bits`.
+pub(super) struct Stub {
+    /// The subtree's hash at depth `at`: `inner` folded up the placeholder chain.
+    hash: Hash,
+    /// The bucket's hash at depth `bits`, which its keys in the store must give.
+    inner: Hash,
+    /// A key of the bucket: its first `bits` bits are the bucket's.
+    prefix: MapKey,
+    bits: u8,
+    at: u8,
+}
+
+impl Stub {
+    pub(super) fn prefix(&self) -> &MapKey {
+        &self.prefix
+    }
+
+    pub(super) fn bits(&self) -> usize {
+        usize::from(self.bits)
+    }
+
+    pub(super) fn at(&self) -> usize {
+        usize::from(self.at)
+    }
+
+    pub(super) fn hash(&self) -> &Hash {
+        &self.hash
+    }
+
+    pub(super) fn inner(&self) -> &Hash {
+        &self.inner
+    }
+
+    /// Whether `key` is one of this bucket's keys' prefix: in the bucket, or absent from it.
+    pub(super) fn holds(&self, key: &MapKey) -> bool {
+        common_prefix(key, &self.prefix) >= self.bits()
+    }
 }
 
 /// One key and its value.
@@ -74,25 +125,29 @@ impl Node {
         match self {
             Self::Leaf(leaf) => &leaf.hash,
             Self::Internal(node) => &node.hash,
+            Self::Stub(stub) => &stub.hash,
         }
     }
 
-    /// The depth that splits this subtree's keys; [`KEY_BITS`] for a leaf, which has one key.
+    /// The depth that splits this subtree's keys; [`KEY_BITS`] for a leaf, which has one key,
+    /// and the bucket's depth for a stub (its keys part somewhere below it).
     pub(super) fn split(&self) -> usize {
         match self {
             Self::Leaf(_) => KEY_BITS,
             Self::Internal(node) => usize::from(node.split),
+            Self::Stub(stub) => stub.bits(),
         }
     }
 
-    /// The leaf that `key`'s bits lead to. Every key below a node shares that node's prefix, so
-    /// `key` is in the tree iff this leaf is its own, and otherwise leaves the tree's paths at the
-    /// first bit where it differs from this leaf's key.
-    pub(super) fn leaf_for(&self, key: &MapKey) -> &Leaf {
+    /// The leaf or stub that `key`'s bits lead to. Every key below a node shares that node's
+    /// prefix, so `key` is in the tree iff this is its own leaf or a stub holding it, and
+    /// otherwise leaves the tree's paths at the first bit where it differs from this one's key.
+    pub(super) fn leaf_for(&self, key: &MapKey) -> Bottom<'_> {
         let mut node = self;
         loop {
             match node {
-                Self::Leaf(leaf) => return leaf,
+                Self::Leaf(leaf) => return Bottom::Leaf(leaf),
+                Self::Stub(stub) => return Bottom::Stub(stub),
                 Self::Internal(internal) => node = internal.child(bit(key, internal.split.into())),
             }
         }
@@ -104,6 +159,7 @@ impl Node {
         loop {
             match node {
                 Self::Leaf(leaf) => return &leaf.key,
+                Self::Stub(stub) => return &stub.prefix,
                 Self::Internal(internal) => node = &internal.left,
             }
         }
@@ -114,6 +170,7 @@ impl Node {
         match (self, other) {
             (Self::Leaf(a), Self::Leaf(b)) => Arc::ptr_eq(a, b),
             (Self::Internal(a), Self::Internal(b)) => Arc::ptr_eq(a, b),
+            (Self::Stub(a), Self::Stub(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -121,8 +178,8 @@ impl Node {
     /// The internal node, if this is one.
     pub(super) fn as_internal(&self) -> Option<&Internal> {
         match self {
-            Self::Leaf(_) => None,
             Self::Internal(node) => Some(node),
+            Self::Leaf(_) | Self::Stub(_) => None,
         }
     }
 
@@ -136,31 +193,63 @@ impl Node {
                 node.left.clone(),
                 node.right.clone(),
                 self.any_key(),
+                KEY_BITS,
             ),
+            Self::Stub(stub) if stub.at() != at => {
+                Self::stub(stub.inner, stub.prefix, stub.bits(), at)
+            }
             _ => self.clone(),
         }
+    }
+
+    /// The stub of the bucket whose hash at depth `bits` is `inner`, standing at `at`.
+    pub(super) fn stub(inner: Hash, prefix: MapKey, bits: usize, at: usize) -> Self {
+        Self::Stub(Arc::new(Stub {
+            hash: fold_chain(inner, &prefix, bits, at),
+            inner,
+            prefix,
+            // `at <= bits < 256`, as for an internal node's depths.
+            bits: u8::try_from(bits).unwrap_or(u8::MAX),
+            at: u8::try_from(at).unwrap_or(u8::MAX),
+        }))
     }
 
     /// The subtree at depth `at` whose keys are those of `left` and `right`, split at `split`
     /// (both children standing at `split + 1`). One side empty lifts the other up to `at`, which
     /// is how a deletion re-lifts a lone leaf; `prefix` is a key sharing the subtree's bits above
-    /// `split`, for the chain.
+    /// `split`, for the chain. A split at or below `bits` (a paged map's bucket depth), standing
+    /// at or above it, makes a stub: the keys' subtree is hashed and let go, for the store holds
+    /// them. `bits` is [`KEY_BITS`] for a map wholly in memory.
     pub(super) fn join(
         split: usize,
         at: usize,
         left: Option<Self>,
         right: Option<Self>,
         prefix: &MapKey,
+        bits: usize,
     ) -> Option<Self> {
         match (left, right) {
-            (Some(left), Some(right)) => Some(Self::internal(split, at, left, right, prefix)),
+            (Some(left), Some(right)) => Some(Self::internal(split, at, left, right, prefix, bits)),
             (Some(only), None) | (None, Some(only)) => Some(only.at_depth(at)),
             (None, None) => None,
         }
     }
 
-    fn internal(split: usize, at: usize, left: Self, right: Self, prefix: &MapKey) -> Self {
+    fn internal(
+        split: usize,
+        at: usize,
+        left: Self,
+        right: Self,
+        prefix: &MapKey,
+        bits: usize,
+    ) -> Self {
         let own = internal_hash(&left.hash().0, &right.hash().0);
+        // The bucket's top node (standing at or above its depth) collapses; the nodes below it,
+        // built on the way, are dropped with it.
+        if split >= bits && at <= bits {
+            let inner = fold_chain(own, prefix, split, bits);
+            return Self::stub(inner, *prefix, bits, at);
+        }
         Self::Internal(Arc::new(Internal {
             hash: fold_chain(own, prefix, split, at),
             // Callers keep `at <= split < 256` (a split is a bit where two distinct keys differ);
@@ -231,6 +320,11 @@ pub(super) fn release(node: Node, freed: &mut PruneStats) {
                 release(internal.right, freed);
             }
         }
+        Node::Stub(stub) => {
+            if Arc::into_inner(stub).is_some() {
+                freed.nodes += 1;
+            }
+        }
     }
 }
 
@@ -245,6 +339,7 @@ mod tests {
         assert_eq!(size_of::<Option<Node>>(), 16);
         assert_eq!(size_of::<Internal>(), 72);
         assert_eq!(size_of::<Leaf>(), 80);
+        assert_eq!(size_of::<Stub>(), 98);
     }
 
     #[test]
